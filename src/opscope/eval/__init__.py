@@ -1,0 +1,1 @@
+"""Evaluation harnesses on labelled data, exposed as ``opscope eval ...``."""

@@ -1,0 +1,1 @@
+"""Visualisation and access: the REST API, the web dashboard, reports and the CLI."""

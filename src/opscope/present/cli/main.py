@@ -1,0 +1,27 @@
+"""Entry point of the ``opscope`` command: one typer app with a sub-command per task."""
+
+from __future__ import annotations
+
+import typer
+
+from opscope import __version__
+from opscope.present.cli.eval import eval_app
+
+app = typer.Typer(
+    name="opscope",
+    help="opscope: collect alerts, logs, metrics and changes; find what is wrong and why.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(eval_app, name="eval")
+
+
+@app.command()
+def version() -> None:
+    """Print the opscope version."""
+    typer.echo(__version__)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,1 @@
+"""Durable storage: narrow ports (``ports.py``) and adapters (``duckdb/`` is the default)."""

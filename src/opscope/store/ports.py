@@ -1,0 +1,143 @@
+"""Narrow storage ports. Adapters: ``opscope.store.duckdb`` (embedded, default).
+
+Writes take whole batches and return only after the batch is committed. Reads take a
+query object and return a ``Page`` of JSON-ready rows plus an opaque cursor for the next
+page (keyset paging: newest first, stable under concurrent appends).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from opscope.model import Anomaly, Change, Entity, Event, LogRecord, MetricSample, Relation, Ticket
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Row]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What a batch write did: rows inserted, rows that updated an existing identity."""
+
+    inserted: int = 0
+    updated: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LabelMatcher:
+    """Prometheus-style matcher: op is one of ``=``, ``!=``, ``=~``, ``!~``."""
+
+    name: str
+    op: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    time: TimeRange = TimeRange()
+    entity: str | None = None
+    source: str | None = None
+    status: str | None = None
+    severity: Sequence[str] = ()
+    labels: Sequence[LabelMatcher] = ()
+    text: str | None = None
+    limit: int = 100
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogQuery:
+    time: TimeRange = TimeRange()
+    entity: str | None = None
+    source: str | None = None
+    level: Sequence[str] = ()
+    text: str | None = None
+    template_id: str | None = None
+    limit: int = 100
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesQuery:
+    name: str
+    matchers: Sequence[LabelMatcher] = ()
+    time: TimeRange = TimeRange()
+    step_seconds: float | None = None
+    agg: str = "avg"
+    max_series: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class RecordQuery:
+    """Tickets, changes and anomalies: time range plus an optional entity and kind/status."""
+
+    time: TimeRange = TimeRange()
+    entity: str | None = None
+    kind: str | None = None
+    text: str | None = None
+    limit: int = 100
+    cursor: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class EventStore(Protocol):
+    def upsert_events(self, events: Sequence[Event]) -> WriteResult: ...
+    def query_events(self, query: EventQuery) -> Page: ...
+    def get_event(self, source: str, fingerprint: str) -> Row | None: ...
+
+
+class LogStore(Protocol):
+    def append_logs(self, logs: Sequence[LogRecord]) -> WriteResult: ...
+    def query_logs(self, query: LogQuery) -> Page: ...
+
+
+class MetricStore(Protocol):
+    def append_samples(self, samples: Sequence[MetricSample]) -> WriteResult: ...
+    def query_series(self, query: SeriesQuery) -> list[Row]: ...
+    def list_series(self, name: str | None, matchers: Sequence[LabelMatcher], limit: int) -> list[Row]: ...
+
+
+class RecordStore(Protocol):
+    def upsert_tickets(self, tickets: Sequence[Ticket]) -> WriteResult: ...
+    def query_tickets(self, query: RecordQuery) -> Page: ...
+    def append_changes(self, changes: Sequence[Change]) -> WriteResult: ...
+    def query_changes(self, query: RecordQuery) -> Page: ...
+
+
+class TopologyStore(Protocol):
+    def upsert_topology(self, entities: Sequence[Entity], relations: Sequence[Relation]) -> WriteResult: ...
+    def topology(self) -> tuple[list[Row], list[Row]]: ...
+
+
+class AnomalyStore(Protocol):
+    def append_anomalies(self, anomalies: Sequence[Anomaly]) -> WriteResult: ...
+    def query_anomalies(self, query: RecordQuery) -> Page: ...
+
+
+class TokenStore(Protocol):
+    def add_token(self, token_id: str, digest: str, scopes: Sequence[str], name: str) -> None: ...
+    def find_token(self, digest: str) -> Row | None: ...
+    def list_tokens(self) -> list[Row]: ...
+    def revoke_token(self, token_id: str) -> bool: ...
+
+
+class Store(EventStore, LogStore, MetricStore, RecordStore, TopologyStore, AnomalyStore,
+            TokenStore, Protocol):
+    """Everything the embedded server needs, in one object. ``close`` is idempotent."""
+
+    def apply_retention(self, now: datetime) -> dict[str, int]: ...
+    def close(self) -> None: ...
