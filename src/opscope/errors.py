@@ -40,13 +40,18 @@ class UnsupportedMediaType(OpscopeError):
 
 
 class Overloaded(OpscopeError):
-    """Internal queues are full. Retryable after ``retry_after`` seconds."""
+    """No room right now. Retryable after ``retry_after`` seconds.
+
+    ``status`` is 429 when the caller is sending faster than writes complete, 503 when
+    downstream analysis is behind.
+    """
 
     retryable = True
 
-    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+    def __init__(self, message: str, retry_after: float = 1.0, status: int = 503) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.status = status
 
 
 class StorageError(OpscopeError):

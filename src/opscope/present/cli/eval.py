@@ -16,6 +16,9 @@ eval_app = typer.Typer(
 # (command name, "module:function"). Imported on registration; each module keeps heavy
 # imports inside its function so that `opscope --help` stays fast.
 EVAL_COMMANDS: list[tuple[str, str]] = [
+    ("logs", "opscope.eval.logs:logs_command"),
+    ("log-sessions", "opscope.eval.log_sessions:log_sessions_command"),
+    ("nab", "opscope.eval.nab:nab_command"),
 ]
 
 

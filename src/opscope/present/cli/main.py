@@ -5,7 +5,11 @@ from __future__ import annotations
 import typer
 
 from opscope import __version__
+from opscope.present.cli.config_cmd import config_app
 from opscope.present.cli.eval import eval_app
+from opscope.present.cli.ingest import ingest
+from opscope.present.cli.serve import serve
+from opscope.present.cli.token import token_app
 
 app = typer.Typer(
     name="opscope",
@@ -14,6 +18,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.command()(serve)
+app.command()(ingest)
+app.add_typer(token_app, name="token")
+app.add_typer(config_app, name="config")
 app.add_typer(eval_app, name="eval")
 
 

@@ -1,0 +1,55 @@
+# opscope: `make demo` runs the demo, `make test` runs every check CI runs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+DATA ?= ../shared/data
+
+.PHONY: setup demo serve test lint unit system-deps bench eval clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/opscope demo
+
+serve: setup
+	$(BIN)/opscope serve
+
+# Debian packages the tests drive as real peers (Alertmanager). Installed when missing.
+system-deps:
+	@command -v prometheus-alertmanager >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq prometheus-alertmanager; }
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src
+
+unit: setup
+	$(BIN)/pytest
+
+test: setup system-deps lint
+	OPSCOPE_REQUIRE_SYSTEM_TOOLS=1 $(BIN)/pytest
+
+bench: setup
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_store.py
+	$(BIN)/python bench/bench_metrics.py
+
+eval: setup
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	$(BIN)/opscope eval logs --data $(DATA)/loghub_2k --baseline drain3
+	$(BIN)/opscope eval log-sessions --data $(DATA)/hdfs_sessions
+	$(BIN)/opscope eval nab --data $(DATA)/nab
+	$(BIN)/opscope eval rca --data $(DATA)/rca
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Analysis: log templates, anomaly detection, correlation, root cause, patterns, NLP."""

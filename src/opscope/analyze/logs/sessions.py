@@ -1,0 +1,309 @@
+"""Session anomalies: lines that share a session key (request, block or trace id).
+
+:class:`SessionModel` learns what normal sessions look like from their event sequences
+(template ids) and explains what is wrong with an abnormal one:
+
+* an event never seen in a normal session, or a transition (``a`` then ``b``, including
+  session start and end) never seen — wrong or unexpected order;
+* a required event missing: one present in nearly every normal session;
+* a broken count invariant: pairs of events whose counts keep a fixed ratio in nearly
+  every normal session (every "open" has its "close"), in the spirit of invariant mining
+  (Lou et al., USENIX ATC 2010), restricted to small integer ratios between two events.
+
+"Nearly every" is ``support`` (0.995 by default): a rule that a few training sessions
+break is still learnt, which keeps rare noise in the training data from hiding it.
+
+:class:`SessionDetector` groups streaming :class:`~opscope.model.LogRecord` by session
+key, closes a session after ``idle_seconds`` of event time without a line (or at
+``max_events``), trains on the first ``train_sessions`` sessions and scores the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from opscope.analyze.logs.detector import (
+    TemplateText,
+    anomaly_id,
+    bounded_examples,
+    check_version,
+    entity_of,
+    ts_of,
+)
+from opscope.model import Anomaly, LogRecord
+
+_START, _END = "^", "$"
+_RATIOS = (1.0, 2.0, 3.0, 0.5, 1.0 / 3.0)
+_MODEL_KIND = "session_model"
+_DETECTOR_KIND = "session"
+_VERSION = 1
+
+
+class SessionModelConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    support: float = Field(
+        default=0.995, gt=0.5, le=1.0,
+        description="Share of normal sessions a required event or invariant must hold in.",
+    )
+    min_activity: float = Field(
+        default=0.05, ge=0.0, le=1.0,
+        description="Share of sessions in which an invariant's events must occur at all.",
+    )
+    max_events: int = Field(default=500, ge=2, description="Distinct events modelled.")
+    max_transitions: int = Field(default=20_000, ge=1, description="Transitions kept.")
+
+
+@dataclass
+class SessionVerdict:
+    abnormal: bool
+    score: float
+    reasons: list[str] = field(default_factory=list)
+
+
+class SessionModel:
+    """A model of normal sessions; see the module doc for the rules it learns."""
+
+    def __init__(self, config: SessionModelConfig | None = None) -> None:
+        self.config = config or SessionModelConfig()
+        self.events: set[str] = set()
+        self.transitions: set[tuple[str, str]] = set()
+        self.required: list[str] = []
+        self.invariants: list[tuple[str, str, float]] = []
+        self.trained_on = 0
+
+    def fit(self, sessions: Iterable[Sequence[str]]) -> SessionModel:
+        cfg = self.config
+        counts: Counter[tuple[tuple[str, int], ...]] = Counter()
+        events: Counter[str] = Counter()
+        total = 0
+        for session in sessions:
+            total += 1
+            seq = list(session)
+            for pair in zip([_START, *seq], [*seq, _END], strict=True):
+                if len(self.transitions) < cfg.max_transitions:
+                    self.transitions.add(pair)
+            vector = Counter(seq)
+            events.update(vector.keys())
+            # Identical count vectors are common: keep each once with its multiplicity.
+            counts[tuple(sorted(vector.items()))] += 1
+        self.trained_on = total
+        if total == 0:
+            return self
+        self.events = {e for e, _ in events.most_common(cfg.max_events)}
+        need = cfg.support * total
+        self.required = sorted(e for e in self.events if events[e] >= need)
+        vectors = [(dict(v), n) for v, n in counts.items()]
+        self.invariants = []
+        for a, b in combinations(sorted(self.events), 2):
+            active = sum(n for v, n in vectors if a in v or b in v)
+            if active < cfg.min_activity * total:
+                continue
+            for ratio in _RATIOS:
+                holds = sum(n for v, n in vectors if v.get(a, 0) == ratio * v.get(b, 0))
+                if holds >= need:
+                    self.invariants.append((a, b, ratio))
+                    break
+        return self
+
+    def score(self, session: Sequence[str]) -> SessionVerdict:
+        reasons: list[str] = []
+        seq = list(session)
+        unknown = sorted({e for e in seq if e not in self.events})
+        if unknown:
+            reasons.append(f"unexpected events {unknown[:5]}")
+        bad = [p for p in zip([_START, *seq], [*seq, _END], strict=True)
+               if p not in self.transitions and p[0] not in unknown and p[1] not in unknown]
+        if bad:
+            reasons.append(f"unexpected order {bad[:3]}")
+        counts = Counter(seq)
+        missing = [e for e in self.required if counts[e] == 0]
+        if missing:
+            reasons.append(f"missing events {missing[:5]}")
+        broken = [(a, b, r) for a, b, r in self.invariants if counts[a] != r * counts[b]]
+        for a, b, r in broken[:3]:
+            reasons.append(f"count of {a} ({counts[a]}) is not {r:g} x count of {b} "
+                           f"({counts[b]})")
+        score = float(len(unknown) + len(bad) + len(missing) + len(broken))
+        return SessionVerdict(bool(reasons), score, reasons)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": _MODEL_KIND, "version": _VERSION, "config": self.config.model_dump(),
+            "events": sorted(self.events), "transitions": sorted(self.transitions),
+            "required": self.required, "invariants": self.invariants,
+            "trained_on": self.trained_on,
+        }
+
+    @classmethod
+    def from_json(cls, state: dict[str, Any]) -> SessionModel:
+        check_version(state, _MODEL_KIND, _VERSION)
+        model = cls(SessionModelConfig(**state["config"]))
+        model.events = {str(e) for e in state["events"]}
+        model.transitions = {(str(a), str(b)) for a, b in state["transitions"]}
+        model.required = [str(e) for e in state["required"]]
+        model.invariants = [(str(a), str(b), float(r)) for a, b, r in state["invariants"]]
+        model.trained_on = int(state["trained_on"])
+        return model
+
+
+# Session keys found in messages when no attribute names one: HDFS block ids, UUID-shaped
+# request and trace ids, and ``req-``/``request_id=``/``trace_id=`` style fields.
+DEFAULT_KEY_PATTERNS = (
+    r"\b(blk_-?\d+)\b",
+    r"\b((?:req|request|trace|txn)[-_][0-9a-fA-F-]{8,})\b",
+    r"\b(?:request_id|requestId|trace_id|traceId|session_id)[=:]\s*\"?([\w-]+)",
+)
+
+
+class SessionDetectorConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key_attributes: list[str] = Field(
+        default=["session_id", "request_id", "trace_id", "block_id"],
+        description="Record attributes that name the session, tried in order.",
+    )
+    key_patterns: list[str] = Field(
+        default=list(DEFAULT_KEY_PATTERNS),
+        description="Regexes (first group = key) tried on the message when no attribute is set.",
+    )
+    idle_seconds: float = Field(
+        default=300.0, gt=0.0, description="Event time without a line that ends a session.",
+    )
+    max_events: int = Field(default=1000, ge=2, description="Events that end a session.")
+    max_open: int = Field(
+        default=50_000, ge=1, description="Open sessions kept; the oldest is closed beyond.",
+    )
+    train_sessions: int = Field(
+        default=1000, ge=1, description="Closed sessions learnt from before scoring starts.",
+    )
+    model: SessionModelConfig = Field(default_factory=SessionModelConfig)
+    examples: int = Field(default=5, ge=0, description="Example lines kept per session.")
+
+
+@dataclass
+class _Open:
+    entity: str
+    first: float
+    last: float
+    events: list[str] = field(default_factory=list)
+    examples: list[str] = field(default_factory=list)
+
+
+class SessionDetector:
+    """Streams records into sessions; trains on the first ones, then flags abnormal ones."""
+
+    def __init__(self, config: SessionDetectorConfig | None = None,
+                 template_text: TemplateText | None = None,
+                 model: SessionModel | None = None) -> None:
+        self.config = config or SessionDetectorConfig()
+        self.template_text = template_text
+        self._patterns = [re.compile(p) for p in self.config.key_patterns]
+        self._open: dict[str, _Open] = {}
+        self._training: list[list[str]] = []
+        self.model = model
+        self._now = 0.0
+        self.evicted = 0
+
+    def key_of(self, record: LogRecord) -> str | None:
+        for name in self.config.key_attributes:
+            value = record.attributes.get(name)
+            if value:
+                return value
+        for pattern in self._patterns:
+            found = pattern.search(record.message)
+            if found is not None:
+                return found.group(1)
+        return None
+
+    def observe(self, records: Sequence[LogRecord]) -> list[Anomaly]:
+        found: list[Anomaly] = []
+        for record in records:
+            key = self.key_of(record)
+            if key is None or not record.template_id:
+                continue
+            now = record.ts.timestamp()
+            self._now = max(self._now, now)
+            session = self._open.get(key)
+            if session is None:
+                if len(self._open) >= self.config.max_open:
+                    oldest = min(self._open, key=lambda k: self._open[k].last)
+                    self.evicted += 1
+                    found.extend(self._close(oldest))
+                session = _Open(entity_of(record), now, now)
+                self._open[key] = session
+            session.last = max(session.last, now)
+            session.events.append(record.template_id)
+            bounded_examples(session.examples, record.message, self.config.examples)
+            if len(session.events) >= self.config.max_events:
+                found.extend(self._close(key))
+        found.extend(self.flush(before=self._now - self.config.idle_seconds))
+        return found
+
+    def flush(self, before: float | None = None) -> list[Anomaly]:
+        """Close sessions idle since ``before`` (event seconds), or all when None."""
+        keys = [k for k, s in self._open.items() if before is None or s.last < before]
+        found: list[Anomaly] = []
+        for key in keys:
+            found.extend(self._close(key))
+        return found
+
+    def _close(self, key: str) -> list[Anomaly]:
+        session = self._open.pop(key)
+        if self.model is None:
+            self._training.append(session.events)
+            if len(self._training) >= self.config.train_sessions:
+                self.model = SessionModel(self.config.model).fit(self._training)
+                self._training = []
+            return []
+        verdict = self.model.score(session.events)
+        if not verdict.abnormal:
+            return []
+        texts = {}
+        if self.template_text is not None:
+            texts = {e: self.template_text(e) for e in dict.fromkeys(session.events)}
+        return [Anomaly(
+            id=anomaly_id(_DETECTOR_KIND, key, session.first), kind="log_session",
+            detector=_DETECTOR_KIND, entity=session.entity, subject=key,
+            ts=ts_of(session.first), score=verdict.score, value=float(len(session.events)),
+            summary=f"abnormal session {key}: {'; '.join(verdict.reasons)}"[:2048],
+            evidence={
+                "session": key, "reasons": verdict.reasons,
+                "events": session.events[:200], "templates": texts,
+                "started": ts_of(session.first).isoformat(),
+                "ended": ts_of(session.last).isoformat(), "examples": session.examples,
+            },
+        )]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": _DETECTOR_KIND, "version": _VERSION, "config": self.config.model_dump(),
+            "model": self.model.to_json() if self.model is not None else None,
+            "training": self._training, "now": self._now, "evicted": self.evicted,
+            "open": {k: {"entity": s.entity, "first": s.first, "last": s.last,
+                         "events": s.events, "examples": s.examples}
+                     for k, s in self._open.items()},
+        }
+
+    @classmethod
+    def from_json(cls, state: dict[str, Any],
+                  template_text: TemplateText | None = None) -> SessionDetector:
+        check_version(state, _DETECTOR_KIND, _VERSION)
+        model = SessionModel.from_json(state["model"]) if state["model"] else None
+        detector = cls(SessionDetectorConfig(**state["config"]), template_text, model)
+        detector._training = [list(s) for s in state["training"]]
+        detector._now = float(state["now"])
+        detector.evicted = int(state["evicted"])
+        detector._open = {
+            k: _Open(str(s["entity"]), float(s["first"]), float(s["last"]),
+                     list(s["events"]), list(s["examples"]))
+            for k, s in state["open"].items()
+        }
+        return detector

@@ -1,0 +1,1 @@
+"""Metric anomaly detection: online detectors, a default ensemble and a per-series bank."""

@@ -1,0 +1,92 @@
+"""From scores to alarms: calibration, threshold and hold-off, kept apart from detection.
+
+Detectors say how surprising a sample is; this step decides whether that is worth an
+alarm. Scores are first mapped into [0, 1) so that one threshold reads the same for every
+detector. An alarm then needs the calibrated score to reach the threshold, and opens an
+*episode*: for ``hold_off`` samples after an alarm, further surprising samples belong to
+the same episode and raise no new alarm, because one incident should page once.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from opscope.analyze.metrics.detector import BoolArray, FloatArray, IntArray
+
+
+class AlarmConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    half: float = Field(
+        default=1.2,
+        gt=0,
+        description="Detector score that calibrates to 0.5 (the default suits the ensemble, "
+        "whose score is the ratio to the series' own fading record).",
+    )
+    threshold: float = Field(
+        default=0.5, gt=0, lt=1, description="Calibrated score at which an alarm is raised."
+    )
+    hold_off: int = Field(
+        default=300,
+        ge=0,
+        description="Samples after an alarm during which the same episode raises no new one.",
+    )
+
+
+class AlarmRules(BaseModel):
+    """Alarm settings per group of series, chosen by the first matching metric-name glob."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default: AlarmConfig = Field(
+        default_factory=AlarmConfig, description="Used when no group matches."
+    )
+    groups: dict[str, AlarmConfig] = Field(
+        default_factory=dict, description="Metric-name glob (e.g. 'node_cpu_*') to settings."
+    )
+
+    def for_metric(self, name: str) -> AlarmConfig:
+        for pattern, config in self.groups.items():
+            if fnmatch.fnmatchcase(name, pattern):
+                return config
+        return self.default
+
+
+def calibrate(score: FloatArray, half: FloatArray | float) -> FloatArray:
+    """Map a non-negative score into [0, 1): 0 stays 0, ``half`` becomes 0.5."""
+    s = np.where(np.isfinite(score), np.maximum(score, 0.0), 0.0)
+    result: FloatArray = s / (s + half)
+    return result
+
+
+@dataclass
+class AlarmState:
+    """Per-slot alarm state: samples since the last surprising one (inf when none)."""
+
+    quiet: FloatArray
+
+    @classmethod
+    def empty(cls, capacity: int) -> AlarmState:
+        return cls(quiet=np.full(capacity, np.inf))
+
+    def resize(self, capacity: int) -> None:
+        new = np.full(capacity, np.inf)
+        keep = min(capacity, self.quiet.shape[0])
+        new[:keep] = self.quiet[:keep]
+        self.quiet = new
+
+    def step(
+        self, slots: IntArray, calibrated: FloatArray, threshold: FloatArray, hold_off: FloatArray
+    ) -> BoolArray:
+        """One sample per slot (distinct): True where a new alarm is raised."""
+        quiet = self.quiet[slots]
+        hot = np.isfinite(calibrated) & (calibrated >= threshold)
+        alarm = hot & (quiet >= hold_off)
+        seen = np.isfinite(calibrated)
+        self.quiet[slots] = np.where(alarm, 0.0, np.where(seen, quiet + 1.0, quiet))
+        result: BoolArray = alarm
+        return result

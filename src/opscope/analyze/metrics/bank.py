@@ -1,0 +1,235 @@
+"""One detector state per series, bounded, turning samples into ``Anomaly`` records.
+
+The bank maps series ids to slots of one vectorised detector. A batch is grouped by
+series (order within a series kept: the data's sequence is the truth, even when two rows
+share a timestamp), and its k-th samples of every series are scored together in one
+vectorised step. When more series appear than ``capacity`` allows, the series updated
+least recently loses its slot and starts afresh if it comes back.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from opscope.analyze.metrics.alarm import AlarmConfig, AlarmRules, AlarmState, calibrate
+from opscope.analyze.metrics.detector import BoolArray, Detector, FloatArray, IntArray
+from opscope.analyze.metrics.registry import create
+from opscope.errors import ValidationFailed
+from opscope.model import Anomaly, MetricSample
+
+BANK_FORMAT = "opscope.metric-bank-state"
+BANK_VERSION = 1
+
+
+class BankConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    detector: str = Field(default="ensemble", description="Registry name of the detector.")
+    detector_config: dict[str, object] = Field(
+        default_factory=dict, description="Configuration of that detector."
+    )
+    capacity: int = Field(default=100_000, ge=1, description="Most series kept at once.")
+    alarms: AlarmRules = Field(default_factory=AlarmRules, description="Alarm settings.")
+
+
+@dataclass(frozen=True)
+class BankScores:
+    """Per input sample: calibrated score in [0, 1) (NaN if rejected), alarm, band."""
+
+    score: FloatArray
+    alarm: BoolArray
+    value: FloatArray
+    expected: FloatArray
+    lower: FloatArray
+    upper: FloatArray
+
+
+class SeriesDetectorBank:
+    """Keeps one detector state per series and scores batches of samples."""
+
+    def __init__(self, config: BankConfig | None = None) -> None:
+        self.config = config if config is not None else BankConfig()
+        self.detector: Detector = create(
+            self.config.detector,
+            dict(self.config.detector_config),
+            capacity=min(16, self.config.capacity),
+        )
+        self.alarm_state = AlarmState.empty(self.detector.capacity)
+        self._slots: OrderedDict[str, int] = OrderedDict()
+        self._free: list[int] = []
+        self._alarm_of: dict[str, AlarmConfig] = {}
+        self._half = np.ones(self.detector.capacity)
+        self._threshold = np.full(self.detector.capacity, 0.5)
+        self._hold = np.zeros(self.detector.capacity)
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    # -- slots ----------------------------------------------------------------------
+
+    def _slot(self, series: str, metric: str) -> int:
+        slot = self._slots.get(series)
+        if slot is not None:
+            self._slots.move_to_end(series)
+            return slot
+        if len(self._slots) >= self.config.capacity:
+            _old, slot = self._slots.popitem(last=False)
+            self.detector.reset(np.array([slot], dtype=np.intp))
+            self.alarm_state.quiet[slot] = np.inf
+        elif self._free:
+            slot = self._free.pop()
+        else:
+            slot = len(self._slots)
+            if slot >= self.detector.capacity:
+                self._grow(min(self.config.capacity, max(16, 2 * self.detector.capacity)))
+        self._slots[series] = slot
+        rule = self.config.alarms.for_metric(metric)
+        self._half[slot], self._threshold[slot] = rule.half, rule.threshold
+        self._hold[slot] = rule.hold_off
+        return slot
+
+    def _grow(self, capacity: int) -> None:
+        self.detector.resize(capacity)
+        self.alarm_state.resize(capacity)
+        for name, fill in (("_half", 1.0), ("_threshold", 0.5), ("_hold", 0.0)):
+            old = getattr(self, name)
+            new = np.full(capacity, fill)
+            new[: old.shape[0]] = old
+            setattr(self, name, new)
+
+    # -- scoring --------------------------------------------------------------------
+
+    def score_arrays(
+        self,
+        series: Sequence[str],
+        t: FloatArray,
+        x: FloatArray,
+        metrics: Sequence[str] | None = None,
+    ) -> BankScores:
+        """Score a batch given as parallel arrays (event time ``t`` in unix seconds)."""
+        t = np.asarray(t, dtype=np.float64)
+        x = np.asarray(x, dtype=np.float64)
+        n = len(series)
+        if t.shape != (n,) or x.shape != (n,):
+            raise ValidationFailed("series, t and x must have the same length")
+        names = metrics if metrics is not None else series
+        slot_of: dict[str, int] = {}
+        slots = np.empty(n, dtype=np.intp)
+        for i, sid in enumerate(series):
+            slot = slot_of.get(sid)
+            if slot is None:
+                slot = slot_of[sid] = self._slot(sid, names[i])
+            slots[i] = slot
+        return self._score_slots(slots, t, x)
+
+    def _score_slots(self, slots: IntArray, t: FloatArray, x: FloatArray) -> BankScores:
+        n = slots.shape[0]
+        out = BankScores(
+            score=np.full(n, np.nan), alarm=np.zeros(n, dtype=bool), value=np.full(n, np.nan),
+            expected=np.full(n, np.nan), lower=np.full(n, np.nan), upper=np.full(n, np.nan),
+        )
+        if n == 0:
+            return out
+        order = np.argsort(slots, kind="stable")
+        sorted_slots = slots[order]
+        starts = np.flatnonzero(np.r_[True, sorted_slots[1:] != sorted_slots[:-1]])
+        lengths = np.diff(np.r_[starts, n])
+        rank = np.arange(n) - np.repeat(starts, lengths)
+        # Visit rows step by step: step k holds the k-th sample of every series in the batch.
+        by_rank = order[np.argsort(rank, kind="stable")]
+        bounds = np.r_[0, np.cumsum(np.bincount(rank))]
+        for k in range(bounds.shape[0] - 1):
+            rows = by_rank[bounds[k] : bounds[k + 1]]
+            s = slots[rows]
+            scored = self.detector.step(s, t[rows], x[rows])
+            cal = calibrate(scored.score, self._half[s])
+            cal = np.where(np.isfinite(scored.score), cal, np.nan)
+            out.score[rows] = cal
+            out.alarm[rows] = self.alarm_state.step(s, cal, self._threshold[s], self._hold[s])
+            out.value[rows] = scored.value
+            out.expected[rows] = scored.expected
+            out.lower[rows] = scored.lower
+            out.upper[rows] = scored.upper
+        return out
+
+    def update(self, samples: Sequence[MetricSample]) -> list[Anomaly]:
+        """Score a batch of samples; return one ``Anomaly`` per alarm raised."""
+        series = [s.series for s in samples]
+        t = np.array([s.ts.timestamp() for s in samples], dtype=np.float64)
+        x = np.array([s.value for s in samples], dtype=np.float64)
+        scores = self.score_arrays(series, t, x, [s.name for s in samples])
+        anomalies: list[Anomaly] = []
+        for i in np.flatnonzero(scores.alarm):
+            sample = samples[int(i)]
+            value, expected = float(scores.value[i]), float(scores.expected[i])
+            direction = "up" if value > expected else "down" if value < expected else ""
+            anomalies.append(
+                Anomaly(
+                    kind="metric",
+                    detector=self.detector.name,
+                    entity=sample.entity,
+                    subject=series[int(i)],
+                    ts=sample.ts,
+                    score=float(scores.score[i]),
+                    value=value,
+                    expected=expected,
+                    lower=_finite(scores.lower[i]),
+                    upper=_finite(scores.upper[i]),
+                    direction=direction,
+                    summary=f"{sample.name} is {direction or 'off'}: {value:.6g} where "
+                    f"about {expected:.6g} was expected",
+                    evidence={"metric": sample.name, "labels": dict(sample.labels)},
+                )
+            )
+        return anomalies
+
+    # -- persistence ----------------------------------------------------------------
+
+    def save(self) -> bytes:
+        """The whole bank as npz: detector state, alarm state and the series index."""
+        index = {
+            "format": BANK_FORMAT,
+            "version": BANK_VERSION,
+            "detector": self.detector.header(),
+            "slots": dict(self._slots),
+            "free": self._free,
+        }
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            index=np.frombuffer(json.dumps(index).encode(), dtype=np.uint8),
+            detector=np.frombuffer(self.detector.save_npz(), dtype=np.uint8),
+            quiet=self.alarm_state.quiet,
+            half=self._half,
+            threshold=self._threshold,
+            hold=self._hold,
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def load(cls, data: bytes, config: BankConfig | None = None) -> SeriesDetectorBank:
+        bank = cls(config)
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            index = json.loads(npz["index"].tobytes().decode())
+            if index.get("format") != BANK_FORMAT or index.get("version") != BANK_VERSION:
+                raise ValidationFailed("not a metric bank state of a supported version")
+            bank.detector.load_npz(npz["detector"].tobytes())
+            bank._grow(bank.detector.capacity)
+            bank.alarm_state.quiet[...] = npz["quiet"]
+            bank._half[...] = npz["half"]
+            bank._threshold[...] = npz["threshold"]
+            bank._hold[...] = npz["hold"]
+        bank._slots = OrderedDict((str(k), int(v)) for k, v in index["slots"].items())
+        bank._free = [int(v) for v in index["free"]]
+        return bank
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None

@@ -1,0 +1,133 @@
+"""The default ensemble: several detectors on one series, combined without tuning.
+
+The members look at different things: the seasonal baseline at the deviation from what
+this time of day (or week) usually looks like, the change-point detector at shifts of
+level and variance, range novelty at values the series has never reached.
+
+A raw deviation means little until it is compared with what the same series usually
+does: a noisy series routinely produces residuals that would be alarming on a quiet one.
+So a *relative* member's score is divided by the largest score that member has produced
+on this series so far (a record that fades over ``memory`` samples) and by its
+``reference``, whichever is larger; the series has to beat its own record to surprise.
+Range novelty is already measured against the series' history and is divided by its
+reference only. The ensemble takes the largest of these ratios, so a sample is
+surprising when any member finds it so: 1 means "at the member's own record".
+
+The expected value and band come from the member named in ``band_from`` (the seasonal
+baseline by default), which is what a chart should draw.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from opscope.analyze.metrics.detector import (
+    Context,
+    Detector,
+    DetectorConfig,
+    FloatArray,
+    IntArray,
+    Step,
+)
+from opscope.errors import ValidationFailed
+
+
+class Member(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    detector: str = Field(description="Registry name of the member detector.")
+    config: dict[str, Any] = Field(default_factory=dict, description="Its configuration.")
+    reference: float = Field(
+        default=4.0, gt=0, description="Member score that counts as one unit of surprise."
+    )
+    relative: bool = Field(
+        default=True,
+        description="Measure the member against its own fading record on the series (for "
+        "members whose raw score is not already relative to the series' history).",
+    )
+
+
+class EnsembleConfig(DetectorConfig):
+    warmup: int = Field(
+        default=150, ge=0, description="Samples a series must have before its scores count."
+    )
+    floor: float = Field(
+        default=0.15,
+        ge=0,
+        description="Smallest scale members may use, as a fraction of the long-run spread "
+        "(members' own floor settings are not used inside the ensemble).",
+    )
+    members: tuple[Member, ...] = Field(
+        default=(
+            Member(detector="seasonal", reference=5.0),
+            Member(detector="changepoint", reference=6.0),
+            Member(detector="novelty", reference=0.5, relative=False),
+        ),
+        description="Member detectors and their reference scores.",
+    )
+    band_from: str = Field(default="seasonal", description="Member whose band is reported.")
+    memory: float = Field(
+        default=5000.0,
+        gt=1,
+        description="Samples over which a member's past peak score fades by a factor e.",
+    )
+    settle: int = Field(
+        default=300, ge=0, description="Samples before members' peaks start to be tracked."
+    )
+
+
+class Ensemble(Detector):
+    """Maximum of the members' scores, each relative to its record on the series."""
+
+    name: ClassVar[str] = "ensemble"
+    config_class: ClassVar[type[DetectorConfig]] = EnsembleConfig
+    config: EnsembleConfig
+
+    def __init__(self, config: DetectorConfig | None = None, capacity: int = 8) -> None:
+        from opscope.analyze.metrics.registry import create
+
+        cfg = config if config is not None else EnsembleConfig()
+        if not isinstance(cfg, EnsembleConfig):
+            raise ValidationFailed("Ensemble needs an EnsembleConfig")
+        self.members = [create(m.detector, m.config, capacity=1) for m in cfg.members]
+        self._refs = [m.reference for m in cfg.members]
+        self._relative = [m.relative for m in cfg.members]
+        names = [m.detector for m in cfg.members]
+        self._band = names.index(cfg.band_from) if cfg.band_from in names else 0
+        super().__init__(cfg, capacity)
+
+    def _layout(self) -> dict[str, tuple[tuple[int, ...], float]]:
+        layout: dict[str, tuple[tuple[int, ...], float]] = {}
+        for i, member in enumerate(self.members):
+            for key, spec in member._layout().items():
+                layout[f"m{i}.{key}"] = spec
+            layout[f"peak{i}"] = ((), 0.0)
+        return layout
+
+    def resize(self, capacity: int) -> None:
+        super().resize(capacity)
+        # Members work on views of the ensemble's arrays, so saving the ensemble saves them.
+        for i, member in enumerate(getattr(self, "members", [])):
+            member.capacity = capacity
+            for key in member._layout():
+                member._arrays[key] = self._arrays[f"m{i}.{key}"]
+
+    def _update(self, slots: IntArray, t: FloatArray, x: FloatArray, ctx: Context) -> Step:
+        cfg = self.config
+        steps = [member._update(slots, t, x, ctx) for member in self.members]
+        tracking = self.arr("_n")[slots] >= cfg.settle
+        fade = np.exp(-ctx.ratio / cfg.memory)
+        score = np.zeros(slots.shape[0])
+        for i, (step, ref) in enumerate(zip(steps, self._refs, strict=True)):
+            # Surprise relative to this series' own record: a score counts only as far as
+            # it exceeds the (fading) peak this member has already produced on the series.
+            peak_all = self.arr(f"peak{i}")
+            z = np.where(np.isfinite(step.score), step.score, 0.0)
+            peak = np.maximum(peak_all[slots], ref) if self._relative[i] else ref
+            score = np.maximum(score, z / peak)
+            peak_all[slots] = np.where(tracking, np.maximum(z, peak_all[slots] * fade), 0.0)
+        band = steps[self._band]
+        return Step(score=score, expected=band.expected, scale=band.scale)

@@ -1,0 +1,71 @@
+"""Range novelty: how far a sample (or its short average) leaves the range seen before.
+
+The detector keeps the highest and lowest values the series has shown, each fading
+slowly back toward the series' centre, and scores how far a sample goes beyond them in
+units of the series' long-run spread. A value the series has never reached is news no
+matter how noisy the series is; a value inside the known range scores 0. The short
+average is scored too, so that a sustained excursion shows even when single samples do
+not leave the range.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from opscope.analyze.metrics.detector import (
+    Context,
+    Detector,
+    DetectorConfig,
+    FloatArray,
+    IntArray,
+    Step,
+    time_weight,
+)
+
+
+class NoveltyConfig(DetectorConfig):
+    memory: float = Field(
+        default=30_000.0, gt=1, description="Samples over which the known range fades by e."
+    )
+    alpha_short: float = Field(default=0.1, gt=0, le=1, description="Short average smoothing.")
+    alpha_spread: float = Field(default=0.002, gt=0, le=1, description="Spread smoothing.")
+
+
+class RangeNovelty(Detector):
+    """Excursion beyond the fading range of past values, in units of spread."""
+
+    name: ClassVar[str] = "novelty"
+    config_class: ClassVar[type[DetectorConfig]] = NoveltyConfig
+    config: NoveltyConfig
+
+    def _layout(self) -> dict[str, tuple[tuple[int, ...], float]]:
+        return {
+            "hi": ((), np.nan), "lo": ((), np.nan), "shi": ((), np.nan), "slo": ((), np.nan),
+            "short": ((), np.nan), "center": ((), np.nan), "spread": ((), 0.0),
+        }
+
+    def _update(self, slots: IntArray, t: FloatArray, x: FloatArray, ctx: Context) -> Step:
+        cfg = self.config
+        a = self.arr
+        center, spread = a("center")[slots], a("spread")[slots]
+        fresh = ~np.isfinite(center)
+        center = np.where(fresh, x, center)
+        short = np.where(fresh, x, a("short")[slots])
+        short = short + time_weight(cfg.alpha_short, ctx.ratio) * (x - short)
+        unit = np.maximum(spread, ctx.floor) + 1e-12
+        fade = np.exp(-ctx.ratio / cfg.memory)
+        score = np.zeros(slots.shape[0])
+        for hi_key, lo_key, v in (("hi", "lo", x), ("shi", "slo", short)):
+            hi = np.where(fresh, v, a(hi_key)[slots])
+            lo = np.where(fresh, v, a(lo_key)[slots])
+            score = np.maximum(score, np.maximum(v - hi, lo - v) / unit)
+            a(hi_key)[slots] = np.maximum(v, center + (hi - center) * fade)
+            a(lo_key)[slots] = np.minimum(v, center + (lo - center) * fade)
+        w = time_weight(cfg.alpha_spread, ctx.ratio)
+        a("center")[slots] = center + w * (x - center)
+        a("spread")[slots] = np.where(fresh, 0.0, spread + w * (1.25 * np.abs(x - center) - spread))
+        a("short")[slots] = short
+        return Step(score=score, expected=center, scale=unit)

@@ -1,0 +1,138 @@
+"""Robust seasonal baseline: a per-phase profile for each candidate period, chosen online.
+
+For each candidate period (a day and a week by default) the detector keeps an additive
+profile binned by phase of *event time*, so gaps and irregular sampling land in the right
+bin. It also tracks how well each candidate (and "no season") predicts the next sample,
+and scores against the candidate that has predicted best so far. Updates are clipped at a
+few scales (a Huber-style rule) so that an anomaly barely bends the baseline it is
+measured against.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from opscope.analyze.metrics.detector import (
+    Context,
+    Detector,
+    DetectorConfig,
+    FloatArray,
+    IntArray,
+    Step,
+    time_weight,
+)
+
+_TINY = 1e-12
+
+
+class SeasonalConfig(DetectorConfig):
+    periods: tuple[float, ...] = Field(
+        default=(86_400.0, 604_800.0), description="Candidate periods, in seconds."
+    )
+    bins: tuple[int, ...] = Field(
+        default=(72, 84), description="Phase bins per candidate period (same order)."
+    )
+    alpha_level: float = Field(default=0.02, gt=0, le=1, description="Level smoothing.")
+    alpha_season: float = Field(
+        default=0.25, gt=0, le=1, description="Profile smoothing per visit of a bin."
+    )
+    alpha_scale: float = Field(default=0.01, gt=0, le=1, description="Scale smoothing.")
+    clip: float = Field(default=3.0, gt=0, description="Updates are clipped at this many scales.")
+    min_cycles: float = Field(
+        default=2.0, gt=0, description="Periods observed before a candidate may be chosen."
+    )
+    gain: float = Field(
+        default=0.8, gt=0, le=1,
+        description="A season is chosen only if its error is below this fraction of the "
+        "non-seasonal error.",
+    )
+
+
+class SeasonalBaseline(Detector):
+    """Robust seasonal baseline with automatically chosen period."""
+
+    name: ClassVar[str] = "seasonal"
+    config_class: ClassVar[type[DetectorConfig]] = SeasonalConfig
+    config: SeasonalConfig
+
+    def _layout(self) -> dict[str, tuple[tuple[int, ...], float]]:
+        cfg = self.config
+        if len(cfg.periods) != len(cfg.bins):
+            raise ValueError("periods and bins must have the same length")
+        layout: dict[str, tuple[tuple[int, ...], float]] = {
+            "level": ((), np.nan),
+            "scale": ((), np.nan),
+            "err_flat": ((), np.nan),
+            "t0": ((), np.nan),
+        }
+        for i, nbins in enumerate(cfg.bins):
+            layout[f"lvl{i}"] = ((), np.nan)
+            layout[f"prof{i}"] = ((nbins,), np.nan)
+            layout[f"bscale{i}"] = ((nbins,), np.nan)
+            layout[f"perr{i}"] = ((), np.nan)
+        return layout
+
+    def _update(self, slots: IntArray, t: FloatArray, x: FloatArray, ctx: Context) -> Step:
+        cfg = self.config
+        a = self.arr
+        level, scale = a("level")[slots], a("scale")[slots]
+        err0, t0 = a("err_flat")[slots], a("t0")[slots]
+        fresh = ~np.isfinite(level)
+        level = np.where(fresh, x, level)
+        t0 = np.where(fresh, t, t0)
+        wl = time_weight(cfg.alpha_level, ctx.ratio)
+        ws = time_weight(cfg.alpha_scale, ctx.ratio)
+        floor = ctx.floor
+        scale_now = np.where(np.isfinite(scale), np.maximum(scale, floor), np.abs(x) * 0.1 + floor)
+        r0 = x - level
+        best_err = np.where(np.isfinite(err0), err0, np.inf)
+        expected = level.copy()
+        dev_scale = scale_now.copy()
+        elapsed = t - t0
+        for i, (period, nbins) in enumerate(zip(cfg.periods, cfg.bins, strict=True)):
+            b = ((np.mod(t, period) / period) * nbins).astype(np.intp) % nbins
+            prof_all, bs_all = a(f"prof{i}"), a(f"bscale{i}")
+            lvl = a(f"lvl{i}")[slots]
+            lvl = np.where(np.isfinite(lvl), lvl, x)
+            season = prof_all[slots, b]
+            known = np.isfinite(season)
+            season = np.where(known, season, 0.0)
+            pred = lvl + season
+            r = x - pred
+            bscale = bs_all[slots, b]
+            bscale = np.where(np.isfinite(bscale), np.maximum(bscale, floor), scale_now)
+            err = a(f"perr{i}")[slots]
+            usable = known & np.isfinite(err) & (elapsed >= cfg.min_cycles * period)
+            better = usable & (err < cfg.gain * best_err)
+            expected = np.where(better, pred, expected)
+            dev_scale = np.where(better, bscale, dev_scale)
+            best_err = np.where(better, err, best_err)
+            # Learn: clipped residual, so that one outlier moves the profile only a little.
+            rc = np.clip(r, -cfg.clip * bscale, cfg.clip * bscale)
+            # The error that ranks candidates is capped more loosely than the update, so a
+            # profile that misfits a whole stretch of its cycle is not flattered by clipping.
+            ea = np.minimum(np.abs(r), 2.0 * cfg.clip * bscale)
+            err_new = np.where(np.isfinite(err), err + ws * (ea - err), ea)
+            a(f"perr{i}")[slots] = np.where(known, err_new, err)
+            new_season = np.where(known, season + cfg.alpha_season * rc, x - lvl)
+            prof_all[slots, b] = new_season
+            a(f"lvl{i}")[slots] = lvl + wl * (x - new_season - lvl)
+            bs_all[slots, b] = np.where(
+                known, bscale + cfg.alpha_season * 0.5 * (1.25 * np.abs(rc) - bscale), scale_now
+            )
+        r0c = np.clip(r0, -cfg.clip * scale_now, cfg.clip * scale_now)
+        e0 = np.minimum(np.abs(r0), 2.0 * cfg.clip * scale_now)
+        a("err_flat")[slots] = np.where(np.isfinite(err0), err0 + ws * (e0 - err0), e0)
+        a("level")[slots] = level + wl * r0c
+        a("scale")[slots] = np.where(
+            np.isfinite(scale), scale + ws * (1.25 * np.abs(r0c) - scale), 1.25 * np.abs(r0c)
+        )
+        a("t0")[slots] = t0
+        # Until the shortest candidate has had its cycles, nobody knows whether the series
+        # is seasonal, and a daily swing would look like an anomaly: stay silent.
+        settled = elapsed >= cfg.min_cycles * min(cfg.periods)
+        score = np.where(settled, np.abs(x - expected) / dev_scale, 0.0)
+        return Step(score=score, expected=expected, scale=dev_scale)

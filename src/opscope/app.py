@@ -1,0 +1,112 @@
+"""The composition root: settings in, a running opscope out.
+
+Read top to bottom: open the store, make the bus, wire each kind of input to the store
+writer that commits it, hand committed batches to the analysis stages subscribed on the
+bus, and put the API in front.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI
+
+from opscope.config import Settings
+from opscope.pipeline import Ingestor, InProcessBus
+from opscope.present.api.auth import Authenticator
+from opscope.present.api.server import create_api
+from opscope.present.api.services import Services
+from opscope.present.api.telemetry import LabelKey, Telemetry
+from opscope.store.duckdb import DuckDBStore
+from opscope.store.ports import Store, WriteResult
+
+log = logging.getLogger(__name__)
+
+RETENTION_INTERVAL_S = 3600.0
+
+
+def open_store(settings: Settings) -> DuckDBStore:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return DuckDBStore(settings.database_path, retention=settings.retention.as_timedeltas())
+
+
+def build_services(settings: Settings, store: Store | None = None) -> Services:
+    store = store if store is not None else open_store(settings)
+    bus = InProcessBus(max_batches=settings.pipeline.queue_batches)
+
+    def write_topology(batch: Sequence[Any]) -> WriteResult:
+        entities, relations = batch[0]
+        return store.upsert_topology(entities, relations)
+
+    ingestor = Ingestor(
+        {
+            "events": store.upsert_events,
+            "logs": store.append_logs,
+            "metrics": store.append_samples,
+            "tickets": store.upsert_tickets,
+            "changes": store.append_changes,
+            "topology": write_topology,
+            "anomalies": store.append_anomalies,
+        },
+        bus,
+        max_pending=settings.limits.max_pending_writes,
+        retry_after=settings.limits.retry_after_seconds,
+    )
+    telemetry = Telemetry()
+
+    def queue_depth() -> dict[LabelKey, float]:
+        return {(("subscriber", s.name), ("topic", s.topic)): float(s.depth)
+                for s in bus.subscriptions()}
+
+    telemetry.add_gauge("opscope_queue_depth_batches",
+                        "Batches waiting in each analysis queue.", queue_depth)
+    return Services(settings, store, bus, ingestor, Authenticator(store), telemetry)
+
+
+def load_topology_file(services: Services) -> None:
+    path = services.settings.topology_file
+    if path is None:
+        return
+    from opscope.collect.topology import load_topology_yaml
+
+    entities, relations = load_topology_yaml(path)
+    services.ingestor.ingest("topology", [(entities, relations)])
+    log.info("loaded %d entities and %d relations from %s", len(entities), len(relations), path)
+
+
+async def _retention_loop(services: Services) -> None:
+    while True:
+        try:
+            removed = await asyncio.to_thread(services.store.apply_retention, datetime.now(UTC))
+            if any(removed.values()):
+                log.info("retention removed %s", removed)
+        except Exception:  # keep serving; the next round retries and the log says why
+            log.exception("retention failed")
+        await asyncio.sleep(RETENTION_INTERVAL_S)
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """The ASGI app with its lifecycle: start background work, close cleanly."""
+    services = services if services is not None else build_services(settings)
+    load_topology_file(services)
+    api = create_api(services)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        retention = asyncio.create_task(_retention_loop(services))
+        try:
+            yield
+        finally:
+            retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retention
+            services.bus.close()
+            services.store.close()
+
+    api.router.lifespan_context = lifespan
+    return api

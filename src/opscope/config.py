@@ -1,0 +1,123 @@
+"""Settings: one YAML file plus ``OPSCOPE_*`` environment overrides, validated at load.
+
+Settings are data: every field has a default that validates and a description, and the
+same model feeds ``opscope config show``, the docs and validation. Nested fields are
+overridden from the environment with a double underscore, e.g.
+``OPSCOPE_LIMITS__MAX_BODY_BYTES=1048576`` or ``OPSCOPE_PORT=9000``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from opscope.errors import ConfigError
+
+ENV_PREFIX = "OPSCOPE_"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Limits(Section):
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="Largest request body accepted, in bytes.")
+    max_batch_items: int = Field(
+        50_000, ge=1, description="Most items (events, log lines, samples) in one request.")
+    max_pending_writes: int = Field(
+        8, ge=1, description="Ingest requests allowed to wait for the store at once; "
+        "beyond this, ingestion answers 429 with Retry-After.")
+    retry_after_seconds: float = Field(
+        1.0, gt=0, description="Retry-After sent with 429/503 answers.")
+
+
+class Pipeline(Section):
+    queue_batches: int = Field(
+        256, ge=1, description="Batches each analysis subscriber may hold before ingestion "
+        "answers 503 (back-pressure instead of unbounded memory).")
+
+
+class Retention(Section):
+    events: int = Field(90, ge=1, description="Days events and their history are kept.")
+    logs: int = Field(14, ge=1, description="Days log records are kept.")
+    samples: int = Field(30, ge=1, description="Days metric samples are kept.")
+    anomalies: int = Field(90, ge=1, description="Days anomalies are kept.")
+    changes: int = Field(365, ge=1, description="Days change records are kept.")
+    tickets: int = Field(730, ge=1, description="Days tickets are kept.")
+
+    def as_timedeltas(self) -> dict[str, timedelta]:
+        return {name: timedelta(days=days) for name, days in self.model_dump().items()}
+
+
+class Settings(Section):
+    data_dir: Path = Field(Path("data"), description="Where the database and state live.")
+    host: str = Field("127.0.0.1", description="Address the server listens on.")
+    port: int = Field(8080, ge=1, le=65535, description="Port the server listens on.")
+    topology_file: Path | None = Field(
+        None, description="YAML file with entities and relations loaded at start.")
+    public_url: str = Field(
+        "", description="URL people use to reach opscope (for links); defaults to host:port.")
+    limits: Limits = Field(default_factory=Limits)
+    pipeline: Pipeline = Field(default_factory=Pipeline)
+    retention: Retention = Field(default_factory=Retention)
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "opscope.duckdb"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+            continue
+        path = key[len(ENV_PREFIX):].lower().split("__")
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return tree
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(path: Path | None = None, environ: dict[str, str] | None = None,
+                  **overrides: Any) -> Settings:
+    """Read the YAML file (if any), apply environment then explicit overrides, validate."""
+    env = dict(os.environ if environ is None else environ)
+    if path is None and env.get(ENV_PREFIX + "CONFIG"):
+        path = Path(env[ENV_PREFIX + "CONFIG"])
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping at the top level")
+        data = loaded
+    data = _merge(data, _env_overrides(env))
+    data = _merge(data, {k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise ConfigError("invalid configuration: " + "; ".join(lines)) from exc

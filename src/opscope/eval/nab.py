@@ -1,0 +1,357 @@
+"""``opscope eval nab``: the Numenta Anomaly Benchmark, scored as NAB defines it.
+
+The default metric detector runs online over every data file (each file is one series;
+the files are scored together in one vectorised pass, which changes nothing for any one
+of them because a series only ever sees its own rows). Its alarms are scored with NAB's
+windowed scoring under the three standard profiles, together with point-wise precision,
+recall, F1 and AUC-PR, and a trailing-window z-score is scored the same way in the same
+run as a reference. The detector never reads the labels and has one fixed setting.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import numpy.typing as npt
+import typer
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+PROFILES: dict[str, tuple[float, float, float]] = {
+    # name: (A_TP, A_FP, A_FN), NAB's cost matrices (config/profiles.json).
+    "standard": (1.0, 0.11, 1.0),
+    "reward_low_FP_rate": (1.0, 0.22, 1.0),
+    "reward_low_FN_rate": (1.0, 0.11, 2.0),
+}
+
+
+@dataclass
+class NabFile:
+    key: str  # "<group>/<file>.csv"
+    timestamps: list[str]
+    t: FloatArray
+    values: FloatArray
+    windows: list[tuple[int, int]] | None = None  # row indices, both ends inclusive
+
+
+@dataclass
+class FileScore:
+    raw: float = 0.0
+    tp: int = 0
+    fn: int = 0
+    fp: int = 0
+
+
+@dataclass
+class CorpusScore:
+    profile: str
+    raw: float
+    windows: int
+    score: float
+    files: dict[str, FileScore] = field(default_factory=dict)
+
+
+def _parse_ts(text: str) -> float:
+    stamp = datetime.strptime(text.strip()[:19], "%Y-%m-%d %H:%M:%S")
+    return stamp.replace(tzinfo=UTC).timestamp()
+
+
+def read_file(path: Path, key: str) -> NabFile:
+    timestamps: list[str] = []
+    values: list[float] = []
+    with path.open(newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None or [h.strip() for h in header[:2]] != ["timestamp", "value"]:
+            raise typer.BadParameter(f"{path}: header must be 'timestamp,value'")
+        for row in reader:
+            if not row:
+                continue
+            timestamps.append(row[0].strip())
+            values.append(float(row[1]) if row[1].strip() else math.nan)
+    t = np.array([_parse_ts(s) for s in timestamps], dtype=np.float64)
+    return NabFile(key=key, timestamps=timestamps, t=t, values=np.array(values))
+
+
+def windows_as_rows(nab: NabFile, windows: list[list[str]]) -> list[tuple[int, int]]:
+    """Turn ``[start, end]`` timestamps into row indices (the first row with each stamp)."""
+    first: dict[float, int] = {}
+    for i, ts in enumerate(nab.t.tolist()):
+        first.setdefault(ts, i)
+    rows: list[tuple[int, int]] = []
+    for start, end in windows:
+        s, e = first.get(_parse_ts(start)), first.get(_parse_ts(end))
+        if s is None or e is None:
+            raise typer.BadParameter(f"{nab.key}: window {start}..{end} does not match rows")
+        rows.append((s, e))
+    return sorted(rows)
+
+
+def load_corpus(root: Path) -> tuple[list[NabFile], bool]:
+    """Read ``root/data/**.csv`` and, if present, ``root/labels/windows.json``."""
+    data_dir = root / "data"
+    if not data_dir.is_dir():
+        raise typer.BadParameter(f"{root} has no data/ folder")
+    labels_path = root / "labels" / "windows.json"
+    labels: dict[str, list[list[str]]] | None = None
+    if labels_path.is_file():
+        labels = json.loads(labels_path.read_text())
+    files: list[NabFile] = []
+    for path in sorted(data_dir.glob("*/*.csv")):
+        key = f"{path.parent.name}/{path.name}"
+        nab = read_file(path, key)
+        if labels is not None and key in labels:
+            nab.windows = windows_as_rows(nab, labels[key])
+        files.append(nab)
+    return files, labels is not None
+
+
+# -- NAB scoring ----------------------------------------------------------------------
+
+
+def scaled_sigmoid(y: float) -> float:
+    if y > 3.0:
+        return -1.0
+    return 2.0 / (1.0 + math.exp(5.0 * y)) - 1.0
+
+
+def probation(n: int) -> int:
+    return min(math.floor(0.15 * n), 750)
+
+
+def score_file(
+    alarms: BoolArray, windows: list[tuple[int, int]], weights: tuple[float, float, float]
+) -> FileScore:
+    """NAB raw score of one file (see the data README for the definition)."""
+    a_tp, a_fp, a_fn = weights
+    n = alarms.shape[0]
+    result = FileScore()
+    detections = [int(i) for i in np.flatnonzero(alarms) if i >= probation(n)]
+    best: list[float | None] = [None] * len(windows)
+    norm = scaled_sigmoid(-1.0)
+    for i in detections:
+        inside = next((k for k, (s, e) in enumerate(windows) if s <= i <= e), None)
+        if inside is not None:
+            s, e = windows[inside]
+            value = a_tp * scaled_sigmoid(-(e - i + 1) / (e - s + 1)) / norm
+            current = best[inside]
+            best[inside] = value if current is None else max(current, value)
+            continue
+        result.fp += 1
+        before = [(s, e) for s, e in windows if e < i]
+        if not before:
+            result.raw -= a_fp
+            continue
+        s, e = before[-1]
+        width = e - s + 1
+        y = (i - e) / (width - 1) if width > 1 else math.inf
+        result.raw += a_fp * scaled_sigmoid(y)
+    for earned in best:
+        if earned is None:
+            result.fn += 1
+            result.raw -= a_fn
+        else:
+            result.tp += 1
+            result.raw += earned
+    return result
+
+
+def score_corpus(files: list[NabFile], alarms: dict[str, BoolArray], profile: str) -> CorpusScore:
+    weights = PROFILES[profile]
+    a_tp, _a_fp, a_fn = weights
+    total, n_windows = 0.0, 0
+    per_file: dict[str, FileScore] = {}
+    for nab in files:
+        if nab.windows is None:
+            continue
+        fs = score_file(alarms[nab.key], nab.windows, weights)
+        per_file[nab.key] = fs
+        total += fs.raw
+        n_windows += len(nab.windows)
+    null, perfect = -a_fn * n_windows, a_tp * n_windows
+    score = 100.0 * (total - null) / (perfect - null) if n_windows else math.nan
+    return CorpusScore(profile=profile, raw=total, windows=n_windows, score=score, files=per_file)
+
+
+def pointwise(
+    files: list[NabFile], scores: dict[str, FloatArray], alarms: dict[str, BoolArray]
+) -> dict[str, float]:
+    """Row-wise precision, recall, F1 of alarms and AUC-PR of scores (rows in windows = 1)."""
+    truth_parts, alarm_parts, score_parts = [], [], []
+    for nab in files:
+        if nab.windows is None:
+            continue
+        start = probation(len(nab.t))
+        truth = np.zeros(len(nab.t), dtype=bool)
+        for s, e in nab.windows:
+            truth[s : e + 1] = True
+        truth_parts.append(truth[start:])
+        alarm_parts.append(alarms[nab.key][start:])
+        score_parts.append(np.nan_to_num(scores[nab.key][start:], nan=0.0))
+    if not truth_parts:
+        return {}
+    truth = np.concatenate(truth_parts)
+    alarm = np.concatenate(alarm_parts)
+    tp = float(np.sum(truth & alarm))
+    precision = tp / max(float(alarm.sum()), 1.0)
+    recall = tp / max(float(truth.sum()), 1.0)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "auc_pr": average_precision(truth, np.concatenate(score_parts)),
+    }
+
+
+def average_precision(truth: BoolArray, score: FloatArray) -> float:
+    """Area under the precision-recall curve, as the mean precision at each true row."""
+    positives = float(truth.sum())
+    if positives == 0:
+        return math.nan
+    order = np.argsort(-score, kind="stable")
+    s, y = score[order], truth[order]
+    tp, fp = np.cumsum(y), np.cumsum(~y)
+    # Ties share one operating point: evaluate at the last row of each run of equal scores.
+    last = np.r_[s[1:] != s[:-1], True]
+    tp, fp = tp[last], fp[last]
+    precision = tp / (tp + fp)
+    recall_gain = np.diff(np.r_[0.0, tp]) / positives
+    return float(np.sum(precision * recall_gain))
+
+
+# -- running detectors ----------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    name: str
+    scores: dict[str, FloatArray]
+    alarms: dict[str, BoolArray]
+
+
+def run_bank(files: list[NabFile], name: str, config: Any) -> Run:
+    """Run a ``SeriesDetectorBank`` over all files at once; each file is one series."""
+    from opscope.analyze.metrics.bank import SeriesDetectorBank
+
+    bank = SeriesDetectorBank(config)
+    series = [nab.key for nab in files for _ in range(len(nab.t))]
+    t = np.concatenate([nab.t for nab in files])
+    x = np.concatenate([nab.values for nab in files])
+    result = bank.score_arrays(series, t, x)
+    scores: dict[str, FloatArray] = {}
+    alarms: dict[str, BoolArray] = {}
+    start = 0
+    for nab in files:
+        end = start + len(nab.t)
+        scores[nab.key] = np.nan_to_num(result.score[start:end], nan=0.0)
+        alarms[nab.key] = result.alarm[start:end]
+        start = end
+    return Run(name=name, scores=scores, alarms=alarms)
+
+
+def default_config() -> Any:
+    from opscope.analyze.metrics.bank import BankConfig
+
+    return BankConfig()
+
+
+def baseline_config() -> Any:
+    """Trailing-window z-score over one day of 5-minute samples, alarm at 4 sigma."""
+    from opscope.analyze.metrics.alarm import AlarmConfig, AlarmRules
+    from opscope.analyze.metrics.bank import BankConfig
+
+    alarm = AlarmConfig(half=4.0, threshold=0.5, hold_off=0)
+    return BankConfig(
+        detector="zscore", detector_config={"window": 288}, alarms=AlarmRules(default=alarm)
+    )
+
+
+def save_predictions(files: list[NabFile], run: Run, out: Path) -> None:
+    for nab in files:
+        target = out / nab.key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["timestamp", "value", "score", "alarm"])
+            for ts, value, score, alarm in zip(
+                nab.timestamps, nab.values.tolist(), run.scores[nab.key].tolist(),
+                run.alarms[nab.key].tolist(), strict=True,
+            ):
+                writer.writerow([ts, repr(value), f"{score:.6f}", int(alarm)])
+
+
+def evaluate(files: list[NabFile], run: Run) -> dict[str, Any]:
+    report: dict[str, Any] = {"detector": run.name, "profiles": {}}
+    for profile in PROFILES:
+        corpus = score_corpus(files, run.alarms, profile)
+        report["profiles"][profile] = {
+            "score": round(corpus.score, 2), "raw": round(corpus.raw, 3), "windows": corpus.windows
+        }
+        if profile == "standard":
+            report["files"] = {
+                key: {"raw": round(f.raw, 3), "tp": f.tp, "fn": f.fn, "fp": f.fp}
+                for key, f in corpus.files.items()
+            }
+    point = pointwise(files, run.scores, run.alarms)
+    report["pointwise"] = {k: round(v, 4) for k, v in point.items()}
+    return report
+
+
+def nab_command(
+    data: Annotated[Path, typer.Option("--data", help="The NAB folder (data/, labels/).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    save: Annotated[
+        Path | None,
+        typer.Option("--save-predictions", help="Write <group>/<file>.csv with score and alarm."),
+    ] = None,
+    per_file: Annotated[
+        bool, typer.Option("--per-file", help="Also list per-file scores.")
+    ] = False,
+) -> None:
+    """Run the default metric detector over NAB data and print NAB scores."""
+    files, labelled = load_corpus(data)
+    if not files:
+        raise typer.BadParameter(f"{data}/data holds no CSV files")
+    runs = [
+        run_bank(files, "default ensemble", default_config()),
+        run_bank(files, "baseline: trailing z-score", baseline_config()),
+    ]
+    if save is not None:
+        save_predictions(files, runs[0], save)
+    rows = sum(len(f.t) for f in files)
+    if not labelled:
+        message = f"{len(files)} files, {rows} rows scored; no labels/windows.json: cannot score."
+        if as_json:
+            typer.echo(json.dumps({"files": len(files), "rows": rows, "scored": False}))
+        else:
+            typer.echo(message)
+        return
+    reports = [evaluate(files, run) for run in runs]
+    if as_json:
+        typer.echo(json.dumps({"files": len(files), "rows": rows, "runs": reports}, indent=2))
+        return
+    windows = reports[0]["profiles"]["standard"]["windows"]
+    typer.echo(f"NAB: {len(files)} files, {rows} rows, {windows} windows")
+    for report in reports:
+        typer.echo(f"\n{report['detector']}")
+        for profile, values in report["profiles"].items():
+            typer.echo(f"  {profile:<20} {values['score']:7.2f}   (raw {values['raw']:.3f})")
+        point = report["pointwise"]
+        typer.echo(
+            "  point-wise: precision {precision:.3f} recall {recall:.3f} F1 {f1:.3f} "
+            "AUC-PR {auc_pr:.3f}".format(**point)
+        )
+        if per_file:
+            for key, f in report["files"].items():
+                typer.echo(
+                    f"    {key:<55} raw {f['raw']:7.3f} tp {f['tp']} fn {f['fn']} fp {f['fp']}"
+                )

@@ -1,0 +1,1 @@
+"""The REST API (FastAPI): ingestion, reads, tokens and self-monitoring."""

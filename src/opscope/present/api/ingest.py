@@ -1,0 +1,223 @@
+"""Write endpoints. Every one is batch-capable and answers 2xx only after commit.
+
+Batch policy: by default a batch with any bad item is **rejected whole** (422, nothing
+stored) and the answer lists every bad item by index and field. With ``?partial=true``
+the valid items are committed and the bad ones are listed under ``rejected``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from opscope.collect import alertmanager, grafana, logs, otlp, prometheus, topology
+from opscope.collect.batch import BatchResult, validate_items
+from opscope.collect.body import decode_json, decode_ndjson, decode_text
+from opscope.errors import Overloaded, UnsupportedMediaType, ValidationFailed
+from opscope.model import Change, Event, LogRecord, MetricSample, Ticket
+from opscope.present.api.body import media_type, read_body
+from opscope.present.api.deps import require, services_of
+from opscope.present.api.responses import JSONAnswer
+from opscope.present.api.services import Services
+
+router = APIRouter(prefix="/api/v1", tags=["ingest"], dependencies=[Depends(require("ingest"))])
+otlp_router = APIRouter(prefix="/otlp/v1", tags=["ingest"],
+                        dependencies=[Depends(require("ingest"))])
+
+PARTIAL = Query(False, description="Commit the valid items of a batch with bad items, "
+                "instead of rejecting the whole batch.")
+
+JSON_TYPES = ("application/json", "")
+NDJSON_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines",
+                "application/ndjson")
+TEXT_TYPES = ("text/plain",)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _commit(services: Services, kind: str, result: BatchResult[Any],
+                  partial: bool) -> JSONAnswer:
+    telemetry = services.telemetry
+    problems = [p.as_dict() for p in result.problems]
+    if problems and not partial:
+        telemetry.count(telemetry.rejected, len(problems), kind=kind)
+        raise ValidationFailed(
+            f"{len(problems)} of the {kind} in this batch are invalid; nothing was stored "
+            "(send ?partial=true to keep the valid ones)", problems)
+    try:
+        receipt = await run_in_threadpool(services.ingestor.ingest, kind, result.items)
+    except Overloaded:
+        telemetry.count(telemetry.overloaded, kind=kind)
+        raise
+    telemetry.count(telemetry.ingested, receipt.accepted, kind=kind)
+    if problems:
+        telemetry.count(telemetry.rejected, len(problems), kind=kind)
+    return JSONAnswer({
+        "accepted": receipt.accepted, "inserted": receipt.inserted,
+        "updated": receipt.updated, "rejected": problems,
+    })
+
+
+async def _json_items(request: Request, services: Services) -> Any:
+    kind, _ = media_type(request)
+    body = await read_body(request, services.settings.limits.max_body_bytes)
+    if kind in NDJSON_TYPES:
+        return decode_ndjson(body)
+    if kind not in JSON_TYPES and not kind.endswith("+json"):
+        raise UnsupportedMediaType(f"send application/json (got {kind!r})")
+    doc = decode_json(body)
+    return [doc] if isinstance(doc, dict) else doc
+
+
+def _validated(model: type[Any], defaults: dict[str, Any] | None = None
+               ) -> Callable[[Any, Services], BatchResult[Any]]:
+    def run(items: Any, services: Services) -> BatchResult[Any]:
+        return validate_items(model, items, max_items=services.settings.limits.max_batch_items,
+                              defaults=defaults)
+    return run
+
+
+@router.post("/events", summary="Ingest events/alerts (JSON array or NDJSON)")
+async def post_events(request: Request, partial: bool = PARTIAL,
+                      services: Services = Depends(services_of)) -> JSONAnswer:
+    items = await _json_items(request, services)
+    result = validate_items(Event, items, max_items=services.settings.limits.max_batch_items,
+                            defaults={"received_at": _now()})
+    return await _commit(services, "events", result, partial)
+
+
+@router.post("/alertmanager", summary="Prometheus Alertmanager webhook (version 4)")
+async def post_alertmanager(
+    request: Request, partial: bool = PARTIAL,
+    source: str = Query("alertmanager", max_length=256, description="Source name to record."),
+    services: Services = Depends(services_of),
+) -> JSONAnswer:
+    doc = decode_json(await read_body(request, services.settings.limits.max_body_bytes))
+    result = alertmanager.parse_alertmanager(doc, _now(), source=source)
+    return await _commit(services, "events", result, partial)
+
+
+@router.post("/grafana", summary="Grafana alerting webhook")
+async def post_grafana(request: Request, partial: bool = PARTIAL,
+                       services: Services = Depends(services_of)) -> JSONAnswer:
+    doc = decode_json(await read_body(request, services.settings.limits.max_body_bytes))
+    return await _commit(services, "events", grafana.parse_grafana(doc, _now()), partial)
+
+
+@router.post("/logs", summary="Ingest logs: JSON array, NDJSON, or text/plain lines")
+async def post_logs(
+    request: Request, partial: bool = PARTIAL,
+    source: str = Query("", max_length=256, description="Source of text/plain lines."),
+    entity: str = Query("", max_length=256, description="Entity of text/plain lines."),
+    services: Services = Depends(services_of),
+) -> JSONAnswer:
+    limits = services.settings.limits
+    kind, charset = media_type(request)
+    if kind in TEXT_TYPES:
+        body = await read_body(request, limits.max_body_bytes)
+        text = decode_text(body, charset)
+        result = logs.parse_log_lines(text, _now(), source or "http", entity,
+                                      max_lines=limits.max_batch_items)
+    else:
+        items = await _json_items(request, services)
+        defaults: dict[str, Any] = {"ts": _now()}
+        if source:
+            defaults["source"] = source
+        if entity:
+            defaults["entity"] = entity
+        result = validate_items(LogRecord, items, max_items=limits.max_batch_items,
+                                defaults=defaults)
+    return await _commit(services, "logs", result, partial)
+
+
+@router.post("/metrics", summary="Ingest metric samples (JSON array or NDJSON)")
+async def post_metrics(request: Request, partial: bool = PARTIAL,
+                       services: Services = Depends(services_of)) -> JSONAnswer:
+    items = await _json_items(request, services)
+    result = validate_items(MetricSample, items,
+                            max_items=services.settings.limits.max_batch_items,
+                            defaults={"ts": _now()})
+    return await _commit(services, "metrics", result, partial)
+
+
+@router.post("/metrics/prometheus",
+             summary="Ingest Prometheus text exposition format (all metric types)")
+async def post_prometheus(
+    request: Request, partial: bool = PARTIAL,
+    job: str = Query("", max_length=256, description="Adds a job label to every sample."),
+    instance: str = Query("", max_length=256, description="Adds an instance label."),
+    services: Services = Depends(services_of),
+) -> JSONAnswer:
+    limits = services.settings.limits
+    _, charset = media_type(request)
+    text = decode_text(await read_body(request, limits.max_body_bytes), charset)
+    extra = {k: v for k, v in (("job", job), ("instance", instance)) if v}
+    result = prometheus.parse_exposition(text, _now(), extra, max_samples=limits.max_batch_items)
+    return await _commit(services, "metrics", result, partial)
+
+
+@router.post("/tickets", summary="Ingest tickets (JSON array); upserted by id")
+async def post_tickets(request: Request, partial: bool = PARTIAL,
+                       services: Services = Depends(services_of)) -> JSONAnswer:
+    result = _validated(Ticket)(await _json_items(request, services), services)
+    return await _commit(services, "tickets", result, partial)
+
+
+@router.post("/changes", summary="Ingest change records: deploys, config changes")
+async def post_changes(request: Request, partial: bool = PARTIAL,
+                       services: Services = Depends(services_of)) -> JSONAnswer:
+    result = _validated(Change)(await _json_items(request, services), services)
+    return await _commit(services, "changes", result, partial)
+
+
+@router.post("/topology", summary="Load entities and relations (JSON or YAML)")
+async def post_topology(request: Request,
+                        services: Services = Depends(services_of)) -> JSONAnswer:
+    kind, charset = media_type(request)
+    body = await read_body(request, services.settings.limits.max_body_bytes)
+    if kind in ("application/yaml", "application/x-yaml", "text/yaml"):
+        import yaml
+
+        try:
+            doc = yaml.safe_load(decode_text(body, charset))
+        except yaml.YAMLError as exc:
+            raise ValidationFailed(f"body is not valid YAML: {exc}") from None
+    else:
+        doc = decode_json(body)
+    entities, relations, problems = topology.parse_topology(doc)
+    if problems:
+        raise ValidationFailed("topology is invalid; nothing was stored",
+                               [p.as_dict() for p in problems])
+    batch: Sequence[Any] = [(entities, relations)]
+    receipt = await run_in_threadpool(services.ingestor.ingest, "topology", batch)
+    return JSONAnswer({"entities": len(entities), "relations": len(relations),
+                           "inserted": receipt.inserted, "updated": receipt.updated})
+
+
+@otlp_router.post("/logs", summary="OTLP/HTTP logs (JSON encoding)")
+async def post_otlp_logs(request: Request, partial: bool = PARTIAL,
+                         services: Services = Depends(services_of)) -> JSONAnswer:
+    doc = _otlp_doc(request, await read_body(request, services.settings.limits.max_body_bytes))
+    return await _commit(services, "logs", otlp.parse_otlp_logs(doc, _now()), partial)
+
+
+@otlp_router.post("/metrics", summary="OTLP/HTTP metrics (JSON encoding)")
+async def post_otlp_metrics(request: Request, partial: bool = PARTIAL,
+                            services: Services = Depends(services_of)) -> JSONAnswer:
+    doc = _otlp_doc(request, await read_body(request, services.settings.limits.max_body_bytes))
+    return await _commit(services, "metrics", otlp.parse_otlp_metrics(doc, _now()), partial)
+
+
+def _otlp_doc(request: Request, body: bytes) -> Any:
+    kind, _ = media_type(request)
+    if kind == "application/x-protobuf":
+        raise UnsupportedMediaType(
+            "OTLP protobuf encoding is not supported; configure the exporter for JSON "
+            "(otlphttp encoding: json)")
+    return decode_json(body)

@@ -1,0 +1,34 @@
+"""Settings of the simulated shop. Defaults give a realistic, busy-but-healthy shop."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SimulationConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    traffic_scale: float = Field(
+        default=1.0, gt=0, description="Multiplies every entry point's request rate.")
+    attenuation: float = Field(
+        default=0.7, gt=0, le=1,
+        description="Share of a dependency's extra latency and error ratio that reaches each "
+                    "caller, per hop.")
+    hop_delay_seconds: float = Field(
+        default=15.0, ge=0,
+        description="Mean delay before a dependency's trouble shows in its callers (at least "
+                    "one step).")
+    hop_jitter_seconds: float = Field(
+        default=5.0, ge=0, description="Each edge's delay varies by up to this much (seeded).")
+    log_volume: float = Field(
+        default=1.0, ge=0, description="Multiplies the number of log lines per step.")
+    max_logs_per_entity_step: int = Field(
+        default=200, ge=1, description="Cap on log lines one entity writes per step.")
+    deploys_per_day: float = Field(
+        default=8.0, ge=0, description="Routine deploys per day, mostly in working hours.")
+    noise_alerts_per_hour: float = Field(
+        default=1.5, ge=0,
+        description="Rate of short, harmless alerts unrelated to any injected fault.")
+    ticket_probability: float = Field(
+        default=0.5, ge=0, le=1,
+        description="Chance that a fault hurting users also gets a customer ticket.")

@@ -1,0 +1,82 @@
+"""Anomalies found by analysis: appended (idempotently, by id) and queried like records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from opscope.model import Anomaly
+from opscope.store.duckdb.codec import TS, finite_or_none, iso
+from opscope.store.duckdb.database import Database
+from opscope.store.duckdb.paging import PageSpec
+from opscope.store.duckdb.records import RecordTable, derived_id
+from opscope.store.duckdb.where import Where, invalid
+from opscope.store.ports import Row, WriteResult
+
+_COLUMNS = (
+    "id", "kind", "detector", "entity", "subject", "ts", "score", "value", "expected",
+    "lower", "upper", "direction", "summary", "evidence",
+)
+_FLOATS = ("score", "value", "expected", "lower", "upper")
+
+
+def anomaly_id(anomaly: Anomaly) -> str:
+    return anomaly.id or derived_id(
+        anomaly.kind, anomaly.detector, anomaly.entity, anomaly.subject, anomaly.ts.isoformat()
+    )
+
+
+def append_anomalies(db: Database, anomalies: Sequence[Anomaly]) -> WriteResult:
+    """Append; an anomaly whose id is already stored is skipped (idempotent retries)."""
+    if not anomalies:
+        return WriteResult()
+    batch = {anomaly_id(a): a for a in anomalies}
+    rows = list(batch.values())
+    columns: dict[str, pa.Array] = {"id": pa.array(list(batch), type=pa.string())}
+    for name in ("kind", "detector", "entity", "subject", "direction", "summary"):
+        columns[name] = pa.array([getattr(a, name) for a in rows], type=pa.string())
+    for name in _FLOATS:
+        columns[name] = pa.array([getattr(a, name) for a in rows], type=pa.float64())
+    columns["ts"] = pa.array([a.ts for a in rows], type=TS)
+    # Evidence is free-form JSON; non-finite floats become null (JSON has no NaN).
+    columns["evidence"] = pa.array(
+        [orjson.dumps(a.evidence, option=orjson.OPT_NON_STR_KEYS).decode() for a in rows],
+        type=pa.string(),
+    )
+    with db.write() as con:
+        count = db.insert_arrow(
+            con,
+            f"INSERT INTO anomalies SELECT {', '.join(_COLUMNS)} FROM batch "
+            "ON CONFLICT DO NOTHING",
+            pa.table(columns),
+        )
+    return WriteResult(inserted=count)
+
+
+def _anomaly_row(r: dict[str, Any]) -> Row:
+    row: Row = {name: r[name] for name in _COLUMNS}
+    row["ts"] = iso(r["ts"])
+    row["evidence"] = orjson.loads(r["evidence"])
+    for name in _FLOATS:
+        row[name] = finite_or_none(r[name])
+    return row
+
+
+def _min_score(where: Where, value: str) -> None:
+    try:
+        where.add("score >= ?", float(value))
+    except ValueError:
+        raise invalid("extra.min_score", "min_score must be a number") from None
+
+
+ANOMALIES = RecordTable(
+    page=PageSpec("anomalies", f"SELECT {', '.join(_COLUMNS)} FROM anomalies",
+                  "ts", "id", str, _anomaly_row),
+    kind_column="kind",
+    text_columns=("summary", "subject"),
+    extra={"detector": "detector", "subject": "subject", "direction": "direction",
+           "min_score": _min_score},
+)

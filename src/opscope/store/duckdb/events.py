@@ -1,0 +1,233 @@
+"""Events (alerts): upsert by ``(source, fingerprint)``, the notification history, queries.
+
+A batch is written in one transaction: the stored states of the identities it names are
+read in one query, every notification is folded in arrival order (``lifecycle.py``, so
+duplicates inside the batch collapse before DuckDB sees them: ``ON CONFLICT`` cannot
+update one row twice in a statement), then the touched events are upserted and every
+notification appended to ``event_history``, each as one Arrow batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from opscope.model import Event, Status, parse_severity
+from opscope.store.duckdb.codec import TS, as_labels, aware, iso, label_array
+from opscope.store.duckdb.database import Database
+from opscope.store.duckdb.lifecycle import EventState, apply, new_state
+from opscope.store.duckdb.paging import PageSpec, fetch_page
+from opscope.store.duckdb.where import Where, invalid
+from opscope.store.ports import EventQuery, Page, Row, WriteResult
+
+_COLUMNS = (
+    "seq, source, fingerprint, name, status, severity, entity, summary, labels, annotations, "
+    "starts_at, ends_at, first_seen, last_seen, repeat_count, reopen_count"
+)
+_UPDATED = [c.strip() for c in _COLUMNS.split(",")][3:]  # all but seq and the identity
+
+_UPSERT = (
+    f"INSERT INTO events SELECT {_COLUMNS} FROM batch "
+    "ON CONFLICT (source, fingerprint) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _UPDATED)
+)
+
+_HISTORY_COLUMNS = (
+    "seq, source, fingerprint, name, status, severity, entity, summary, labels, annotations, "
+    "starts_at, ends_at, received_at"
+)
+
+
+def _load(con: duckdb.DuckDBPyConnection, keys: list[tuple[str, str]]) -> dict[
+    tuple[str, str], EventState
+]:
+    wanted = pa.table({"source": [k[0] for k in keys], "fingerprint": [k[1] for k in keys]})
+    con.register("wanted", wanted)
+    try:
+        rows = con.execute(
+            f"SELECT {', '.join('e.' + c.strip() for c in _COLUMNS.split(','))} FROM events e "
+            "JOIN wanted w ON e.source = w.source AND e.fingerprint = w.fingerprint"
+        ).fetchall()
+    finally:
+        con.unregister("wanted")
+    states = {}
+    for r in rows:
+        state = EventState(
+            seq=r[0], source=r[1], fingerprint=r[2], name=r[3], status=r[4], severity=r[5],
+            entity=r[6], summary=r[7], labels=as_labels(r[8]), annotations=as_labels(r[9]),
+            starts_at=aware(r[10]), ends_at=aware(r[11]) if r[11] else None,
+            first_seen=aware(r[12]), last_seen=aware(r[13]), repeat_count=r[14],
+            reopen_count=r[15],
+        )
+        states[(state.source, state.fingerprint)] = state
+    return states
+
+
+def _state_table(states: Sequence[EventState]) -> pa.Table:
+    cols: dict[str, list[Any]] = {c.strip(): [] for c in _COLUMNS.split(",")}
+    for s in states:
+        cols["seq"].append(s.seq)
+        cols["source"].append(s.source)
+        cols["fingerprint"].append(s.fingerprint)
+        cols["name"].append(s.name)
+        cols["status"].append(s.status)
+        cols["severity"].append(s.severity)
+        cols["entity"].append(s.entity)
+        cols["summary"].append(s.summary)
+        cols["labels"].append(s.labels)
+        cols["annotations"].append(s.annotations)
+        cols["starts_at"].append(s.starts_at)
+        cols["ends_at"].append(s.ends_at)
+        cols["first_seen"].append(s.first_seen)
+        cols["last_seen"].append(s.last_seen)
+        cols["repeat_count"].append(s.repeat_count)
+        cols["reopen_count"].append(s.reopen_count)
+    return _table(cols, {"seq": pa.int64(), "repeat_count": pa.int32(),
+                         "reopen_count": pa.int32()})
+
+
+def _table(cols: dict[str, list[Any]], ints: dict[str, pa.DataType]) -> pa.Table:
+    arrays = {}
+    for name, values in cols.items():
+        if name in ("labels", "annotations"):
+            arrays[name] = label_array(values)
+        elif name in ("starts_at", "ends_at", "first_seen", "last_seen", "received_at"):
+            arrays[name] = pa.array(values, type=TS)
+        elif name in ints:
+            arrays[name] = pa.array(values, type=ints[name])
+        else:
+            arrays[name] = pa.array(values, type=pa.string())
+    return pa.table(arrays)
+
+
+def _history_table(events: Sequence[Event], now: datetime) -> pa.Table:
+    """Every notification as received (all columns but ``seq``)."""
+    cols: dict[str, list[Any]] = {c.strip(): [] for c in _HISTORY_COLUMNS.split(",")[1:]}
+    for event in events:
+        cols["source"].append(event.source)
+        cols["fingerprint"].append(event.fingerprint)
+        cols["name"].append(event.name)
+        cols["status"].append(event.status)  # StrEnums are strs to Arrow
+        cols["severity"].append(event.severity)
+        cols["entity"].append(event.entity)
+        cols["summary"].append(event.summary)
+        cols["labels"].append(event.labels)
+        cols["annotations"].append(event.annotations)
+        cols["starts_at"].append(event.starts_at)
+        cols["ends_at"].append(event.ends_at)
+        cols["received_at"].append(event.received_at or now)
+    return _table(cols, {})
+
+
+def upsert_events(db: Database, events: Sequence[Event], now: datetime) -> WriteResult:
+    if not events:
+        return WriteResult()
+    event_keys = [(e.source, e.fingerprint) for e in events]
+    keys = list(dict.fromkeys(event_keys))
+    history = _history_table(events, now)  # built before the lock: it needs no stored state
+    with db.write() as con:
+        states = _load(con, keys)
+        existing = len(states)
+        fresh: list[EventState] = []
+        for event, key in zip(events, event_keys, strict=True):
+            received = event.received_at or now
+            state = states.get(key)
+            if state is None:
+                state = states[key] = new_state(event, received)
+                fresh.append(state)
+            else:
+                apply(state, event, received)
+        first = db.allocate(con, "events", len(fresh))
+        for i, state in enumerate(fresh):
+            state.seq = first + i
+        db.insert_arrow(con, _UPSERT, _state_table([states[k] for k in keys]))
+        start = db.allocate(con, "event_history", len(events))
+        seq = pa.array(range(start, start + len(events)), type=pa.int64())
+        db.insert_arrow(
+            con, f"INSERT INTO event_history SELECT {_HISTORY_COLUMNS} FROM batch",
+            history.add_column(0, "seq", seq),
+        )
+    return WriteResult(inserted=len(fresh), updated=existing)
+
+
+_SELECT = f"SELECT {_COLUMNS} FROM events"
+
+
+def event_row(r: dict[str, Any]) -> Row:
+    return {
+        "source": r["source"], "fingerprint": r["fingerprint"], "name": r["name"],
+        "status": r["status"], "severity": r["severity"], "entity": r["entity"],
+        "summary": r["summary"], "labels": as_labels(r["labels"]),
+        "annotations": as_labels(r["annotations"]), "starts_at": iso(r["starts_at"]),
+        "ends_at": iso(r["ends_at"]), "first_seen": iso(r["first_seen"]),
+        "last_seen": iso(r["last_seen"]), "repeat_count": r["repeat_count"],
+        "reopen_count": r["reopen_count"],
+    }
+
+
+_PAGE = PageSpec("events", _SELECT, "starts_at", "seq", int, event_row)
+
+
+def _severities(values: Sequence[str]) -> list[str]:
+    try:
+        return sorted({parse_severity(v).value for v in values})
+    except ValueError as exc:
+        raise invalid("severity", str(exc)) from None
+
+
+def query_events(db: Database, query: EventQuery) -> Page:
+    where = Where()
+    where.time("starts_at", query.time)
+    where.equals("entity", query.entity)
+    where.equals("source", query.source)
+    if query.status is not None:
+        try:
+            where.equals("status", Status(query.status.strip().lower()).value)
+        except ValueError:
+            raise invalid("status", "status must be 'firing' or 'resolved'") from None
+    where.any_of("severity", _severities(query.severity))
+    where.text(("name", "summary", "CAST(labels AS VARCHAR)"), query.text)
+    with db.read() as cur:
+        where.matchers(cur, "labels", query.labels, "labels")
+        return fetch_page(cur, _PAGE, where, query.limit, query.cursor)
+
+
+def get_event(db: Database, source: str, fingerprint: str) -> Row | None:
+    with db.read() as cur:
+        result = cur.execute(f"{_SELECT} WHERE source = ? AND fingerprint = ?",
+                             [source, fingerprint])
+        names = [d[0] for d in result.description or ()]
+        rows = result.fetchall()
+        row = rows[0] if rows else None
+    return event_row(dict(zip(names, row, strict=True))) if row else None
+
+
+def _history_row(r: dict[str, Any]) -> Row:
+    return {
+        "source": r["source"], "fingerprint": r["fingerprint"], "name": r["name"],
+        "status": r["status"], "severity": r["severity"], "entity": r["entity"],
+        "summary": r["summary"], "labels": as_labels(r["labels"]),
+        "annotations": as_labels(r["annotations"]), "starts_at": iso(r["starts_at"]),
+        "ends_at": iso(r["ends_at"]), "received_at": iso(r["received_at"]),
+    }
+
+
+_HISTORY_PAGE = PageSpec(
+    "event_history", f"SELECT {_HISTORY_COLUMNS} FROM event_history", "received_at", "seq",
+    int, _history_row,
+)
+
+
+def event_history(
+    db: Database, source: str, fingerprint: str, limit: int = 100, cursor: str | None = None
+) -> Page:
+    """Every notification received for one event, newest first."""
+    where = Where()
+    where.add("source = ? AND fingerprint = ?", source, fingerprint)
+    with db.read() as cur:
+        return fetch_page(cur, _HISTORY_PAGE, where, limit, cursor)
+

@@ -1,0 +1,163 @@
+"""``DuckDBStore``: the embedded implementation of ``opscope.store.ports.Store``.
+
+One DuckDB file in the data directory (or an in-memory database for tests). Safe to
+share between threads: writes are serialised, each reading thread has its own cursor.
+Every write takes a whole batch, is one transaction, and returns after the commit;
+DuckDB commits to its write-ahead log, so an acknowledged batch survives a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from opscope.model import Anomaly, Change, Entity, Event, LogRecord, MetricSample, Relation, Ticket
+from opscope.model.base import now_utc
+from opscope.store.duckdb import anomalies as _anomalies
+from opscope.store.duckdb import events as _events
+from opscope.store.duckdb import logs as _logs
+from opscope.store.duckdb import metrics as _metrics
+from opscope.store.duckdb import records as _records
+from opscope.store.duckdb import retention as _retention
+from opscope.store.duckdb import tokens as _tokens
+from opscope.store.duckdb import topology as _topology
+from opscope.store.duckdb.database import Database
+from opscope.store.ports import (
+    EventQuery,
+    LabelMatcher,
+    LogQuery,
+    Page,
+    RecordQuery,
+    Row,
+    SeriesQuery,
+    WriteResult,
+)
+
+
+class DuckDBStore:
+    """The embedded store.
+
+    ``path`` is the database file (created with its directory if missing); ``None`` or
+    ``":memory:"`` keeps everything in memory. ``retention`` maps a kind (``events``,
+    ``event_history``, ``logs``, ``samples``, ``anomalies``, ``changes``, ``tickets``) to
+    how long its rows are kept by :meth:`apply_retention`. ``clock`` gives the receive
+    time stamped on incoming rows (injected so replays and tests are deterministic).
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        retention: dict[str, timedelta] | None = None,
+        *,
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
+        self._retention = _retention.check_retention(retention)
+        self._clock = clock
+        self._db = Database(path)
+        self._samples = _metrics.SampleWriter(self._db)
+
+    @property
+    def schema_version(self) -> int:
+        return self._db.version
+
+    # --- events ----------------------------------------------------------------------
+
+    def upsert_events(self, events: Sequence[Event]) -> WriteResult:
+        """Insert new identities, fold repeats into stored ones (see ``lifecycle.py``).
+
+        ``inserted``/``updated`` count distinct identities, not notifications.
+        """
+        return _events.upsert_events(self._db, events, self._clock())
+
+    def query_events(self, query: EventQuery) -> Page:
+        return _events.query_events(self._db, query)
+
+    def get_event(self, source: str, fingerprint: str) -> Row | None:
+        return _events.get_event(self._db, source, fingerprint)
+
+    def event_history(
+        self, source: str, fingerprint: str, limit: int = 100, cursor: str | None = None
+    ) -> Page:
+        """Every notification received for one event, newest first."""
+        return _events.event_history(self._db, source, fingerprint, limit, cursor)
+
+    # --- logs and metrics ------------------------------------------------------------
+
+    def append_logs(self, logs: Sequence[LogRecord]) -> WriteResult:
+        return _logs.append_logs(self._db, logs, self._clock())
+
+    def query_logs(self, query: LogQuery) -> Page:
+        return _logs.query_logs(self._db, query)
+
+    def append_samples(self, samples: Sequence[MetricSample]) -> WriteResult:
+        return self._samples.append(samples)
+
+    def query_series(self, query: SeriesQuery) -> list[Row]:
+        return _metrics.query_series(self._db, query)
+
+    def list_series(
+        self, name: str | None, matchers: Sequence[LabelMatcher], limit: int
+    ) -> list[Row]:
+        return _metrics.list_series(self._db, name, matchers, limit)
+
+    # --- tickets, changes, topology, anomalies -----------------------------------------
+
+    def upsert_tickets(self, tickets: Sequence[Ticket]) -> WriteResult:
+        return _records.upsert_tickets(self._db, tickets, self._clock())
+
+    def query_tickets(self, query: RecordQuery) -> Page:
+        return _records.query_records(self._db, _records.TICKETS, query)
+
+    def append_changes(self, changes: Sequence[Change]) -> WriteResult:
+        return _records.append_changes(self._db, changes, self._clock())
+
+    def query_changes(self, query: RecordQuery) -> Page:
+        return _records.query_records(self._db, _records.CHANGES, query)
+
+    def upsert_topology(
+        self, entities: Sequence[Entity], relations: Sequence[Relation]
+    ) -> WriteResult:
+        return _topology.upsert_topology(self._db, entities, relations, self._clock())
+
+    def topology(self) -> tuple[list[Row], list[Row]]:
+        return _topology.topology(self._db)
+
+    def append_anomalies(self, anomalies: Sequence[Anomaly]) -> WriteResult:
+        return _anomalies.append_anomalies(self._db, anomalies)
+
+    def query_anomalies(self, query: RecordQuery) -> Page:
+        return _records.query_records(self._db, _anomalies.ANOMALIES, query)
+
+    # --- tokens ----------------------------------------------------------------------
+
+    def add_token(self, token_id: str, digest: str, scopes: Sequence[str], name: str) -> None:
+        _tokens.add_token(self._db, token_id, digest, scopes, name, self._clock())
+
+    def find_token(self, digest: str) -> Row | None:
+        return _tokens.find_token(self._db, digest)
+
+    def list_tokens(self) -> list[Row]:
+        return _tokens.list_tokens(self._db)
+
+    def revoke_token(self, token_id: str) -> bool:
+        return _tokens.revoke_token(self._db, token_id, self._clock())
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def apply_retention(self, now: datetime) -> dict[str, int]:
+        """Delete what is older than each kind's retention; rows deleted per kind.
+
+        Only configured kinds are touched. With ``samples`` configured, series left with
+        no samples are deleted too and counted under ``series``.
+        """
+        return _retention.apply_retention(self._db, self._retention, now, self._samples.forget)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> DuckDBStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

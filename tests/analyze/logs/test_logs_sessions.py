@@ -1,0 +1,58 @@
+import json
+from datetime import UTC, datetime, timedelta
+
+from opscope.analyze.logs.sessions import SessionDetector, SessionDetectorConfig, SessionModel
+from opscope.model import LogRecord
+
+NORMAL = [["open", "write", "write", "close"], ["open", "write", "close"],
+          ["open", "read", "close"]] * 20
+
+
+def test_model_explains_abnormal_sessions() -> None:
+    model = SessionModel().fit(NORMAL)
+    assert model.required == ["close", "open"]
+    assert not model.score(["open", "write", "close"]).abnormal
+    missing = model.score(["open", "write"])
+    assert missing.abnormal and any("missing" in r for r in missing.reasons)
+    unknown = model.score(["open", "delete", "close"])
+    assert unknown.abnormal and any("unexpected events" in r for r in unknown.reasons)
+    order = model.score(["close", "write", "open"])
+    assert order.abnormal and any("order" in r for r in order.reasons)
+    counts = model.score(["open", "write", "close", "open", "write", "write", "close"])
+    assert counts.abnormal
+
+
+def test_model_round_trip() -> None:
+    model = SessionModel().fit(NORMAL)
+    restored = SessionModel.from_json(json.loads(json.dumps(model.to_json())))
+    assert restored.to_json() == model.to_json()
+
+
+def test_streaming_detector_trains_then_flags() -> None:
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    detector = SessionDetector(SessionDetectorConfig(idle_seconds=30, train_sessions=60))
+    records = []
+    for n, session in enumerate([*NORMAL, ["open", "write"], ["open", "read", "close"]]):
+        for i, event in enumerate(session):
+            ts = t0 + timedelta(seconds=n * 100 + i)
+            records.append(LogRecord(ts=ts, message=f"{event} for blk_{n}", template_id=event,
+                                     entity="hdfs"))
+    found = detector.observe(records)
+    found += detector.flush()
+    assert [a.subject for a in found] == ["blk_60"]
+    anomaly = found[0]
+    assert anomaly.kind == "log_session"
+    assert anomaly.ts == t0 + timedelta(seconds=6000)
+    assert anomaly.evidence["events"] == ["open", "write"]
+    assert anomaly.evidence["examples"] == ["open for blk_60", "write for blk_60"]
+    restored = SessionDetector.from_json(json.loads(json.dumps(detector.to_json())))
+    assert restored.model is not None and restored.model.required == ["close", "open"]
+
+
+def test_session_key_from_attribute_first() -> None:
+    detector = SessionDetector()
+    record = LogRecord(ts=datetime(2024, 1, 1, tzinfo=UTC), message="x blk_1",
+                       attributes={"trace_id": "abc"})
+    assert detector.key_of(record) == "abc"
+    plain = LogRecord(ts=datetime(2024, 1, 1, tzinfo=UTC), message="GET req-1234abcd-99ef ok")
+    assert detector.key_of(plain) == "req-1234abcd-99ef"

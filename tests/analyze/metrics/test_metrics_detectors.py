@@ -1,0 +1,175 @@
+"""Each detector on synthetic series whose answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from opscope.analyze.metrics.detector import Detector, FloatArray
+from opscope.analyze.metrics.multivariate import EntityDetector
+from opscope.analyze.metrics.registry import create
+
+STEP = 300.0  # five-minute samples
+DAY = 288
+
+
+def run(detector: Detector, values: FloatArray, step: float = STEP) -> FloatArray:
+    """Feed one series sample by sample; return its scores."""
+    scores = np.zeros(values.shape[0])
+    for i, value in enumerate(values):
+        out = detector.step(np.array([0]), np.array([i * step]), np.array([value]))
+        scores[i] = out.score[0]
+    return scores
+
+
+def noise(n: int, seed: int = 1) -> FloatArray:
+    rng = np.random.default_rng(seed)
+    return 50.0 + rng.normal(0.0, 1.0, n)
+
+
+def daily(days: int, seed: int = 2) -> FloatArray:
+    rng = np.random.default_rng(seed)
+    i = np.arange(days * DAY)
+    return 50.0 + 20.0 * np.sin(2 * np.pi * i / DAY) + rng.normal(0.0, 1.0, i.shape[0])
+
+
+@pytest.mark.parametrize("name", ["seasonal", "forecast", "spectral", "zscore"])
+def test_spike_scores_highest_at_the_spike(name: str) -> None:
+    values = noise(800)
+    values[600] += 15.0
+    scores = run(create(name, {"warmup": 100}), values)
+    assert int(np.argmax(scores[100:])) + 100 == 600
+    assert scores[600] > 3.0 * np.percentile(scores[100:590], 99)
+
+
+@pytest.mark.parametrize("name", ["changepoint", "novelty"])
+def test_level_shift_is_seen(name: str) -> None:
+    values = noise(1200)
+    values[800:] += 8.0
+    scores = run(create(name, {"warmup": 100}), values)
+    before = scores[100:800].max()
+    after = scores[800:830].max()
+    assert after > 2.0 * before
+
+
+def test_variance_change_is_seen() -> None:
+    rng = np.random.default_rng(3)
+    values = 50.0 + rng.normal(0.0, 1.0, 1400)
+    values[900:] = 50.0 + rng.normal(0.0, 6.0, 500)
+    scores = run(create("changepoint", {"warmup": 100}), values)
+    assert scores[900:960].max() > 1.5 * scores[100:900].max()
+
+
+def test_seasonal_baseline_learns_the_daily_shape() -> None:
+    values = daily(5)
+    detector = create("seasonal", {"warmup": 50})
+    expected = np.zeros(values.shape[0])
+    for i, value in enumerate(values):
+        out = detector.step(np.array([0]), np.array([i * STEP]), np.array([value]))
+        expected[i] = out.expected[0]
+    truth = 50.0 + 20.0 * np.sin(2 * np.pi * np.arange(values.shape[0]) / DAY)
+    # After two days the daily period is chosen and the expected value follows the wave.
+    error = np.abs(expected[3 * DAY :] - truth[3 * DAY :])
+    assert np.median(error) < 2.0
+    # A level-only model would be off by the wave's amplitude.
+    assert np.median(np.abs(values[3 * DAY :].mean() - truth[3 * DAY :])) > 8.0
+
+
+def test_seasonal_deviation_inside_the_range_is_found() -> None:
+    values = daily(6)
+    # At a daily trough, the value jumps to the daily mean: inside the usual range,
+    # but wrong for this time of day.
+    trough = 5 * DAY + int(0.75 * DAY)
+    values[trough : trough + 6] = 50.0
+    scores = run(create("seasonal", {"warmup": 50}), values)
+    assert scores[trough : trough + 6].max() > 3.0 * scores[3 * DAY : 5 * DAY].max()
+
+
+def test_gap_and_irregular_sampling_keep_the_season() -> None:
+    values = daily(5)
+    keep = np.ones(values.shape[0], dtype=bool)
+    keep[2 * DAY + 10 : 2 * DAY + 80] = False  # a six-hour gap
+    keep[::7] = False  # and irregular sampling throughout
+    idx = np.flatnonzero(keep)
+    detector = create("seasonal", {"warmup": 50})
+    scores = np.zeros(idx.shape[0])
+    for j, i in enumerate(idx):
+        out = detector.step(np.array([0]), np.array([i * STEP]), np.array([values[i]]))
+        scores[j] = out.score[0]
+    late = idx >= 3 * DAY
+    assert np.percentile(scores[late], 99) < 5.0
+
+
+def test_counter_reset_is_not_an_anomaly() -> None:
+    rate = 10.0
+    values = rate * STEP * np.arange(1, 601, dtype=float)
+    values[400:] -= values[399]  # the process restarted; the counter begins again at 0
+    detector = create("forecast", {"warmup": 20, "counter": True})
+    scored = [
+        detector.step(np.array([0]), np.array([i * STEP]), np.array([v]))
+        for i, v in enumerate(values)
+    ]
+    rates = np.array([s.value[0] for s in scored])
+    assert np.isnan(rates[0])  # no rate before the second sample
+    assert np.allclose(rates[1:], rate)
+    assert max(s.score[0] for s in scored[30:]) < 1.0
+
+
+def test_nan_is_skipped_and_out_of_order_rejected() -> None:
+    detector = create("forecast", {"warmup": 5})
+    for i in range(50):
+        detector.step(np.array([0]), np.array([i * STEP]), np.array([10.0 + (i % 3)]))
+    before = detector.slot_state(0)
+    out = detector.step(np.array([0]), np.array([50 * STEP]), np.array([np.nan]))
+    assert np.isnan(out.score[0])
+    late = detector.step(np.array([0]), np.array([10 * STEP]), np.array([11.0]))
+    assert np.isnan(late.score[0])
+    after = detector.slot_state(0)
+    for key in ("level", "scale", "trend", "_n"):
+        assert np.array_equal(before[key], after[key])
+
+
+def test_slots_are_independent() -> None:
+    a, b = noise(400, seed=5), noise(400, seed=6) * 3.0
+    alone_a = run(create("ensemble"), a)
+    together = create("ensemble", capacity=2)
+    scores = np.zeros((400, 2))
+    for i in range(400):
+        out = together.step(np.array([0, 1]), np.array([i * STEP, i * STEP]), np.array([a[i], b[i]]))
+        scores[i] = out.score
+    assert np.array_equal(scores[:, 0], alone_a)
+
+
+def test_default_ensemble_is_silent_on_a_seasonal_pattern() -> None:
+    from opscope.analyze.metrics.bank import SeriesDetectorBank
+
+    values = daily(7, seed=4)
+    bank = SeriesDetectorBank()
+    t = np.arange(values.shape[0]) * STEP
+    out = bank.score_arrays(["s"] * values.shape[0], t, values)
+    # The first day is spent learning the range; from then on nothing is anomalous.
+    assert not out.alarm[2 * DAY :].any()
+
+
+def test_default_ensemble_alarms_on_a_spike_after_warmup() -> None:
+    from opscope.analyze.metrics.bank import SeriesDetectorBank
+
+    values = daily(7, seed=4)
+    values[5 * DAY + 40] += 60.0
+    bank = SeriesDetectorBank()
+    t = np.arange(values.shape[0]) * STEP
+    out = bank.score_arrays(["s"] * values.shape[0], t, values)
+    assert list(np.flatnonzero(out.alarm[2 * DAY :]) + 2 * DAY) == [5 * DAY + 40]
+
+
+def test_multivariate_sees_a_broken_correlation() -> None:
+    rng = np.random.default_rng(8)
+    detector = EntityDetector()
+    scores = []
+    for i in range(600):
+        base = rng.normal(0.0, 1.0)
+        vector = np.array([[base, base + 0.05 * rng.normal(), rng.normal(), rng.normal()]])
+        if i == 500:
+            vector[0, 1] = -vector[0, 0] - 1.0  # each value ordinary, the pair is not
+        scores.append(detector.step(np.array([0]), vector)[0])
+    assert int(np.argmax(scores)) == 500

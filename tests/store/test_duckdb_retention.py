@@ -1,0 +1,67 @@
+"""Retention per kind of data."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from conftest import T0, ManualClock
+from opscope.errors import ConfigError
+from opscope.model import Anomaly, Change, Event, LogRecord, MetricSample, Ticket
+from opscope.store.duckdb import DuckDBStore
+from opscope.store.ports import EventQuery, LogQuery, RecordQuery, SeriesQuery
+
+DAY = timedelta(days=1)
+
+
+def test_apply_retention_deletes_old_rows_and_counts_them(clock: ManualClock) -> None:
+    store = DuckDBStore(None, retention={
+        "events": 7 * DAY, "logs": 2 * DAY, "samples": 3 * DAY, "anomalies": 5 * DAY,
+        "changes": 30 * DAY, "tickets": 10 * DAY,
+    }, clock=clock)
+    old, new = T0 - 40 * DAY, T0
+    clock.now = old
+    store.upsert_events([Event(source="s", name="old", starts_at=old)])
+    clock.now = new
+    store.upsert_events([Event(source="s", name="new", starts_at=old)])  # old start, seen now
+    store.append_logs([LogRecord(ts=t, message="m") for t in (old, new, new - 3 * DAY)])
+    store.append_samples([MetricSample(name="m", value=1, ts=t) for t in (old, old, new)])
+    store.append_samples([MetricSample(name="gone", value=1, ts=old)])
+    store.append_anomalies([Anomaly(kind="k", subject=str(i), ts=t)
+                            for i, t in enumerate((old, new))])
+    store.append_changes([Change(entity="e", ts=t) for t in (old, new)])
+    store.upsert_tickets([
+        Ticket(id="closed", title="t", created_at=old, resolved_at=old + DAY),
+        Ticket(id="open", title="t", created_at=old),
+        Ticket(id="recent", title="t", created_at=old, resolved_at=new),
+    ])
+
+    deleted = store.apply_retention(T0)
+    assert deleted == {"events": 1, "event_history": 1, "logs": 2, "samples": 3,
+                       "series": 1, "anomalies": 1, "changes": 1, "tickets": 1}
+    assert [s["name"] for s in store.list_series(None, [], 10)] == ["m"]
+    # The series cache was dropped: the expired series comes back with its next sample.
+    store.append_samples([MetricSample(name="gone", value=2, ts=new)])
+    assert store.query_series(SeriesQuery(name="gone"))[0]["points"][0][1] == 2
+    assert [e["name"] for e in store.query_events(EventQuery()).items] == ["new"]
+    assert len(store.query_logs(LogQuery()).items) == 1
+    assert len(store.query_series(SeriesQuery(name="m"))[0]["points"]) == 1
+    assert sorted(t["id"] for t in store.query_tickets(RecordQuery()).items) == [
+        "open", "recent"]
+    assert store.apply_retention(T0)["logs"] == 0
+    store.close()
+
+
+def test_no_retention_deletes_nothing(store: DuckDBStore) -> None:
+    store.append_logs([LogRecord(ts=T0 - 1000 * DAY, message="m")])
+    assert store.apply_retention(T0) == {}
+    assert len(store.query_logs(LogQuery()).items) == 1
+
+
+@pytest.mark.parametrize(
+    "retention", [{"metrics": DAY}, {"logs": timedelta(0)}, {"logs": -DAY}],
+)
+def test_bad_retention_is_a_config_error(retention: dict[str, timedelta]) -> None:
+    with pytest.raises(ConfigError, match="retention"):
+        DuckDBStore(None, retention=retention)

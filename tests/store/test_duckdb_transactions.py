@@ -1,0 +1,76 @@
+"""One transaction per batch: a batch that fails part-way leaves no trace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from conftest import T0
+from opscope.errors import StorageError
+from opscope.model import Event, MetricSample
+from opscope.store.duckdb import DuckDBStore
+from opscope.store.duckdb.database import Database
+from opscope.store.ports import EventQuery, SeriesQuery
+
+
+def fail_on(monkeypatch: pytest.MonkeyPatch, table: str) -> None:
+    """Make the next insert whose SQL names ``table`` fail like a full disk would."""
+    real = Database.insert_arrow
+
+    def insert(con: duckdb.DuckDBPyConnection, sql: str, batch: pa.Table,
+               name: str = "batch") -> int:
+        if f"INTO {table} " in sql:
+            monkeypatch.setattr(Database, "insert_arrow", staticmethod(real))
+            raise duckdb.IOException("disk full")
+        return real(con, sql, batch, name)
+
+    monkeypatch.setattr(Database, "insert_arrow", staticmethod(insert))
+
+
+def test_failed_event_batch_is_rolled_back(store: DuckDBStore,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    event = Event(source="am", name="A", starts_at=T0)
+    fail_on(monkeypatch, "event_history")  # fails after the events upsert ran
+    with pytest.raises(StorageError) as err:
+        store.upsert_events([event])
+    assert err.value.retryable
+    assert store.get_event("am", event.fingerprint) is None
+    assert store.upsert_events([event]).inserted == 1
+    row = store.get_event("am", event.fingerprint)
+    assert row is not None and row["repeat_count"] == 0
+    assert len(store.event_history("am", event.fingerprint).items) == 1
+
+
+def test_failed_sample_batch_does_not_mark_its_series_stored(
+    store: DuckDBStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch = [MetricSample(name="up", labels={"job": "api"}, value=1, ts=T0)]
+    fail_on(monkeypatch, "samples")  # the series row insert succeeds, then rolls back
+    with pytest.raises(StorageError):
+        store.append_samples(batch)
+    assert store.list_series(None, [], 10) == []
+    store.append_samples(batch)
+    rows = store.query_series(SeriesQuery(name="up"))
+    assert [(r["labels"], len(r["points"])) for r in rows] == [({"job": "api"}, 1)]
+
+
+def test_reads_see_only_committed_batches(store: DuckDBStore,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Any] = []
+    real = Database.insert_arrow
+
+    def insert(con: duckdb.DuckDBPyConnection, sql: str, batch: pa.Table,
+               name: str = "batch") -> int:
+        count = real(con, sql, batch, name)
+        # Same thread, own read cursor: the half-written batch must be invisible.
+        seen.append(len(store.query_events(EventQuery()).items))
+        return count
+
+    monkeypatch.setattr(Database, "insert_arrow", staticmethod(insert))
+    store.upsert_events([Event(source="am", name="A", starts_at=T0)])
+    monkeypatch.setattr(Database, "insert_arrow", staticmethod(real))
+    assert seen == [0, 0]
+    assert len(store.query_events(EventQuery()).items) == 1
