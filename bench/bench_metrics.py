@@ -8,6 +8,7 @@ The same loop with a running-mean detector shows what the bank itself costs. Fig
 for one core (numpy's thread pools are limited to one thread before it is imported).
 """
 
+# ruff: noqa: E402  (the thread limits must be set before numpy is first imported)
 from __future__ import annotations
 
 import os
@@ -65,7 +66,7 @@ def synthetic(series: int, points: int, seed: int = 7) -> tuple[FloatArray, Floa
     x += rng.normal(0, 1, size=(series, points)) * base * 0.05
     spikes = rng.random((series, points)) < 1e-4
     x[spikes] *= 3
-    return t, x
+    return np.asarray(t, dtype=np.float64), np.asarray(x, dtype=np.float64)
 
 
 def run(detector: str, t: FloatArray, x: FloatArray) -> dict[str, float]:
@@ -104,7 +105,8 @@ def main() -> None:
     register("running_mean", f"{__name__}:RunningMean")
     t, x = synthetic(args.series, args.points)
     print(f"{args.series} series x {args.points} points = {args.series * args.points} samples")
-    for name, detector in (("baseline: running mean", "running_mean"), ("default ensemble", "ensemble")):
+    runs = (("baseline: running mean", "running_mean"), ("default ensemble", "ensemble"))
+    for name, detector in runs:
         r = run(detector, t, x)
         print(
             f"{name:<24} {r['samples_per_s']:>12,.0f} samples/s  ({r['seconds']:.2f} s, "

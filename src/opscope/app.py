@@ -90,6 +90,29 @@ async def _retention_loop(services: Services) -> None:
         await asyncio.sleep(RETENTION_INTERVAL_S)
 
 
+def start_receivers(services: Services) -> list[Any]:
+    """Syslog and file receivers, as configured; each hands batches to the Ingestor."""
+    from opscope.collect.filetail import FileTailer, FileTailerConfig
+    from opscope.collect.syslog import SyslogServer, SyslogServerConfig
+
+    async def ingest_logs(batch: list[Any]) -> None:
+        await asyncio.to_thread(services.ingestor.ingest, "logs", batch)
+        services.telemetry.count(services.telemetry.ingested, len(batch), kind="logs")
+
+    receivers: list[Any] = []
+    conf = services.settings.receivers
+    if conf.syslog.enabled:
+        receivers.append(SyslogServer(ingest_logs, SyslogServerConfig(
+            host=conf.syslog.host, port=conf.syslog.port, udp=conf.syslog.udp,
+            tcp=conf.syslog.tcp)))
+    if conf.files.paths:
+        receivers.append(FileTailer(ingest_logs, FileTailerConfig(
+            paths=conf.files.paths, source=conf.files.source, entity=conf.files.entity,
+            start_at="end" if conf.files.start_at == "end" else "beginning",
+            offsets_path=services.settings.data_dir / "file-offsets.json")))
+    return receivers
+
+
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     """The ASGI app with its lifecycle: start background work, close cleanly."""
     services = services if services is not None else build_services(settings)
@@ -99,9 +122,15 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         retention = asyncio.create_task(_retention_loop(services))
+        receivers = start_receivers(services)
+        services.extras["receivers"] = receivers
+        for receiver in receivers:
+            await receiver.start()
         try:
             yield
         finally:
+            for receiver in receivers:
+                await receiver.stop()
             retention.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await retention

@@ -55,6 +55,28 @@ class Retention(Section):
         return {name: timedelta(days=days) for name, days in self.model_dump().items()}
 
 
+class SyslogReceiver(Section):
+    enabled: bool = Field(False, description="Receive syslog (RFC 5424 and RFC 3164).")
+    host: str = Field("127.0.0.1", description="Address the syslog receiver listens on.")
+    port: int = Field(5514, ge=0, le=65535, description="UDP and TCP port for syslog.")
+    udp: bool = Field(True, description="Listen for UDP datagrams.")
+    tcp: bool = Field(True, description="Listen for TCP (octet counting or newline framing).")
+
+
+class FileReceiver(Section):
+    paths: list[str] = Field(default_factory=list,
+                             description="Glob patterns of log files to follow; empty: off.")
+    source: str = Field("file", description="Source recorded on lines read from files.")
+    entity: str = Field("", description="Entity of those lines; empty: the file's name.")
+    start_at: str = Field("end", pattern="^(beginning|end)$",
+                          description="Where to start a file seen for the first time.")
+
+
+class Receivers(Section):
+    syslog: SyslogReceiver = Field(default_factory=SyslogReceiver)
+    files: FileReceiver = Field(default_factory=FileReceiver)
+
+
 class Settings(Section):
     data_dir: Path = Field(Path("data"), description="Where the database and state live.")
     host: str = Field("127.0.0.1", description="Address the server listens on.")
@@ -66,6 +88,7 @@ class Settings(Section):
     limits: Limits = Field(default_factory=Limits)
     pipeline: Pipeline = Field(default_factory=Pipeline)
     retention: Retention = Field(default_factory=Retention)
+    receivers: Receivers = Field(default_factory=Receivers)
 
     @property
     def database_path(self) -> Path:

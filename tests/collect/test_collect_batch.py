@@ -54,9 +54,9 @@ def test_event_field_paths_are_dotted() -> None:
 
 
 def test_defaults_fill_only_absent_fields() -> None:
-    items = [_log(0), _log(1, source="agent")]
+    items = [_log(0), _log(1, source="shipper")]
     result = validate_items(LogRecord, items, max_items=10, defaults={"source": "api"})
-    assert [r.source for r in result.items] == ["api", "agent"]
+    assert [r.source for r in result.items] == ["api", "shipper"]
     events = validate_items(Event, [{"source": "s", "name": "A",
                                      "starts_at": "2026-01-01T00:00:00Z"}],
                             max_items=1, defaults={"received_at": NOW, "source": "x"})

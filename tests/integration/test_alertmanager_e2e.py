@@ -50,10 +50,11 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
     config = tmp_path / "am.yml"
     config.write_text(AM_CONFIG.format(url=server.url, token=token))
     assert BINARY is not None
+    am_log = (tmp_path / "am.log").open("wb")
     am = subprocess.Popen(
         [BINARY, f"--config.file={config}", f"--storage.path={tmp_path / 'am'}",
          f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address="],
-        stdout=subprocess.DEVNULL, stderr=(tmp_path / "am.log").open("wb"))
+        stdout=subprocess.DEVNULL, stderr=am_log)
     am_url = f"http://127.0.0.1:{am_port}"
     try:
         _wait(lambda: httpx.get(am_url + "/-/ready", timeout=1).status_code == 200, 30,
@@ -62,6 +63,7 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
     finally:
         am.terminate()
         am.wait(10)
+        am_log.close()
         server.stop()
 
 

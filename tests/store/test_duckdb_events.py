@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -131,8 +132,10 @@ def test_history_keeps_every_notification_newest_first(
     assert store.get_event("alertmanager", "nope") is None
 
 
-@pytest.fixture
-def populated(store: DuckDBStore) -> DuckDBStore:
+@pytest.fixture(scope="module")
+def populated() -> Iterator[DuckDBStore]:
+    """Shared by the read-only query tests (opening a store per case is the slow part)."""
+    store = DuckDBStore(None, clock=ManualClock())
     store.upsert_events([
         alert(name="HighLatency", entity="checkout", severity="critical",
               labels={"env": "prod", "team": "payments"}),
@@ -145,7 +148,8 @@ def populated(store: DuckDBStore) -> DuckDBStore:
         alert(name="Heartbeat", entity="cart", severity="info", labels={},
               starts_at=T0 + timedelta(hours=3), summary=""),
     ])
-    return store
+    yield store
+    store.close()
 
 
 def names(store: DuckDBStore, **kw: Any) -> list[str]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from conftest import T0
+from conftest import T0, ManualClock
 from opscope.errors import ValidationFailed
 from opscope.model import LogRecord
 from opscope.store.duckdb import DuckDBStore
@@ -18,8 +19,10 @@ def line(message: str, seconds: float = 0, **kw: Any) -> LogRecord:
     return LogRecord(ts=T0 + timedelta(seconds=seconds), message=message, **kw)
 
 
-@pytest.fixture
-def populated(store: DuckDBStore) -> DuckDBStore:
+@pytest.fixture(scope="module")
+def populated() -> Iterator[DuckDBStore]:
+    """Shared by the read-only query tests (opening a store per case is the slow part)."""
+    store = DuckDBStore(None, clock=ManualClock())
     result = store.append_logs([
         line("Connection refused to db-1:5432", 0, source="syslog", entity="checkout",
              level="ERROR", attributes={"pid": "42"}, template_id="t-conn",
@@ -31,7 +34,8 @@ def populated(store: DuckDBStore) -> DuckDBStore:
         line("heartbeat", 40, source="app", entity="auth", level="debug"),
     ])
     assert result.inserted == 5
-    return store
+    yield store
+    store.close()
 
 
 def messages(store: DuckDBStore, **kw: Any) -> list[str]:

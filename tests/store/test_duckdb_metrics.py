@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -21,15 +22,18 @@ def sample(value: float, seconds: float, name: str = "cpu", **labels: str) -> Me
     return MetricSample(name=name, labels=labels, value=value, ts=T0 + timedelta(seconds=seconds))
 
 
-@pytest.fixture
-def populated(store: DuckDBStore) -> DuckDBStore:
+@pytest.fixture(scope="module")
+def populated() -> Iterator[DuckDBStore]:
+    """Shared by the read-only query tests (opening a store per case is the slow part)."""
+    store = DuckDBStore(None)
     # Two batches so that the second one meets already stored series.
     store.append_samples([sample(float(i), 10 * i, host="a", env="prod") for i in range(6)])
     store.append_samples(
         [sample(100.0 + i, 10 * i, host="b", env="staging") for i in range(6)]
         + [sample(7.0, 0, host="c"), sample(1.0, 0, name="mem", host="a", env="prod")]
     )
-    return store
+    yield store
+    store.close()
 
 
 def hosts(store: DuckDBStore, *matchers: LabelMatcher, name: str = "cpu") -> list[str]:

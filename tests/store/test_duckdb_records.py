@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -38,6 +39,16 @@ def test_tickets_upsert_by_id(store: DuckDBStore, clock: ManualClock) -> None:
     assert inc1["updated_at"] == "2024-03-01T13:00:00Z"
 
 
+@pytest.fixture(scope="module")
+def tickets() -> Iterator[DuckDBStore]:
+    with DuckDBStore(None) as store:
+        store.upsert_tickets([
+            ticket("INC-1", status="resolved", resolution="restarted pods", entity="checkout"),
+            ticket("INC-2", 1), ticket("INC-3", 2, title="Disk full on db-1", priority="p1"),
+        ])
+        yield store
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
@@ -49,12 +60,8 @@ def test_tickets_upsert_by_id(store: DuckDBStore, clock: ManualClock) -> None:
         (RecordQuery(time=TimeRange(T0, T0 + timedelta(hours=2))), ["INC-2", "INC-1"]),
     ],
 )
-def test_ticket_filters(store: DuckDBStore, query: RecordQuery, expected: list[str]) -> None:
-    store.upsert_tickets([
-        ticket("INC-1", status="resolved", resolution="restarted pods", entity="checkout"),
-        ticket("INC-2", 1), ticket("INC-3", 2, title="Disk full on db-1", priority="p1"),
-    ])
-    assert [t["id"] for t in store.query_tickets(query).items] == expected
+def test_ticket_filters(tickets: DuckDBStore, query: RecordQuery, expected: list[str]) -> None:
+    assert [t["id"] for t in tickets.query_tickets(query).items] == expected
 
 
 def test_changes_derive_ids_and_skip_repeats(store: DuckDBStore) -> None:

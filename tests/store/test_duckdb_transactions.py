@@ -25,7 +25,7 @@ def fail_on(monkeypatch: pytest.MonkeyPatch, table: str) -> None:
         if f"INTO {table} " in sql:
             monkeypatch.setattr(Database, "insert_arrow", staticmethod(real))
             raise duckdb.IOException("disk full")
-        return real(con, sql, batch, name)
+        return int(real(con, sql, batch, name))
 
     monkeypatch.setattr(Database, "insert_arrow", staticmethod(insert))
 
@@ -64,7 +64,7 @@ def test_reads_see_only_committed_batches(store: DuckDBStore,
 
     def insert(con: duckdb.DuckDBPyConnection, sql: str, batch: pa.Table,
                name: str = "batch") -> int:
-        count = real(con, sql, batch, name)
+        count = int(real(con, sql, batch, name))
         # Same thread, own read cursor: the half-written batch must be invisible.
         seen.append(len(store.query_events(EventQuery()).items))
         return count

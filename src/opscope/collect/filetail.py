@@ -1,11 +1,12 @@
 """Following log files: glob patterns, rotation, truncation and saved offsets.
 
-The tailer polls (no inotify, so it works on every platform and on network file
-systems). A file is known by its device and inode, not its name, so a rotated file
-(renamed, then a new one created under the old name) is read to its end before the new
-file is read from its start. An offset only moves after ``ingest`` has returned, and it is
-saved right then, so a restart resumes where the last delivered line ended: no line is
-lost, and a line is repeated only if the process dies between ``ingest`` and the save.
+The tailer polls (no inotify, so it also works on network file systems and in
+containers without inotify watches). A file is known by its device and inode, not its
+name, so a rotated file (renamed, then a new one created under the old name) is read to
+its end before the new file is read from its start. An offset only moves after
+``ingest`` has returned, and it is saved right then, so a restart resumes where the last
+delivered line ended: no line is lost, and a line is repeated only if the process dies
+between ``ingest`` and the save.
 """
 
 from __future__ import annotations
@@ -130,7 +131,11 @@ class FileTailer:
 
     async def _run(self) -> None:
         while True:
-            await self.poll_once()
+            try:
+                await self.poll_once()
+            except Exception as exc:  # a bad poll must not end following; it is counted
+                log.exception("file tail poll failed")
+                self._error(f"poll failed: {type(exc).__name__}: {exc}")
             await asyncio.sleep(self.config.poll_interval)
 
     async def poll_once(self) -> int:

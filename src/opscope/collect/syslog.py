@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,7 @@ _TAG = re.compile(r"([^\s:\[\]]{1,64})(?:\[([^\]\s]{1,128})\])?: ?")
 _MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
 _SD_ESCAPE = re.compile(r"\\([\"\\\]])")
+log = logging.getLogger(__name__)
 
 
 def _utc(value: datetime) -> datetime:
@@ -320,7 +322,11 @@ class SyslogServer:
     async def _consume(self) -> None:
         assert self._queue is not None
         while (entry := await self._queue.get()) is not None:
-            await self._accept(*entry)
+            try:
+                await self._accept(*entry)
+            except Exception:  # one bad datagram must not stop the UDP receiver; counted
+                log.exception("syslog datagram could not be handled")
+                self.failed += 1
 
     async def _accept(self, data: bytes, received_at: datetime) -> None:
         if len(data) > self.config.max_message_bytes:

@@ -265,11 +265,15 @@ def default_config() -> Any:
 
 
 def baseline_config() -> Any:
-    """Trailing-window z-score over one day of 5-minute samples, alarm at 4 sigma."""
+    """Trailing-window z-score over one day of 5-minute samples, alarm at 5 sigma.
+
+    It shares the default alarm policy (the same hold-off), so that the comparison is
+    between detectors, not between alarm policies.
+    """
     from opscope.analyze.metrics.alarm import AlarmConfig, AlarmRules
     from opscope.analyze.metrics.bank import BankConfig
 
-    alarm = AlarmConfig(half=4.0, threshold=0.5, hold_off=0)
+    alarm = AlarmConfig(half=5.0, threshold=0.5)
     return BankConfig(
         detector="zscore", detector_config={"window": 288}, alarms=AlarmRules(default=alarm)
     )

@@ -63,18 +63,24 @@ class EntityState:
     cause: Cause | None = None
 
 
-def daily_load(t: datetime) -> float:
-    """Share of peak traffic at ``t`` (UTC): quiet at night, a lunch bump, an evening peak."""
-    hour = t.hour + t.minute / 60.0 + t.second / 3600.0
-
+def _day_shape(hour: float) -> float:
     def bump(center: float, width: float) -> float:
         d = abs(hour - center)
         d = min(d, 24.0 - d)
         return math.exp(-0.5 * (d / width) ** 2)
 
-    level = 0.15 + 0.6 * bump(20.0, 3.5) + 0.35 * bump(12.5, 2.5) + 0.1 * bump(16.0, 6.0)
+    return 0.15 + 0.6 * bump(20.0, 3.5) + 0.35 * bump(12.5, 2.5) + 0.1 * bump(16.0, 6.0)
+
+
+_DAY_PEAK = max(_day_shape(h / 10.0) for h in range(240))
+
+
+def daily_load(t: datetime) -> float:
+    """Share of weekday peak traffic at ``t`` (UTC): quiet at night, a lunch bump, an
+    evening peak, and a little more at weekends."""
+    hour = t.hour + t.minute / 60.0 + t.second / 3600.0
     weekend = 1.1 if t.weekday() >= 5 else 1.0
-    return level * weekend
+    return _day_shape(hour) / _DAY_PEAK * weekend
 
 
 class _Trace:
@@ -116,7 +122,7 @@ class ShopModel:
         self._load_noise = 0.0
         self._gc_phase = rng.uniform(0, 1, n)
         hosts = topology.of_kind(HOST)
-        self._disk_base = {h: (0.42, 0.58, 0.842, 0.63)[i % 4] for i, h in enumerate(hosts)}
+        self._disk_base = {h: topology.specs[h].disk_usage for h in hosts}
         self._disk_noise = dict.fromkeys(hosts, 0.0)
         self._queue_depth = dict.fromkeys(topology.of_kind(QUEUE), 0.0)
 
@@ -342,8 +348,7 @@ class ShopModel:
         host.memory = float(min(self.mem_base[i] + sum(e.memory for e in hosted),
                                 self.mem_limit[i]))
         host.rate = host.p50 = host.p95 = host.p99 = host.error_ratio = 0.0
-        # Disk usage wanders slowly (logs grow, rotation trims); one host sits near its
-        # alert threshold, which makes a realistic flapping warning.
+        # Disk usage wanders slowly around its level (logs grow, rotation trims them).
         phi = math.exp(-self.step_s / 300.0)
         noise = self._disk_noise[host.id]
         noise = phi * noise + math.sqrt(1 - phi * phi) * 0.01 * float(self.rng.standard_normal())

@@ -44,6 +44,8 @@ class EntitySpec:
     ip: str = ""
     consumes: str = ""
     """A queue this service drains: its rate follows the queue's, not its callers'."""
+    disk_usage: float = 0.5
+    """Hosts only: the level the root filesystem's usage wanders around."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,10 +227,11 @@ def default_shop() -> Topology:
                    memory_limit_bytes=2 * GIB, team="platform", language="rabbitmq",
                    ip="10.0.3.21"),
     ]
+    # host-3's disk sits just under the 85% alert threshold: a realistic flapping warning.
     specs += [
         EntitySpec(id=f"host-{n}", kind=HOST, cpu_idle=0.05, memory_base_bytes=1.2 * GIB,
-                   memory_limit_bytes=16 * GIB, team="infra", ip=f"10.0.{n}.1")
-        for n in range(1, 5)
+                   memory_limit_bytes=16 * GIB, team="infra", ip=f"10.0.{n}.1", disk_usage=disk)
+        for n, disk in zip(range(1, 5), (0.42, 0.58, 0.842, 0.63), strict=True)
     ]
     calls, uses = RelationKind.CALLS, RelationKind.DEPENDS_ON
     edges = [

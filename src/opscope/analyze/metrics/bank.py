@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from opscope.analyze.metrics.alarm import AlarmConfig, AlarmRules, AlarmState, calibrate
@@ -109,15 +110,15 @@ class SeriesDetectorBank:
     def score_arrays(
         self,
         series: Sequence[str],
-        t: FloatArray,
-        x: FloatArray,
+        t: npt.ArrayLike,
+        x: npt.ArrayLike,
         metrics: Sequence[str] | None = None,
     ) -> BankScores:
         """Score a batch given as parallel arrays (event time ``t`` in unix seconds)."""
-        t = np.asarray(t, dtype=np.float64)
-        x = np.asarray(x, dtype=np.float64)
+        times = np.asarray(t, dtype=np.float64)
+        values = np.asarray(x, dtype=np.float64)
         n = len(series)
-        if t.shape != (n,) or x.shape != (n,):
+        if times.shape != (n,) or values.shape != (n,):
             raise ValidationFailed("series, t and x must have the same length")
         names = metrics if metrics is not None else series
         slot_of: dict[str, int] = {}
@@ -127,7 +128,7 @@ class SeriesDetectorBank:
             if slot is None:
                 slot = slot_of[sid] = self._slot(sid, names[i])
             slots[i] = slot
-        return self._score_slots(slots, t, x)
+        return self._score_slots(slots, times, values)
 
     def _score_slots(self, slots: IntArray, t: FloatArray, x: FloatArray) -> BankScores:
         n = slots.shape[0]

@@ -49,6 +49,7 @@ class ChangePoint(Detector):
             "fdev": ((), np.nan),
             "smean": ((), np.nan),
             "sdev": ((), np.nan),
+            "count": ((), 0.0),
         }
 
     def _update(self, slots: IntArray, t: FloatArray, x: FloatArray, ctx: Context) -> Step:
@@ -64,7 +65,11 @@ class ChangePoint(Detector):
         sd = np.where(np.isfinite(sd), np.maximum(sd, floor), floor)
         fd = np.where(np.isfinite(fd), np.maximum(fd, floor), sd)
         wf = time_weight(cfg.alpha_fast, ctx.ratio)
-        wsl = time_weight(cfg.alpha_slow, ctx.ratio)
+        # A plain average while young, so the slow window starts from a fair estimate
+        # instead of creeping up from nothing.
+        count = self.arr("count")[slots]
+        wsl = np.maximum(time_weight(cfg.alpha_slow, ctx.ratio), 1.0 / (count + 2.0))
+        self.arr("count")[slots] = count + 1.0
         fm = fm + wf * (x - fm)
         fd = fd + wf * (np.abs(x - fm) - fd)
         # Standard error of the fast mean, for roughly independent samples.

@@ -248,11 +248,15 @@ class Detector(ABC):
 
     # -- scoring --------------------------------------------------------------------
 
-    def step(self, slots: IntArray, t: FloatArray, x: FloatArray) -> Scored:
+    def step(self, slots: npt.ArrayLike, t: npt.ArrayLike, x: npt.ArrayLike) -> Scored:
         """Score one sample for each of ``slots`` (distinct), at event times ``t`` (seconds)."""
-        slots = np.asarray(slots, dtype=np.intp)
-        t = np.asarray(t, dtype=np.float64)
-        x = np.array(x, dtype=np.float64)
+        return self._step(
+            np.asarray(slots, dtype=np.intp),
+            np.asarray(t, dtype=np.float64),
+            np.array(x, dtype=np.float64),
+        )
+
+    def _step(self, slots: IntArray, t: FloatArray, x: FloatArray) -> Scored:
         m = slots.shape[0]
         if t.shape != (m,) or x.shape != (m,):
             raise ValidationFailed("slots, t and x must be 1-d arrays of one length")

@@ -52,7 +52,7 @@ class Member(BaseModel):
 
 class EnsembleConfig(DetectorConfig):
     warmup: int = Field(
-        default=150, ge=0, description="Samples a series must have before its scores count."
+        default=300, ge=0, description="Samples a series must have before its scores count."
     )
     floor: float = Field(
         default=0.15,
@@ -76,6 +76,11 @@ class EnsembleConfig(DetectorConfig):
     )
     settle: int = Field(
         default=300, ge=0, description="Samples before members' peaks start to be tracked."
+    )
+    growth: float = Field(
+        default=1e9,
+        ge=1,
+        description="Largest factor by which one sample may raise a member's record.",
     )
 
 
@@ -128,6 +133,9 @@ class Ensemble(Detector):
             z = np.where(np.isfinite(step.score), step.score, 0.0)
             peak = np.maximum(peak_all[slots], ref) if self._relative[i] else ref
             score = np.maximum(score, z / peak)
-            peak_all[slots] = np.where(tracking, np.maximum(z, peak_all[slots] * fade), 0.0)
+            # A surprising score raises the record only gradually: one incident must not
+            # blind the member to the next one for the whole memory span.
+            raised = np.minimum(z, peak * cfg.growth)
+            peak_all[slots] = np.where(tracking, np.maximum(raised, peak_all[slots] * fade), 0.0)
         band = steps[self._band]
         return Step(score=score, expected=band.expected, scale=band.scale)

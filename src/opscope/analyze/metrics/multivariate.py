@@ -22,7 +22,7 @@ class MultivariateConfig(BaseModel):
     series: int = Field(default=4, ge=2, le=16, description="Series per entity (vector size).")
     alpha: float = Field(default=0.01, gt=0, le=1, description="Smoothing of mean, covariance.")
     shrink: float = Field(
-        default=0.1, ge=0, le=1, description="Shrinkage of the covariance toward its diagonal."
+        default=0.01, ge=0, le=1, description="Shrinkage of the covariance toward its diagonal."
     )
     warmup: int = Field(default=50, ge=0, description="Vectors before scores count.")
 

@@ -23,7 +23,6 @@ from opscope.analyze.metrics.detector import (
     time_weight,
 )
 
-
 _PAD = 5
 
 

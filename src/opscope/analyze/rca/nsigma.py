@@ -11,8 +11,12 @@ import numpy as np
 
 from opscope.analyze.rca.inputs import RcaInputs
 
-# A zero spread is replaced by 1, as common scaler implementations do.
-_ZERO_SPREAD = 1.0
+# The classic variant replaces a zero spread by 1, as common scaler implementations do;
+# the robust one uses a tiny spread instead (any move of a series that never moved is
+# maximally surprising), the same floor as the opscope ranker, which makes it the
+# stronger of the two on coarse data full of flat series.
+_ZERO_SPREAD_CLASSIC = 1.0
+_ZERO_SPREAD_ROBUST = 1e-12
 
 
 def rank_by_nsigma(inputs: RcaInputs, robust: bool = True) -> list[str]:
@@ -34,6 +38,8 @@ def rank_by_nsigma(inputs: RcaInputs, robust: bool = True) -> list[str]:
         else:
             center = float(np.mean(ref))
             spread = float(np.std(ref))
-        z = float(np.max(np.abs(after - center))) / (spread if spread > 0 else _ZERO_SPREAD)
+        if spread <= 0:
+            spread = _ZERO_SPREAD_ROBUST if robust else _ZERO_SPREAD_CLASSIC
+        z = float(np.max(np.abs(after - center))) / spread
         best[s.entity] = max(best.get(s.entity, -1.0), z)
     return sorted(best, key=lambda e: (-best[e], e))

@@ -64,7 +64,7 @@ def anomaly_degree(z: float, config: RcaConfig) -> float:
 def rank_root_causes(inputs: RcaInputs, config: RcaConfig | None = None) -> list[Hypothesis]:
     """Rank every entity of ``inputs`` as a possible root cause, most likely first."""
     cfg = config or RcaConfig()
-    refs = {r.key: r.values for r in inputs.reference}
+    refs = {r.key: r for r in inputs.reference}
     shifts = [
         measure_shift(
             s, refs.get(s.key), inputs.fault_time, band=cfg.band,
@@ -101,7 +101,12 @@ def rank_root_causes(inputs: RcaInputs, config: RcaConfig | None = None) -> list
     learned: dict[str, list[tuple[str, float]]] = {}
     if graph.empty:
         top = [c.entity for c in ordered[:_CO_MOVEMENT_TOP] if c.degree > 0]
-        learned = co_moving(inputs.series, inputs.fault_time, top, cfg.co_movement_min)
+        # As much time before the fault as after it, so that the transition itself,
+        # not only the wobble after it, decides what moved together.
+        end = max((float(np.nanmax(s.times)) for s in inputs.series if s.times.size),
+                  default=inputs.fault_time)
+        since = inputs.fault_time - max(end - inputs.fault_time, 3.0 * step)
+        learned = co_moving(inputs.series, since, top, cfg.co_movement_min)
     target_entity = _target_entity(inputs)
     return [
         _hypothesis(c, i + 1, ordered, learned, target_entity, inputs, cfg, not graph.empty)

@@ -69,27 +69,33 @@ def robust_baseline(values: FloatArray) -> Baseline:
 
 def measure_shift(
     series: MetricSeries,
-    reference: FloatArray | None,
+    reference: MetricSeries | None,
     fault_time: float,
     *,
     band: float,
     min_baseline: int,
     min_reference: int,
+    lead_in_steps: float = 5.0,
 ) -> Shift:
     """Compare a series from ``fault_time`` on with its normal reference.
 
     The spread comes from ``reference`` when it has at least ``min_reference`` points,
     otherwise from the reference pooled with the incident's points wholly before the
-    fault. When a separate reference exists, the centre is taken from the incident's own
-    pre-fault points if there are any: a reference recorded at another time may sit at
-    another level, and only the move since just before the fault is the incident's.
+    fault. When the reference is another recording (it does not end within
+    ``lead_in_steps`` steps before the incident), the centre is taken from the incident's
+    own pre-fault points if there are any: another recording may sit at another level,
+    and only the move since just before the fault is the incident's. A reference that
+    leads straight into the incident keeps its own centre, so that a late fault time,
+    whose "pre-fault" points are already anomalous, cannot re-level the series.
     """
     t, v = series.times, series.values
     step = step_of(t)
     pre = v[(t + step <= fault_time) & np.isfinite(v)]
-    ref = np.empty(0) if reference is None else reference[np.isfinite(reference)]
+    ref = np.empty(0) if reference is None else reference.values[np.isfinite(reference.values)]
     separate = ref.size >= min_reference
     base = robust_baseline(ref if separate else np.concatenate([ref, pre]))
+    relevel = separate and reference is not None and not _leads_in(
+        reference.times, t, max(step, step_of(reference.times)) * lead_in_steps)
     window = t >= fault_time
     window_v = v[window]
     finite = np.isfinite(window_v)
@@ -98,7 +104,7 @@ def measure_shift(
             key=series.key, entity=series.entity, metric=series.metric, score=0.0,
             signed=0.0, onset=None, value=None, baseline=base if base.samples else None,
         )
-    center = float(np.median(pre)) if separate and pre.size else base.center
+    center = float(np.median(pre)) if relevel and pre.size else base.center
     base = Baseline(center=center, scale=base.scale, samples=base.samples)
     z = (window_v[finite] - center) / base.scale
     zt = t[window][finite]
@@ -110,3 +116,13 @@ def measure_shift(
         score=float(abs(z[peak])), signed=float(z[peak]), onset=onset,
         value=float(window_v[finite][peak]), baseline=base,
     )
+
+
+def _leads_in(ref_times: FloatArray, times: FloatArray, gap: float) -> bool:
+    """Whether the reference ends at most ``gap`` seconds before the incident starts."""
+    r = ref_times[np.isfinite(ref_times)]
+    t = times[np.isfinite(times)]
+    if r.size == 0 or t.size == 0:
+        return False
+    lag = float(t.min() - r.max())
+    return 0.0 <= lag <= gap

@@ -45,8 +45,11 @@ async def _commit(services: Services, kind: str, result: BatchResult[Any],
                   partial: bool) -> JSONAnswer:
     telemetry = services.telemetry
     problems = [p.as_dict() for p in result.problems]
+    # One bad item may have several problems; count items, not problems.
+    bad_items = len({p.index for p in result.problems if p.index is not None}) or (
+        1 if problems else 0)
     if problems and not partial:
-        telemetry.count(telemetry.rejected, len(problems), kind=kind)
+        telemetry.count(telemetry.rejected, bad_items, kind=kind)
         raise ValidationFailed(
             f"{len(problems)} of the {kind} in this batch are invalid; nothing was stored "
             "(send ?partial=true to keep the valid ones)", problems)
@@ -57,7 +60,7 @@ async def _commit(services: Services, kind: str, result: BatchResult[Any],
         raise
     telemetry.count(telemetry.ingested, receipt.accepted, kind=kind)
     if problems:
-        telemetry.count(telemetry.rejected, len(problems), kind=kind)
+        telemetry.count(telemetry.rejected, bad_items, kind=kind)
     return JSONAnswer({
         "accepted": receipt.accepted, "inserted": receipt.inserted,
         "updated": receipt.updated, "rejected": problems,

@@ -16,6 +16,7 @@ eval_app = typer.Typer(
 # (command name, "module:function"). Imported on registration; each module keeps heavy
 # imports inside its function so that `opscope --help` stays fast.
 EVAL_COMMANDS: list[tuple[str, str]] = [
+    ("rca", "opscope.eval.rca:rca_command"),
     ("logs", "opscope.eval.logs:logs_command"),
     ("log-sessions", "opscope.eval.log_sessions:log_sessions_command"),
     ("nab", "opscope.eval.nab:nab_command"),

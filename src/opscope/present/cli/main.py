@@ -6,6 +6,7 @@ import typer
 
 from opscope import __version__
 from opscope.present.cli.config_cmd import config_app
+from opscope.present.cli.demo import demo
 from opscope.present.cli.eval import eval_app
 from opscope.present.cli.ingest import ingest
 from opscope.present.cli.serve import serve
@@ -19,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command()(serve)
+app.command()(demo)
 app.command()(ingest)
 app.add_typer(token_app, name="token")
 app.add_typer(config_app, name="config")

@@ -1,4 +1,17 @@
-"""The embedded store: one DuckDB file, batched Arrow appends, keyset-paged queries."""
+"""The embedded store: one DuckDB file, batched Arrow appends, keyset-paged queries.
+
+``DuckDBStore(path, retention)`` implements ``opscope.store.ports.Store``. Modules, one
+concept each: ``database`` (connection, write lock, per-thread read cursors), ``schema``
+(versioned migrations), ``lifecycle`` (how a notification changes a stored event),
+``events``, ``logs``, ``metrics``, ``records`` (tickets, changes), ``anomalies``,
+``topology``, ``tokens``, ``retention``; ``where``, ``paging`` and ``codec`` are the
+query and conversion pieces they share.
+
+What reads return: lists of JSON-ready dicts; timestamps are ISO 8601 strings in UTC
+ending in ``Z``; labels are dicts; NaN and infinite numbers are ``null``. Paged reads
+come newest first with an opaque ``next_cursor`` (``None`` on the last page); limits
+above 1,000 are lowered to 1,000. Time ranges are half-open: ``start <= t < end``.
+"""
 
 from opscope.store.duckdb.store import DuckDBStore
 

@@ -55,7 +55,9 @@ def query_records(db: Database, table: RecordTable, query: RecordQuery) -> Page:
 
 
 def existing_ids(con: duckdb.DuckDBPyConnection, table: str, ids: list[str]) -> set[str]:
-    rows = con.execute(f"SELECT id FROM {table} WHERE list_contains(?, id)", [ids]).fetchall()
+    rows = con.execute(
+        f"SELECT id FROM {table} WHERE id IN (SELECT unnest(?::VARCHAR[]))", [ids]
+    ).fetchall()
     return {r[0] for r in rows}
 
 

@@ -1,0 +1,105 @@
+"""Settings of dedup, suppression gating and correlation. Defaults validate and are sane."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from opscope.model.events import Severity
+
+
+class FingerprintRule(BaseModel):
+    """How alerts of one source are identified and how long they live without news."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(description="Source this rule applies to; '*' for every source.")
+    labels: list[str] | None = Field(
+        default=None,
+        description="Labels that identify an alert. None keeps the sender's fingerprint; a "
+                    "list recomputes it from name, entity and only these labels (so that "
+                    "e.g. a changing 'value' label does not make a new alert).")
+    auto_resolve_minutes: float | None = Field(
+        default=None, gt=0,
+        description="Resolve a firing alert after this much event time without a "
+                    "notification. None: wait for the sender's resolve.")
+
+
+class DedupConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[FingerprintRule] = Field(
+        default_factory=list, description="Per-source rules; the first matching rule wins.")
+    reopen_minutes: float = Field(
+        default=15.0, ge=0,
+        description="A resolved alert that fires again within this time is reopened (same "
+                    "occurrence); later it is a new occurrence.")
+    flap_window_minutes: float = Field(
+        default=30.0, gt=0, description="Window in which state changes are counted.")
+    flap_threshold: int = Field(
+        default=4, ge=2,
+        description="State changes (firing<->resolved) within the window that make an "
+                    "alert flapping. A flapping alert is held firing until it has been quiet "
+                    "for the window, so its incident does not resolve and reopen with it.")
+    retain_resolved_minutes: float = Field(
+        default=24 * 60.0, gt=0,
+        description="Forget a resolved alert's state after this long (bounds memory).")
+
+
+class LinkWeights(BaseModel):
+    """How much each kind of evidence counts when a signal is linked to an incident."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    topology: float = Field(default=0.5, ge=0, description="Proximity in the call graph.")
+    labels: float = Field(default=0.25, ge=0, description="Equal group_by label values.")
+    text: float = Field(default=0.1, ge=0, description="Token overlap of names and summaries.")
+    learned: float = Field(default=0.25, ge=0,
+                           description="Co-occurrence learned from history and feedback.")
+
+
+class CorrelationConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    window_minutes: float = Field(
+        default=10.0, gt=0,
+        description="A signal can join an incident whose latest activity is this recent.")
+    max_hops: int = Field(default=3, ge=0, description="Topology proximity limit.")
+    downstream_grace_minutes: float = Field(
+        default=3.0, ge=0,
+        description="For this long after an incident starts, a signal on a dependency of "
+                    "its entities may join too (the cause often alerts after its symptoms); "
+                    "later such a signal is taken as a new problem. Signals on dependents "
+                    "(where symptoms travel) may join at any time.")
+    group_by: list[str] = Field(
+        default_factory=list,
+        description="Labels whose equal values link signals (like Alertmanager's group_by).")
+    partition_by: list[str] = Field(
+        default_factory=list,
+        description="Labels whose different values never share an incident (e.g. cluster).")
+    weights: LinkWeights = Field(default_factory=LinkWeights)
+    join_threshold: float = Field(
+        default=0.2, ge=0, le=1, description="Least link score for a signal to join.")
+    min_signals: int = Field(
+        default=2, ge=1, description="An incident opens once it has this many signals ...")
+    min_severity: Severity = Field(
+        default=Severity.ERROR, description="... or one signal of at least this severity.")
+    resolve_quiet_minutes: float = Field(
+        default=5.0, ge=0,
+        description="An incident resolves when all members have been resolved this long.")
+    recurrence_days: float = Field(
+        default=7.0, ge=0,
+        description="A new incident like a resolved one within this time links to it.")
+    impact_label: str = Field(
+        default="user_facing",
+        description="Entity label marking user-facing services (value 'true').")
+    impact_kinds: list[str] = Field(
+        default_factory=list, description="Entity kinds that are user facing as a whole.")
+    learned_min_count: float = Field(
+        default=2.0, ge=0, description="Co-occurrences needed before a learned link counts.")
+    feedback_weight: float = Field(
+        default=5.0, ge=0, description="One operator merge/split counts as this many "
+                                        "observed (co-)occurrences.")
+    max_profile_types: int = Field(
+        default=256, ge=1,
+        description="Distinct signal types an incident remembers for learned and text links "
+                    "(bounds work per signal for very large incidents).")

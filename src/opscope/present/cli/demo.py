@@ -1,0 +1,103 @@
+"""``opscope demo``: the server with embedded storage plus the simulated shop feeding it
+over the real HTTP API, with a fault every few minutes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import typer
+
+from opscope.config import Settings
+from opscope.present.cli.options import settings_from
+
+log = logging.getLogger("opscope.demo")
+
+
+def demo(
+    port: int = typer.Option(8080, "--port", "-p", help="Port of the server."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Listen address."),
+    data_dir: Path = typer.Option(Path("data/demo"), "--data-dir",
+                                  help="Where the demo keeps its database."),
+    seed: int = typer.Option(7, "--seed", help="Seed of the simulation (same seed, same shop)."),
+    speed: float = typer.Option(1.0, "--speed", min=0.1, max=100.0,
+                                help="Event time per wall-clock time; 1 is real time."),
+    fault_every: float = typer.Option(4.0, "--fault-every", min=0.5,
+                                      help="Mean minutes between injected faults."),
+    backfill: float = typer.Option(60.0, "--backfill", min=0.0, max=24 * 60.0,
+                                   help="Minutes of history simulated before real time."),
+    minutes: float | None = typer.Option(None, "--minutes", min=0.1,
+                                         help="Stop after this many minutes (default: never)."),
+) -> None:
+    """Run the server and the simulated shop; print the dashboard link with a token."""
+    settings = settings_from(None, host=host, port=port, data_dir=data_dir)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        asyncio.run(_run(settings, seed, speed, fault_every, backfill, minutes))
+    except KeyboardInterrupt:
+        typer.echo("demo stopped")
+
+
+async def _run(settings: Settings, seed: int, speed: float, fault_every: float,
+               backfill: float, minutes: float | None) -> None:
+    import uvicorn
+
+    from opscope.app import build_services, create_app
+    from opscope.present.api.auth import create_token
+    from opscope.sim import Batch, FaultScheduleConfig, Simulation, run_fast, run_realtime
+    from opscope.sim.feed import HttpFeeder
+
+    services = build_services(settings)
+    token = create_token(services.store, ["ingest", "read"], "demo")
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, services), host=settings.host,
+                                           port=settings.port, log_level="warning",
+                                           access_log=False))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()  # raises why the server could not start
+            return
+        await asyncio.sleep(0.05)
+
+    base = settings.base_url
+    typer.secho(f"\nopscope demo on {base}", bold=True)
+    typer.echo(f"  dashboard: {base}/#token={token}")
+    typer.echo(f"  API docs:  {base}/docs")
+    typer.echo(f"  token (ingest, read): {token}")
+    typer.echo(f"  e.g. curl -H 'Authorization: Bearer {token}' {base}/api/v1/events\n")
+
+    start = datetime.now(UTC) - timedelta(minutes=backfill)
+    sim = Simulation(seed, start, step_seconds=10.0)
+    try:
+        async with HttpFeeder(base, token) as feed:
+            await feed.send_topology(sim.topology())
+            await feed.send("tickets", sim.ticket_history(days=30))
+            for batch in run_fast(sim, timedelta(minutes=backfill)):
+                await feed(batch)
+            typer.echo(f"simulated {backfill:.0f} min of history; now live, a fault every "
+                       f"~{fault_every:g} min")
+            sim.faults.schedule_random(FaultScheduleConfig(
+                every_minutes=fault_every, first_after_minutes=min(1.0, fault_every),
+                min_duration_minutes=min(3.0, fault_every * 0.6),
+                max_duration_minutes=min(6.0, fault_every * 0.8),
+                quiet_gap_minutes=min(1.0, fault_every * 0.2)))
+            reported: set[str] = set()
+
+            async def sink(batch: Batch) -> None:
+                await feed(batch)
+                for truth in sim.ground_truth():
+                    if truth.fault_id not in reported:
+                        reported.add(truth.fault_id)
+                        typer.secho(f"[{truth.start:%H:%M:%S}] injected {truth.kind} on "
+                                    f"{truth.root_entity} until {truth.end:%H:%M:%S}",
+                                    fg="yellow")
+
+            duration = None if minutes is None else timedelta(minutes=minutes)
+            await run_realtime(sim, sink, speed=speed, duration=duration)
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await serving

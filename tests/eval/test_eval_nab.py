@@ -1,0 +1,148 @@
+"""The NAB scorer on tiny hand-made cases, and the ``opscope eval nab`` command."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from opscope.eval import nab
+from opscope.present.cli.main import app
+
+STANDARD = nab.PROFILES["standard"]
+
+
+def sigma(y: float) -> float:
+    """The README's scaled sigmoid, written out by hand."""
+    return -1.0 if y > 3 else 2.0 / (1.0 + math.exp(5.0 * y)) - 1.0
+
+
+def alarms_at(n: int, rows: list[int]) -> np.ndarray:
+    out = np.zeros(n, dtype=bool)
+    out[rows] = True
+    return out
+
+
+def test_scaled_sigmoid_matches_the_definition() -> None:
+    assert nab.scaled_sigmoid(-1.0) == pytest.approx(0.98661, abs=1e-5)
+    assert nab.scaled_sigmoid(0.0) == 0.0
+    assert nab.scaled_sigmoid(1.0) == pytest.approx(-0.98661, abs=1e-5)
+    assert nab.scaled_sigmoid(3.01) == -1.0
+
+
+def test_probation_lengths_match_the_readme() -> None:
+    assert [nab.probation(n) for n in (4032, 4730, 4621, 1243, 100_000)] == [
+        604, 709, 693, 186, 750,
+    ]
+
+
+def test_one_file_scored_by_hand() -> None:
+    # 100 rows: probation is 15 rows. One window, rows 40..49 (width 10).
+    windows = [(40, 49)]
+    alarms = alarms_at(100, [10, 20, 40, 45, 60, 90])
+    result = nab.score_file(alarms, windows, STANDARD)
+    # row 10: in probation, ignored.
+    # row 20: false positive before any window ended: -0.11.
+    # row 40: first row of the window: exactly +1. Row 45 adds nothing more.
+    # row 60: false positive, y = (60 - 49) / 9, worth 0.11 * sigma(y).
+    # row 90: y = 41 / 9 > 3, so the full -0.11.
+    expected = -0.11 + 1.0 + 0.11 * sigma(11 / 9) - 0.11
+    assert expected == pytest.approx(0.670486, abs=1e-5)
+    assert result.raw == pytest.approx(expected, abs=1e-12)
+    assert (result.tp, result.fn, result.fp) == (1, 0, 3)
+
+
+def test_late_detection_earns_less() -> None:
+    result = nab.score_file(alarms_at(100, [49]), [(40, 49)], STANDARD)
+    # Last row of the window: y = -1/10.
+    assert result.raw == pytest.approx(sigma(-0.1) / sigma(-1.0), abs=1e-12)
+    assert result.raw == pytest.approx(0.248244, abs=1e-5)
+
+
+def test_missed_window_costs_the_fn_weight() -> None:
+    none = np.zeros(100, dtype=bool)
+    assert nab.score_file(none, [(40, 49)], nab.PROFILES["reward_low_FN_rate"]).raw == -2.0
+    assert nab.score_file(none, [(40, 49)], STANDARD).raw == -1.0
+
+
+def test_corpus_normalisation() -> None:
+    files = [
+        nab.NabFile("g/a.csv", [], np.zeros(100), np.zeros(100), windows=[(40, 49)]),
+        nab.NabFile("g/b.csv", [], np.zeros(100), np.zeros(100), windows=[(30, 39)]),
+        nab.NabFile("g/c.csv", [], np.zeros(100), np.zeros(100), windows=[]),
+    ]
+    alarms = {
+        "g/a.csv": alarms_at(100, [40]),  # +1
+        "g/b.csv": np.zeros(100, dtype=bool),  # -1
+        "g/c.csv": alarms_at(100, [50]),  # -0.11 (no window in this file)
+    }
+    result = nab.score_corpus(files, alarms, "standard")
+    # S = -0.11, W = 2: 100 * (S + 2) / (2 + 2).
+    assert result.windows == 2
+    assert result.score == pytest.approx(100 * (-0.11 + 2) / 4)
+
+
+def test_average_precision_by_hand() -> None:
+    truth = np.array([True, False, True, False])
+    score = np.array([0.9, 0.8, 0.7, 0.1])
+    # Precision 1 at recall 0.5, then 2/3 at recall 1.
+    assert nab.average_precision(truth, score) == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
+
+
+def make_corpus(root: Path, labelled: bool) -> None:
+    (root / "data" / "grp").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    start = datetime(2024, 1, 1)
+    rows = 1000
+    path = root / "data" / "grp" / "tiny.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["timestamp", "value"])
+        for i in range(rows):
+            value = 10.0 + rng.uniform(-1, 1) + (40.0 if i == 800 else 0.0)
+            when = start + timedelta(minutes=5 * i)
+            writer.writerow([when.strftime("%Y-%m-%d %H:%M:%S"), value])
+    if labelled:
+        (root / "labels").mkdir()
+        def stamp(i: int) -> str:
+            return (start + timedelta(minutes=5 * i)).strftime("%Y-%m-%d %H:%M:%S.000000")
+
+        windows = {"grp/tiny.csv": [[stamp(780), stamp(830)]]}
+        (root / "labels" / "windows.json").write_text(json.dumps(windows))
+
+
+def test_command_scores_and_saves_predictions(tmp_path: Path) -> None:
+    make_corpus(tmp_path / "nab", labelled=True)
+    out = tmp_path / "pred"
+    result = CliRunner().invoke(
+        app, ["eval", "nab", "--data", str(tmp_path / "nab"), "--json",
+              "--save-predictions", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    default, baseline = report["runs"]
+    assert baseline["detector"].startswith("baseline")
+    assert default["files"]["grp/tiny.csv"]["tp"] == 1
+    assert default["profiles"]["standard"]["score"] > 50
+    with (out / "grp" / "tiny.csv").open() as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["timestamp", "value", "score", "alarm"]
+    assert len(rows) == 1001
+    assert rows[801][3] == "1"
+
+
+def test_command_without_labels_says_it_cannot_score(tmp_path: Path) -> None:
+    make_corpus(tmp_path / "nab", labelled=False)
+    out = tmp_path / "pred"
+    result = CliRunner().invoke(
+        app, ["eval", "nab", "--data", str(tmp_path / "nab"), "--save-predictions", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "cannot score" in result.output
+    assert (out / "grp" / "tiny.csv").is_file()
