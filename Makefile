@@ -21,12 +21,18 @@ demo: setup
 serve: setup
 	$(BIN)/opscope serve
 
-# Debian packages the tests drive as real peers (Alertmanager). Installed when missing.
+# Debian packages the tests drive as real peers (Alertmanager, a headless browser).
+# Installed when missing.
+SYSTEM_TOOLS := prometheus-alertmanager:prometheus-alertmanager chromium:chromium
 system-deps:
-	@command -v prometheus-alertmanager >/dev/null 2>&1 || { \
+	@missing=""; for pair in $(SYSTEM_TOOLS); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  echo "installing Debian packages:$$missing"; \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq prometheus-alertmanager; }
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 lint: setup
 	$(BIN)/ruff check src tests bench

@@ -143,3 +143,12 @@ def test_command_fails_cleanly_without_cases(tmp_path: Path) -> None:
     app.command()(rca_command)
     result = CliRunner().invoke(app, ["--data", str(tmp_path)])
     assert result.exit_code == 2
+
+
+def test_rows_without_a_time_are_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.csv"
+    path.write_text("time,a,b\n10,1,2\n,3,4\nx,5,6\n5,7,\n", encoding="utf-8")
+    table = read_table(path)
+    assert table.times == [10.0, 5.0]
+    assert table.columns["a"] == [1.0, 7.0]
+    assert table.columns["b"][0] == 2.0 and table.columns["b"][1] != table.columns["b"][1]

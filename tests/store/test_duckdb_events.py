@@ -234,3 +234,15 @@ def test_limit_is_capped(store: DuckDBStore) -> None:
     store.upsert_events([alert(name=f"A{i}") for i in range(1005)])
     page = store.query_events(EventQuery(limit=5000))
     assert len(page.items) == 1000 and page.next_cursor is not None
+
+
+def test_start_times_are_compared_to_the_second(store: DuckDBStore) -> None:
+    # Alertmanager may drop the fraction of startsAt in the resolved notification.
+    firing = alert(starts_at=T0 + timedelta(seconds=22, microseconds=134_222))
+    store.upsert_events([firing])
+    store.upsert_events([alert(status="resolved", starts_at=T0 + timedelta(seconds=22),
+                               ends_at=T0 + timedelta(seconds=22), fingerprint=firing.fingerprint)])
+    row = store.get_event("alertmanager", firing.fingerprint)
+    assert row is not None
+    assert (row["status"], row["reopen_count"]) == ("resolved", 0)
+    assert row["starts_at"] == "2024-03-01T12:00:22.134222Z"

@@ -16,6 +16,7 @@ median/IQR and classic mean/standard deviation).
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -94,7 +95,8 @@ def read_table(path: Path) -> Table:
         times: list[float] = []
         cols: list[list[float]] = [[] for _ in names]
         for row in reader:
-            if not row:
+            # A row without a readable time cannot be placed before or after the fault.
+            if not row or not math.isfinite(_number(row[0])):
                 continue
             times.append(_number(row[0]))
             for j in range(len(names)):
@@ -169,14 +171,10 @@ def case_inputs(case: Case, delay_s: float = 0.0) -> RcaInputs:
     )
 
 
-_TABLES: dict[Path, Table] = {}
-
-
+@functools.lru_cache(maxsize=8)
 def _cached_table(path: Path) -> Table:
-    # Many cases share one normal-reference file; read it once per run.
-    if path not in _TABLES:
-        _TABLES[path] = read_table(path)
-    return _TABLES[path]
+    # Many cases share one normal-reference file; read it once per run, not per case.
+    return read_table(path)
 
 
 # --- scoring -------------------------------------------------------------------------

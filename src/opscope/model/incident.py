@@ -58,6 +58,9 @@ class Signal(Record):
     summary: Text = ""
     labels: Labels = Field(default_factory=dict)
     starts_at: UtcDatetime = Field(description="When the occurrence began, in event time.")
+    fired_at: UtcDatetime | None = Field(
+        default=None, description="When it last started firing (later than starts_at once "
+                                  "reopened); None means starts_at.")
     last_seen: UtcDatetime = Field(description="Latest notification, in event time.")
     resolved_at: UtcDatetime | None = None
     repeat_count: int = Field(default=1, ge=1, description="Notifications folded into it.")
@@ -67,6 +70,11 @@ class Signal(Record):
     @property
     def firing(self) -> bool:
         return self.resolved_at is None
+
+    @property
+    def since(self) -> datetime:
+        """Start of the current firing spell."""
+        return self.fired_at or self.starts_at
 
     @property
     def type_key(self) -> str:
@@ -238,11 +246,3 @@ class Feedback(Record):
     apart: list[list[str]] = Field(
         default_factory=list,
         description="Two groups of type keys the operator separated (split only).")
-
-
-def latest(a: datetime | None, b: datetime | None) -> datetime | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return max(a, b)

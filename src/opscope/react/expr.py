@@ -115,7 +115,7 @@ def tokenize(text: str) -> list[Token]:
 
 def _minus_is_sign(tokens: list[Token]) -> bool:
     # "a -1" never occurs (no arithmetic), so a minus is a sign unless it follows a value.
-    return not tokens or tokens[-1].kind == "op" and tokens[-1].text not in (")", "]")
+    return not tokens or (tokens[-1].kind == "op" and tokens[-1].text not in (")", "]"))
 
 
 def _read_string(text: str, start: int) -> tuple[str, int]:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from jinja2 import TemplateSyntaxError, Undefined
+from jinja2 import ChainableUndefined, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 MAX_RENDERED = 64 * 1024
@@ -58,7 +58,8 @@ class TemplateRenderer:
     """Renders strings and nested structures of strings against a trigger's fields."""
 
     def __init__(self) -> None:
-        env = _BoundedSandbox(autoescape=False, undefined=Undefined, keep_trailing_newline=True)
+        env = _BoundedSandbox(
+            autoescape=False, undefined=ChainableUndefined, keep_trailing_newline=True)
         env.filters["tojson"] = _to_json  # compact, no HTML escaping: values go into JSON
         self.env = env
 

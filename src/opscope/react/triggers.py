@@ -35,6 +35,8 @@ class TriggerKind(StrEnum):
     ANOMALY = "anomaly"
     EVENT = "event"
     SCHEDULE = "schedule"
+    NOTIFICATION = "notification"
+    """A group notification from the routing tree (not a trigger rules listen to)."""
 
     @property
     def section(self) -> str:
@@ -63,6 +65,8 @@ class Trigger(BaseModel):
             return f"{body.get('source', '')}:{body.get('fingerprint', '')}"
         if self.kind is TriggerKind.SCHEDULE:
             return f"schedule:{body.get('rule', '')}"
+        if self.kind is TriggerKind.NOTIFICATION:
+            return f"group:{body.get('receiver', '')}:{body.get('group_key', '')}"
         ident = body.get("id")
         if ident:
             return str(ident)
@@ -75,6 +79,8 @@ class Trigger(BaseModel):
             return f"{body.get('status', '')}@{body.get('starts_at', '')}"
         if self.kind is TriggerKind.SCHEDULE:
             return str(body.get("at", self.at.isoformat()))
+        if self.kind is TriggerKind.NOTIFICATION:
+            return str(body.get("version", ""))
         for key in ("version", "updated_at", "ts"):
             if body.get(key) not in (None, ""):
                 return str(body[key])
@@ -104,6 +110,7 @@ def _time_of(kind: TriggerKind, body: Mapping[str, Any]) -> Any:
         TriggerKind.EVENT: ("ends_at", "starts_at")
         if body.get("status") == "resolved" else ("starts_at",),
         TriggerKind.SCHEDULE: ("at",),
+        TriggerKind.NOTIFICATION: ("at",),
     }[kind]
     return next((body[k] for k in keys if body.get(k)), None)
 
@@ -154,6 +161,6 @@ class Scheduler:
         if last is None or current <= last:
             # At start-up the current slot fires once; the notification log drops a repeat.
             return [current] if last is None else []
-        slots = min(int(round((current - last).total_seconds() / step)), 10)
+        slots = min(round((current - last).total_seconds() / step), 10)
         # A long pause fires the missed slots once each, at most ten, not a burst.
         return [current - timedelta(seconds=step * k) for k in reversed(range(slots))]

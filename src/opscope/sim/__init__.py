@@ -9,10 +9,10 @@ from opscope.sim.config import SimulationConfig
 from opscope.sim.faults import Fault, FaultInjector, FaultKind, FaultScheduleConfig, GroundTruth
 from opscope.sim.runner import run_fast, run_realtime
 from opscope.sim.simulation import Batch, Simulation
-from opscope.sim.topology import EntitySpec, Topology, default_shop
+from opscope.sim.topology import Edge, EntitySpec, Topology, default_shop
 
 __all__ = [
-    "Batch", "EntitySpec", "Fault", "FaultInjector", "FaultKind", "FaultScheduleConfig",
+    "Batch", "Edge", "EntitySpec", "Fault", "FaultInjector", "FaultKind", "FaultScheduleConfig",
     "GroundTruth", "Simulation", "SimulationConfig", "Topology", "default_shop", "run_fast",
     "run_realtime",
 ]

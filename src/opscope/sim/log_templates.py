@@ -35,7 +35,7 @@ INFO: dict[str, list[str]] = {
     ],
     "frontend": [
         "rendered page {page} in {ms}ms for user {uid}",
-        "session {cart} started for user {uid} from {ip}",
+        "visit {cart} started for user {uid} from {ip}",
         "served {method} {path} 200 in {ms}ms",
     ],
     "cart": [
@@ -66,7 +66,7 @@ INFO: dict[str, list[str]] = {
     "user": [
         "user {uid} authenticated via {auth} in {ms}ms",
         "token refreshed for user {uid}",
-        "session lookup for user {uid} in {ms}ms",
+        "profile lookup for user {uid} in {ms}ms",
     ],
     "shipping": [
         "shipping quote for order {order}: carrier={carrier} cost={amount} EUR eta={qty}d",
@@ -161,6 +161,12 @@ UPSTREAM_ERROR: dict[str, list[str]] = {
     ],
     "cache": ["redis {callee} command GET product:{sku} failed: {reason}"],
     "queue": ["failed to publish OrderPlaced for order {order} to {callee}: {reason}"],
+}
+
+# Access-log lines of failed requests, for entities that write an access log.
+ACCESS_ERRORS: dict[str, list[str]] = {
+    "gateway": ['{ip} "{method} {path} HTTP/1.1" {status} 0 {sec}s upstream={callee} '
+                "request_id={rid}"],
 }
 
 DB_ERRORS = ["FATAL:  sorry, too many clients already", "timeout expired",

@@ -219,10 +219,12 @@ class LogWriter:
         callee_state = self._by_id.get(cause.via)
         if callee_state is not None and not callee_state.up:
             reasons = ["connection refused"]
-        extra = {"callee": cause.via, "peer": callee.ip,
-                 "reason": self._draw.pick(reasons),
-                 "db_error": self._draw.pick(T.DB_ERRORS)}
-        return (T.UPSTREAM_WARNING[callee_group], T.UPSTREAM_ERROR[callee_group], extra)
+        reason = self._draw.pick(reasons)
+        extra = {"callee": cause.via, "peer": callee.ip, "reason": reason,
+                 "db_error": self._draw.pick(T.DB_ERRORS),
+                 "status": reason[:3] if reason[:3].isdigit() else "504"}
+        errors = T.UPSTREAM_ERROR[callee_group] + T.ACCESS_ERRORS.get(st.id, [])
+        return T.UPSTREAM_WARNING[callee_group], errors, extra
 
     def _line(self, st: EntityState, t0: datetime, step: float, level: Level,
               templates: list[str], base: dict[str, str], ms_median: float) -> LogRecord:

@@ -174,3 +174,26 @@ def test_multivariate_sees_a_broken_correlation() -> None:
             vector[0, 1] = -vector[0, 0] - 1.0  # each value ordinary, the pair is not
         scores.append(detector.step(np.array([0]), vector)[0])
     assert int(np.argmax(scores)) == 500
+
+
+def test_entity_bank_reports_an_unusual_combination() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from opscope.analyze.metrics.entity_bank import EntityDetectorBank
+    from opscope.model import MetricSample
+
+    rng = np.random.default_rng(9)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    samples = []
+    for i in range(400):
+        load = rng.normal(50.0, 10.0)
+        cpu = 0.8 * load + rng.normal(0.0, 0.5)
+        if i == 300:
+            cpu = 0.8 * 30.0  # low CPU while load is high: each value ordinary, not the pair
+            load = 70.0
+        ts = t0 + timedelta(minutes=i)
+        samples.append(MetricSample(name="load", labels={"host": "h1"}, value=load, ts=ts))
+        samples.append(MetricSample(name="cpu", labels={"host": "h1"}, value=cpu, ts=ts))
+    anomalies = EntityDetectorBank().update(samples)
+    assert [a.ts for a in anomalies] == [t0 + timedelta(minutes=300)]
+    assert anomalies[0].entity == "h1"

@@ -21,7 +21,7 @@ NOISE = np.array([0.0, 1.0, -1.0, 0.5, -0.5, 1.5, -1.5, 0.0, 1.0, -1.0])
 
 def _series(entity: str, level: float, jump: float, jump_at: int, n: int = 45) -> MetricSeries:
     """A latency series: ``level`` plus small noise, raised by ``jump`` from row ``jump_at``."""
-    times = T0 + STEP * np.arange(n)
+    times = T0 + STEP * np.arange(n, dtype=np.float64)
     values = level + NOISE[np.arange(n) % NOISE.size] * (0.01 * level)
     values[jump_at:] += jump
     return MetricSeries.of(f"{entity}|latency", entity, "latency", times, values)
@@ -139,10 +139,10 @@ def test_separate_reference_is_relevelled_on_the_pre_fault_points() -> None:
     # The reference was recorded at another time at another level: b sits 30 % higher now
     # than in the reference, before and after the fault. Only a moved; it must lead.
     n = 6
-    times = T0 + STEP * np.arange(n)
+    times = T0 + STEP * np.arange(n, dtype=np.float64)
     a = MetricSeries.of("a", "a", "m", times, [10, 10, 10, 16, 16, 16])
     b = MetricSeries.of("b", "b", "m", times, [13, 13, 13, 13, 13, 13])
-    ref_times = T0 + 86_400 * 30 + STEP * np.arange(50)
+    ref_times = T0 + 86_400 * 30 + STEP * np.arange(50, dtype=np.float64)
     ref_vals = 10 + NOISE[np.arange(50) % NOISE.size] * 0.2
     reference = [MetricSeries.of("a", "a", "m", ref_times, ref_vals),
                  MetricSeries.of("b", "b", "m", ref_times, ref_vals)]
@@ -160,4 +160,4 @@ def test_config_rejects_unknown_settings() -> None:
 def test_hypothesis_is_frozen() -> None:
     h = rank_root_causes(_chain())[0]
     with pytest.raises(ValueError):
-        h.rank = 3  # type: ignore[misc]
+        h.rank = 3

@@ -11,7 +11,7 @@ from opscope.analyze.rca.shift import measure_shift, robust_baseline, step_of
 
 
 def _s(values: list[float], start: float = 0.0, step: float = 1.0, key: str = "x") -> MetricSeries:
-    times = start + step * np.arange(len(values))
+    times = start + step * np.arange(len(values), dtype=np.float64)
     return MetricSeries.of(key, key, "m", times, values)
 
 
@@ -28,11 +28,11 @@ def test_step_is_the_median_gap_of_distinct_times() -> None:
 def test_baseline_spread_is_robust_to_a_few_outliers() -> None:
     clean = np.array([10.0, 11.0, 9.0, 10.0, 10.5, 9.5, 10.0, 11.0, 9.0, 10.0] * 10)
     dirty = clean.copy()
-    dirty[:5] = 500.0  # 5 % contamination, e.g. a late fault time
+    dirty[:8] = 500.0  # 8 % contamination, e.g. a fault time given late
     a, b = robust_baseline(clean), robust_baseline(dirty)
     assert a.center == pytest.approx(10.0) and b.center == pytest.approx(10.0)
-    # The 1-99 % range grows with contamination but stays far from the outlier scale.
-    assert b.scale < 0.05 * 500.0
+    assert b.scale == pytest.approx(a.scale, rel=0.5)
+    assert b.scale < 2.0
 
 
 def test_shift_measured_in_robust_sigmas_from_the_fault_on() -> None:

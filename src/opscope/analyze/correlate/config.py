@@ -61,8 +61,9 @@ class CorrelationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     window_minutes: float = Field(
-        default=10.0, gt=0,
-        description="A signal can join an incident whose latest activity is this recent.")
+        default=5.0, gt=0,
+        description="A signal can join an incident whose latest join is this recent; "
+                    "link evidence fades linearly over the window.")
     max_hops: int = Field(default=3, ge=0, description="Topology proximity limit.")
     downstream_grace_minutes: float = Field(
         default=3.0, ge=0,

@@ -49,7 +49,7 @@ class Silences:
         self._items[silence_id] = new
         return new
 
-    def list(self) -> list[Silence]:
+    def all(self) -> list[Silence]:
         return sorted(self._items.values(), key=lambda s: (s.starts_at, s.id))
 
     def mutes(self, signal: Signal, at: datetime) -> list[Mute]:
@@ -81,7 +81,7 @@ class MaintenanceWindows:
     def remove(self, window_id: str) -> bool:
         return self._items.pop(window_id, None) is not None
 
-    def list(self) -> list[MaintenanceWindow]:
+    def all(self) -> list[MaintenanceWindow]:
         return [w for w, _ in sorted(self._items.values(), key=lambda item: item[0].id)]
 
     def mutes(self, signal: Signal, at: datetime) -> list[Mute]:
@@ -126,7 +126,7 @@ class Inhibitor:
         self._sources.pop(rule_id, None)
         return self._rules.pop(rule_id, None) is not None
 
-    def list(self) -> list[InhibitRule]:
+    def all(self) -> list[InhibitRule]:
         return sorted(self._rules.values(), key=lambda r: r.id)
 
     @staticmethod
@@ -177,15 +177,16 @@ class Suppressor:
 
     def mutes(self, signal: Signal, at: datetime) -> list[Mute]:
         out: list[Mute] = []
-        for part in (self.silences, self.windows, self.inhibitor, *self.extra):
+        parts: list[Suppression] = [self.silences, self.windows, self.inhibitor, *self.extra]
+        for part in parts:
             out.extend(part.mutes(signal, at))
         return out
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "silences": [s.model_dump(mode="json") for s in self.silences.list()],
-            "maintenance_windows": [w.model_dump(mode="json") for w in self.windows.list()],
-            "inhibit_rules": [r.model_dump(mode="json") for r in self.inhibitor.list()],
+            "silences": [s.model_dump(mode="json") for s in self.silences.all()],
+            "maintenance_windows": [w.model_dump(mode="json") for w in self.windows.all()],
+            "inhibit_rules": [r.model_dump(mode="json") for r in self.inhibitor.all()],
         }
 
     @classmethod

@@ -77,10 +77,10 @@ class EnsembleConfig(DetectorConfig):
     settle: int = Field(
         default=300, ge=0, description="Samples before members' peaks start to be tracked."
     )
-    growth: float = Field(
-        default=1e9,
-        ge=1,
-        description="Largest factor by which one sample may raise a member's record.",
+    settle_member: int = Field(
+        default=150,
+        ge=0,
+        description="Samples a member must have spoken (scored above 0) before it is heard.",
     )
 
 
@@ -110,6 +110,7 @@ class Ensemble(Detector):
             for key, spec in member._layout().items():
                 layout[f"m{i}.{key}"] = spec
             layout[f"peak{i}"] = ((), 0.0)
+            layout[f"active{i}"] = ((), 0.0)
         return layout
 
     def resize(self, capacity: int) -> None:
@@ -129,13 +130,15 @@ class Ensemble(Detector):
         for i, (step, ref) in enumerate(zip(steps, self._refs, strict=True)):
             # Surprise relative to this series' own record: a score counts only as far as
             # it exceeds the (fading) peak this member has already produced on the series.
-            peak_all = self.arr(f"peak{i}")
+            peak_all, active_all = self.arr(f"peak{i}"), self.arr(f"active{i}")
             z = np.where(np.isfinite(step.score), step.score, 0.0)
             peak = np.maximum(peak_all[slots], ref) if self._relative[i] else ref
-            score = np.maximum(score, z / peak)
-            # A surprising score raises the record only gradually: one incident must not
-            # blind the member to the next one for the whole memory span.
-            raised = np.minimum(z, peak * cfg.growth)
-            peak_all[slots] = np.where(tracking, np.maximum(raised, peak_all[slots] * fade), 0.0)
+            # A member that has only just started to speak (the seasonal baseline after
+            # its first cycles) has no record yet: it is heard once it has one.
+            active = active_all[slots] + (tracking & (z > 0))
+            heard = (active >= cfg.settle_member) | (not self._relative[i])
+            score = np.maximum(score, np.where(heard, z / peak, 0.0))
+            peak_all[slots] = np.where(tracking, np.maximum(z, peak_all[slots] * fade), 0.0)
+            active_all[slots] = active
         band = steps[self._band]
         return Step(score=score, expected=band.expected, scale=band.scale)

@@ -32,6 +32,12 @@ class NoveltyConfig(DetectorConfig):
     )
     alpha_short: float = Field(default=0.1, gt=0, le=1, description="Short average smoothing.")
     alpha_spread: float = Field(default=0.002, gt=0, le=1, description="Spread smoothing.")
+    min_history: float = Field(
+        default=86_400.0,
+        ge=0,
+        description="Seconds of event time before a value can be new: a series must show a "
+        "full day of its range before leaving it means anything.",
+    )
 
 
 class RangeNovelty(Detector):
@@ -45,6 +51,7 @@ class RangeNovelty(Detector):
         return {
             "hi": ((), np.nan), "lo": ((), np.nan), "shi": ((), np.nan), "slo": ((), np.nan),
             "short": ((), np.nan), "center": ((), np.nan), "spread": ((), 0.0),
+            "t0": ((), np.nan),
         }
 
     def _update(self, slots: IntArray, t: FloatArray, x: FloatArray, ctx: Context) -> Step:
@@ -68,4 +75,7 @@ class RangeNovelty(Detector):
         a("center")[slots] = center + w * (x - center)
         a("spread")[slots] = np.where(fresh, 0.0, spread + w * (1.25 * np.abs(x - center) - spread))
         a("short")[slots] = short
+        t0 = np.where(fresh, t, a("t0")[slots])
+        a("t0")[slots] = t0
+        score = np.where(t - t0 >= cfg.min_history, score, 0.0)
         return Step(score=score, expected=center, scale=unit)

@@ -27,7 +27,7 @@ import numpy as np
 from opscope.analyze.rca.config import RcaConfig
 from opscope.analyze.rca.explain import build_evidence, build_reason
 from opscope.analyze.rca.inputs import RcaInputs
-from opscope.analyze.rca.shift import Shift, measure_shift, step_of
+from opscope.analyze.rca.shift import Shift, measure_shift
 from opscope.analyze.rca.topology import CallGraph, co_moving
 from opscope.model.anomaly import Anomaly
 from opscope.model.hypothesis import Evidence, Hypothesis
@@ -79,7 +79,7 @@ def rank_root_causes(inputs: RcaInputs, config: RcaConfig | None = None) -> list
     for c in cands.values():
         _measure(c, cfg)
 
-    step = max((step_of(s.times) for s in inputs.series), default=0.0)
+    step = max((sh.step for sh in shifts), default=0.0)
     graph = CallGraph.of(inputs.edges)
     if not graph.empty:
         _add_support(cands, graph, cfg.onset_tolerance_steps * step)
@@ -103,8 +103,8 @@ def rank_root_causes(inputs: RcaInputs, config: RcaConfig | None = None) -> list
         top = [c.entity for c in ordered[:_CO_MOVEMENT_TOP] if c.degree > 0]
         # As much time before the fault as after it, so that the transition itself,
         # not only the wobble after it, decides what moved together.
-        end = max((float(np.nanmax(s.times)) for s in inputs.series if s.times.size),
-                  default=inputs.fault_time)
+        ends = [s.times[np.isfinite(s.times)] for s in inputs.series]
+        end = max((float(t.max()) for t in ends if t.size), default=inputs.fault_time)
         since = inputs.fault_time - max(end - inputs.fault_time, 3.0 * step)
         learned = co_moving(inputs.series, since, top, cfg.co_movement_min)
     target_entity = _target_entity(inputs)

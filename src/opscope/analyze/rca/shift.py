@@ -1,10 +1,11 @@
 """How far, and from when, one series moved away from normal.
 
 The centre and spread come from robust statistics of the normal reference (median, and
-the larger of the interquartile and the 1-99 % ranges, each scaled to a Gaussian sigma)
-so that a late detector, whose "normal" window already holds a few anomalous points,
-does not inflate the spread the way a mean and standard deviation would, and so that
-heavy-tailed series (high percentiles of sparse traffic) are not over-trusted.
+the larger of the interquartile and the 10-90 % ranges, each scaled to a Gaussian sigma)
+so that a late detector, whose "normal" window already holds some anomalous points (up
+to a tenth of them), does not inflate the spread the way a mean and standard deviation
+would, and so that heavy-tailed series (high percentiles of sparse traffic) are not
+over-trusted on the strength of a narrow middle alone.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import numpy as np
 
 from opscope.analyze.rca.inputs import FloatArray, MetricSeries
 
-# IQR and 1-99 % range of a standard normal distribution, to express spreads as sigmas.
+# IQR and 10-90 % range of a standard normal distribution, to express spreads as sigmas.
 _IQR_SIGMAS = 1.349
-_TAIL_SIGMAS = 4.653
+_TAIL_SIGMAS = 2.563
 # Spreads are never below this: a series that never moved in normal operation and now
 # moves gets a huge (not infinite) z-score; degrees saturate anyway.
 _TINY = 1e-12
@@ -47,14 +48,20 @@ class Shift:
     """First time the series left its normal band, in unix seconds; None if it never did."""
     value: float | None
     baseline: Baseline | None
+    step: float = 0.0
+    """Sampling step of the series, in seconds."""
 
 
 def step_of(times: FloatArray) -> float:
     """Sampling step: the median gap between distinct timestamps (0 for a single point)."""
-    t = np.unique(times[np.isfinite(times)])
+    t = times[np.isfinite(times)]
     if t.size < 2:
         return 0.0
-    return float(np.median(np.diff(t)))
+    gaps = np.diff(t)
+    if bool((gaps < 0).any()):  # unsorted input: sort once, then the same rule
+        gaps = np.diff(np.sort(t))
+    gaps = gaps[gaps > 0]
+    return float(np.median(gaps)) if gaps.size else 0.0
 
 
 def robust_baseline(values: FloatArray) -> Baseline:
@@ -62,8 +69,8 @@ def robust_baseline(values: FloatArray) -> Baseline:
     v = values[np.isfinite(values)]
     if v.size == 0:
         return Baseline(center=float("nan"), scale=float("nan"), samples=0)
-    q1, q25, q50, q75, q99 = np.percentile(v, [1.0, 25.0, 50.0, 75.0, 99.0])
-    scale = max(float(q75 - q25) / _IQR_SIGMAS, float(q99 - q1) / _TAIL_SIGMAS, _TINY)
+    q10, q25, q50, q75, q90 = np.percentile(v, [10.0, 25.0, 50.0, 75.0, 90.0])
+    scale = max(float(q75 - q25) / _IQR_SIGMAS, float(q90 - q10) / _TAIL_SIGMAS, _TINY)
     return Baseline(center=float(q50), scale=scale, samples=int(v.size))
 
 
@@ -103,6 +110,7 @@ def measure_shift(
         return Shift(
             key=series.key, entity=series.entity, metric=series.metric, score=0.0,
             signed=0.0, onset=None, value=None, baseline=base if base.samples else None,
+            step=step,
         )
     center = float(np.median(pre)) if relevel and pre.size else base.center
     base = Baseline(center=center, scale=base.scale, samples=base.samples)
@@ -114,7 +122,7 @@ def measure_shift(
     return Shift(
         key=series.key, entity=series.entity, metric=series.metric,
         score=float(abs(z[peak])), signed=float(z[peak]), onset=onset,
-        value=float(window_v[finite][peak]), baseline=base,
+        value=float(window_v[finite][peak]), baseline=base, step=step,
     )
 
 

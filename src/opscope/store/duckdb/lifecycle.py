@@ -16,6 +16,10 @@ folded into the stored state in arrival order:
   annotations take the notification's values; ``starts_at`` stays that of the current
   occurrence (senders that stamp every re-post with a fresh start do not move it).
 
+Start times are compared to the whole second: senders do not keep sub-second digits
+consistently (Alertmanager can send ``20:00:22.134Z`` when firing and ``20:00:22Z`` when
+resolved), while two occurrences of one alert are never within a second of each other.
+
 A ``resolved`` notification without ``ends_at`` is taken to end when it was received.
 """
 
@@ -65,6 +69,10 @@ def new_state(event: Event, received: datetime) -> EventState:
     )
 
 
+def _occurrence(starts_at: datetime) -> datetime:
+    return starts_at.replace(microsecond=0)
+
+
 def apply(state: EventState, event: Event, received: datetime) -> None:
     """Fold ``event`` (received at ``received``) into ``state`` in place."""
     state.repeat_count += 1
@@ -72,11 +80,10 @@ def apply(state: EventState, event: Event, received: datetime) -> None:
     state.last_seen = max(state.last_seen, received)
     resolved = state.status == Status.RESOLVED.value
     firing = event.status is Status.FIRING
-    if event.starts_at < state.starts_at or (
-        resolved and firing and event.starts_at == state.starts_at
-    ):
+    new, current = _occurrence(event.starts_at), _occurrence(state.starts_at)
+    if new < current or (resolved and firing and new == current):
         return
-    if resolved and event.starts_at > state.starts_at:
+    if resolved and new > current:
         state.reopen_count += 1
         state.starts_at = event.starts_at
     state.status = event.status.value

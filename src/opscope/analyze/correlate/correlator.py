@@ -1,0 +1,426 @@
+"""Group signals into incidents in event time; open, grow, resolve, merge and split them.
+
+A new signal joins the best-linked active incident (see ``linker``) whose last change is
+within the correlation window, or starts a pending one. A pending incident opens once it
+holds ``min_signals`` signals or one of ``min_severity``. Resolved incidents never take new
+signals: the newcomer starts a new incident that is linked to the old one as a recurrence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from opscope.analyze.correlate.changes import ChangeLog
+from opscope.analyze.correlate.config import CorrelationConfig
+from opscope.analyze.correlate.incident_state import IncidentState, MemberState
+from opscope.analyze.correlate.learned import CoOccurrenceModel
+from opscope.analyze.correlate.linker import EvidenceLinker, Link, Linker
+from opscope.analyze.correlate.topology import TopologyIndex
+from opscope.errors import NotFound, ValidationFailed
+from opscope.model.incident import (
+    ChangeKind,
+    Feedback,
+    FeedbackKind,
+    Incident,
+    IncidentChange,
+    IncidentMember,
+    IncidentStatus,
+    Mute,
+    Signal,
+    TimelineEntry,
+    TimelineKind,
+)
+
+STATE_VERSION = 1
+_RECENT_PER_TYPE = 16
+
+
+class IncidentCorrelator:
+    def __init__(self, config: CorrelationConfig | None = None,
+                 topology: TopologyIndex | None = None,
+                 learned: CoOccurrenceModel | None = None,
+                 linker: Linker | None = None) -> None:
+        self.config = config or CorrelationConfig()
+        self.topology = topology or TopologyIndex(max_hops=self.config.max_hops)
+        self.learned = learned or CoOccurrenceModel(self.config.learned_min_count)
+        self.linker: Linker = linker or EvidenceLinker(self.config, self.topology, self.learned)
+        self.changes = ChangeLog()
+        self.feedback: list[Feedback] = []
+        self._incidents: dict[str, IncidentState] = {}
+        self._active: dict[str, IncidentState] = {}
+        self._by_signal: dict[str, str] = {}
+        self._resolved_by_type: dict[str, deque[tuple[datetime, str]]] = {}
+
+    # -- signals -----------------------------------------------------------------------
+
+    def observe(self, signal: Signal, at: datetime, muted_by: Sequence[Mute] = (),
+                new: bool = False) -> str | None:
+        """Fold a signal update in; return the id of the incident holding it, if any.
+
+        ``new`` marks a new occurrence or a reopened one; other updates (repeats,
+        resolves, flapping) only refresh a signal that is already placed.
+        """
+        mutes = list(muted_by)
+        inc_id = self._by_signal.get(signal.id)
+        inc = self._incidents.get(inc_id) if inc_id else None
+        if inc is not None and inc.active:
+            window = timedelta(minutes=self.config.window_minutes)
+            last = inc.last_activity or inc.opened_at
+            if not (new and signal.firing and not signal.flapping and at - last > window):
+                self._refresh(inc, signal, at, mutes)
+                return inc.id
+            # It fired again after its incident went quiet: place it afresh. The old
+            # incident keeps the earlier (resolved) state of the member as history.
+        if inc is not None:
+            del self._by_signal[signal.id]  # its incident is over: a recurrence, if firing
+        if not signal.firing and not new:
+            return None
+        return self._place(signal, at, mutes)
+
+    def _partition(self, signal: Signal) -> tuple[str, ...]:
+        return tuple(signal.labels.get(k, "") for k in self.config.partition_by)
+
+    def _place(self, signal: Signal, at: datetime, mutes: list[Mute]) -> str | None:
+        window = timedelta(minutes=self.config.window_minutes)
+        part = self._partition(signal)
+        best: tuple[float, datetime, str] | None = None
+        best_link: Link | None = None
+        for inc in self._active.values():
+            if inc.partition != part or (mutes and inc.status is not IncidentStatus.OPEN):
+                continue
+            last = inc.last_activity or inc.opened_at
+            if at - last > window:
+                continue
+            link = self.linker.link(signal, inc, at)
+            if link is None or link.score < self.config.join_threshold:
+                continue
+            key = (link.score, last, inc.id)
+            if best is None or key[:2] > best[:2] or (key[:2] == best[:2] and key[2] < best[2]):
+                best, best_link = key, link
+        if best is not None and best_link is not None:
+            inc = self._active[best[2]]
+            self._add(inc, MemberState(signal, at, best_link.score, best_link.reason, mutes), at)
+            return inc.id
+        if mutes:
+            return None  # suppressed signals never start an incident
+        inc = self._new_incident(signal, part)
+        self._add(inc, MemberState(signal, at, 1.0, "first signal", mutes), at)
+        return inc.id
+
+    def _new_incident(self, signal: Signal, part: tuple[str, ...]) -> IncidentState:
+        digest = hashlib.blake2b(digest_size=6)
+        digest.update(f"{signal.id}|{signal.since.isoformat()}".encode())
+        inc_id = f"inc-{digest.hexdigest()}"
+        while inc_id in self._incidents:  # same occurrence placed again after a split
+            digest.update(b"+")
+            inc_id = f"inc-{digest.hexdigest()}"
+        group = {k: signal.labels[k] for k in self.config.group_by if k in signal.labels}
+        inc = IncidentState(id=inc_id, opened_at=signal.since, updated_at=signal.since,
+                            group=group if len(group) == len(self.config.group_by) else {},
+                            partition=part)
+        self._incidents[inc_id] = inc
+        self._active[inc_id] = inc
+        return inc
+
+    def _add(self, inc: IncidentState, member: MemberState, at: datetime) -> None:
+        sig = member.signal
+        before = set(inc.entities)
+        previous = inc.members.get(sig.id)
+        if previous is not None:  # the same occurrence returning to this incident
+            inc.count_out(previous)
+        inc.members[sig.id] = member
+        inc.count_in(member, self.config.max_profile_types)
+        self._by_signal[sig.id] = inc.id
+        inc.opened_at = min(inc.opened_at, sig.since)
+        inc.touch(at)
+        if set(inc.entities) != before:
+            self._derive(inc)
+        if inc.status is IncidentStatus.PENDING:
+            self._maybe_open(inc, at)
+            return
+        text = f"{sig.name} on {sig.entity or '?'} joined: {member.reason}"
+        if member.muted_by:
+            text += f" (muted: {member.muted_by[0].reason})"
+        entry = TimelineEntry(incident_id=inc.id, ts=at, kind=TimelineKind.SIGNAL_ADDED,
+                              summary=text[:2048], signal_id=sig.id)
+        self.changes.note(inc, ChangeKind.UPDATED, at, member=sig.id, timeline=entry)
+
+    def _refresh(self, inc: IncidentState, signal: Signal, at: datetime,
+                 mutes: list[Mute]) -> None:
+        old = inc.members[signal.id]
+        new = MemberState(signal, old.joined_at, old.score, old.reason, mutes)
+        inc.count_out(old)
+        inc.members[signal.id] = new
+        inc.count_in(new, self.config.max_profile_types)
+        changed_state = old.signal.firing != signal.firing or bool(old.muted_by) != bool(mutes)
+        # Only joins count as activity for the correlation window: a long-firing or
+        # flapping member must not keep an incident attracting unrelated newcomers.
+        inc.updated_at = max(inc.updated_at, at)
+        if inc.status is IncidentStatus.PENDING:
+            self._maybe_open(inc, at)
+            return
+        entry = None
+        if old.signal.firing and not signal.firing:
+            entry = TimelineEntry(incident_id=inc.id, ts=signal.resolved_at or at,
+                                  kind=TimelineKind.SIGNAL_RESOLVED, signal_id=signal.id,
+                                  summary=f"{signal.name} on {signal.entity or '?'} resolved")
+        elif old.signal.severity != signal.severity:
+            entry = TimelineEntry(incident_id=inc.id, ts=at, kind=TimelineKind.SEVERITY_CHANGED,
+                                  signal_id=signal.id,
+                                  summary=f"{signal.name} is now {signal.severity.value}")
+        if entry is not None or changed_state:
+            self.changes.note(inc, ChangeKind.UPDATED, at, member=signal.id, timeline=entry)
+
+    def _derive(self, inc: IncidentState) -> None:
+        """Recompute what depends on the entity set (it changes rarely: bounded by the
+        topology, not by the number of signals)."""
+        inc.roots = self.topology.roots(inc.entities)
+        inc.sibling_deps = set()
+        for e in inc.entities:
+            inc.sibling_deps |= self.topology.direct_service_deps(e)
+        inc.impact = self.topology.impact(inc.entities)
+
+    def _maybe_open(self, inc: IncidentState, at: datetime) -> None:
+        cfg = self.config
+        if inc.counted < cfg.min_signals and inc.severity.rank < cfg.min_severity.rank:
+            return
+        inc.status = IncidentStatus.OPEN
+        inc.recurrence_of = self._recurrence_of(inc)
+        why = f"{inc.counted} signals" if inc.counted >= cfg.min_signals else \
+            f"a {inc.severity.value} signal"
+        if inc.recurrence_of:
+            why += f"; recurrence of {inc.recurrence_of}"
+        self.changes.note(inc, ChangeKind.OPENED, at, timeline=TimelineEntry(
+            incident_id=inc.id, ts=at, kind=TimelineKind.OPENED, summary=f"opened: {why}"))
+        for member in sorted(inc.members.values(), key=lambda m: (m.joined_at, m.signal.id)):
+            self.changes.note(inc, ChangeKind.OPENED, at, member=member.signal.id,
+                              timeline=TimelineEntry(
+                                  incident_id=inc.id, ts=member.joined_at,
+                                  kind=TimelineKind.SIGNAL_ADDED, signal_id=member.signal.id,
+                                  summary=f"{member.signal.name} on "
+                                          f"{member.signal.entity or '?'}: {member.reason}"))
+
+    def _recurrence_of(self, inc: IncidentState) -> str | None:
+        horizon = timedelta(days=self.config.recurrence_days)
+        shared: dict[str, int] = {}
+        for key in inc.types:
+            for resolved_at, old_id in self._resolved_by_type.get(key, ()):
+                if inc.opened_at - resolved_at <= horizon:
+                    shared[old_id] = shared.get(old_id, 0) + 1
+        if not shared:
+            return None
+        old_id, count = max(shared.items(), key=lambda kv: (kv[1], kv[0]))
+        return old_id if 2 * count >= len(inc.types) else None
+
+    # -- time --------------------------------------------------------------------------
+
+    def advance(self, now: datetime) -> None:
+        """Resolve incidents whose members have all been resolved for the quiet period;
+        forget pending groups that never opened."""
+        quiet = timedelta(minutes=self.config.resolve_quiet_minutes)
+        for inc in list(self._active.values()):
+            if inc.firing > 0:
+                continue
+            ended = inc.last_resolved or inc.updated_at
+            if now - ended < quiet:
+                continue
+            if inc.status is IncidentStatus.PENDING:
+                self._forget_pending(inc)
+            else:
+                self._resolve(inc, ended)
+        self._prune(now)
+
+    def _forget_pending(self, inc: IncidentState) -> None:
+        del self._active[inc.id]
+        del self._incidents[inc.id]
+        for signal_id in inc.members:
+            if self._by_signal.get(signal_id) == inc.id:
+                del self._by_signal[signal_id]
+
+    def _resolve(self, inc: IncidentState, at: datetime) -> None:
+        inc.status = IncidentStatus.RESOLVED
+        inc.resolved_at = at
+        inc.updated_at = max(inc.updated_at, at)
+        del self._active[inc.id]
+        self.learned.learn(inc.types)
+        for key in inc.types:
+            recent = self._resolved_by_type.setdefault(key, deque(maxlen=_RECENT_PER_TYPE))
+            recent.append((at, inc.id))
+        self.changes.note(inc, ChangeKind.RESOLVED, at, timeline=TimelineEntry(
+            incident_id=inc.id, ts=at, kind=TimelineKind.RESOLVED,
+            summary="resolved: every signal has been resolved for "
+                    f"{self.config.resolve_quiet_minutes:g} minutes"))
+
+    def _prune(self, now: datetime) -> None:
+        """Forget finished incidents past the recurrence horizon (the store keeps them)."""
+        horizon = timedelta(days=self.config.recurrence_days)
+        for inc_id, inc in list(self._incidents.items()):
+            if inc.active or now - inc.updated_at <= horizon:
+                continue
+            del self._incidents[inc_id]
+            for signal_id in inc.members:
+                if self._by_signal.get(signal_id) == inc_id:
+                    del self._by_signal[signal_id]
+
+    # -- operator actions --------------------------------------------------------------
+
+    def _get(self, incident_id: str) -> IncidentState:
+        inc = self._incidents.get(incident_id)
+        if inc is None:
+            raise NotFound(f"no incident {incident_id!r}")
+        return inc
+
+    def merge(self, target_id: str, source_ids: Sequence[str], at: datetime,
+              actor: str = "") -> Incident:
+        """Move every member of the sources into the target; sources become ``merged``."""
+        target = self._get(target_id)
+        sources = [self._get(s) for s in source_ids if s != target_id]
+        if not sources:
+            raise ValidationFailed("merge needs at least one other incident")
+        groups = [sorted(target.types)]
+        for src in sources:
+            groups.append(sorted(src.types))
+            for signal_id, member in list(src.members.items()):
+                src.count_out(member)
+                del src.members[signal_id]
+                if signal_id in target.members:  # an earlier state of the same occurrence
+                    target.count_out(target.members[signal_id])
+                target.members[signal_id] = member
+                target.count_in(member, self.config.max_profile_types)
+                self._by_signal[signal_id] = target.id
+                self.changes.note(src, ChangeKind.UPDATED, at, removed=signal_id)
+                self.changes.note(target, ChangeKind.UPDATED, at, member=signal_id)
+            target.opened_at = min(target.opened_at, src.opened_at)
+            src.status, src.merged_into = IncidentStatus.MERGED, target.id
+            src.updated_at = max(src.updated_at, at)
+            self._active.pop(src.id, None)
+            self.changes.note(src, ChangeKind.UPDATED, at, timeline=TimelineEntry(
+                incident_id=src.id, ts=at, kind=TimelineKind.MERGED,
+                summary=f"merged into {target.id}" + (f" by {actor}" if actor else "")))
+        if target.status is not IncidentStatus.OPEN:
+            target.status, target.resolved_at = IncidentStatus.OPEN, None
+            self._active[target.id] = target
+        target.touch(at)
+        self._derive(target)
+        names = ", ".join(s.id for s in sources)
+        self.changes.note(target, ChangeKind.UPDATED, at, timeline=TimelineEntry(
+            incident_id=target.id, ts=at, kind=TimelineKind.MERGED,
+            summary=f"merged {names}" + (f" by {actor}" if actor else ""),
+            data={"merged": [s.id for s in sources]}))
+        self.learned.learn([t for g in groups for t in g], weight=self.config.feedback_weight)
+        self.feedback.append(Feedback(kind=FeedbackKind.MERGE, ts=at, actor=actor,
+                                      incident_ids=[target.id, *[s.id for s in sources]],
+                                      together=groups))
+        return target.snapshot()
+
+    def split(self, incident_id: str, signal_ids: Sequence[str], at: datetime,
+              actor: str = "") -> Incident:
+        """Move the named members into a new open incident; return the new incident."""
+        old = self._get(incident_id)
+        moving = [s for s in dict.fromkeys(signal_ids) if s in old.members]
+        if not moving or len(moving) == len(old.members):
+            raise ValidationFailed("split must move some, but not all, members")
+        first = min((old.members[s] for s in moving), key=lambda m: m.signal.since)
+        new = self._new_incident(first.signal, old.partition)
+        new.status = IncidentStatus.OPEN
+        for signal_id in moving:
+            member = old.members.pop(signal_id)
+            old.count_out(member)
+            new.members[signal_id] = member
+            new.count_in(member, self.config.max_profile_types)
+            new.opened_at = min(new.opened_at, member.signal.since)
+            self._by_signal[signal_id] = new.id
+            self.changes.note(old, ChangeKind.UPDATED, at, removed=signal_id)
+        new.touch(at)
+        self._derive(old)
+        self._derive(new)
+        suffix = f" by {actor}" if actor else ""
+        self.changes.note(old, ChangeKind.UPDATED, at, timeline=TimelineEntry(
+            incident_id=old.id, ts=at, kind=TimelineKind.SPLIT,
+            summary=f"{len(moving)} signals split off into {new.id}{suffix}"))
+        self.changes.note(new, ChangeKind.OPENED, at, timeline=TimelineEntry(
+            incident_id=new.id, ts=at, kind=TimelineKind.SPLIT,
+            summary=f"split off {old.id}{suffix}"))
+        for signal_id in moving:
+            self.changes.note(new, ChangeKind.OPENED, at, member=signal_id)
+        left, right = sorted(old.types), sorted(new.types)
+        self.learned.separate(left, right, self.config.feedback_weight)
+        self.feedback.append(Feedback(kind=FeedbackKind.SPLIT, ts=at, actor=actor,
+                                      incident_ids=[old.id, new.id], apart=[left, right]))
+        return new.snapshot()
+
+    def acknowledge(self, incident_id: str, at: datetime, actor: str) -> Incident:
+        inc = self._get(incident_id)
+        inc.acknowledged_by = actor or "unknown"
+        self.changes.note(inc, ChangeKind.UPDATED, at, timeline=TimelineEntry(
+            incident_id=inc.id, ts=at, kind=TimelineKind.ACKNOWLEDGED,
+            summary=f"acknowledged by {inc.acknowledged_by}"))
+        return inc.snapshot()
+
+    def link_ticket(self, incident_id: str, ticket_id: str, at: datetime) -> Incident:
+        inc = self._get(incident_id)
+        if ticket_id not in inc.ticket_ids:
+            inc.ticket_ids.append(ticket_id)
+        self.changes.note(inc, ChangeKind.UPDATED, at, timeline=TimelineEntry(
+            incident_id=inc.id, ts=at, kind=TimelineKind.TICKET_LINKED,
+            summary=f"ticket {ticket_id} linked"))
+        return inc.snapshot()
+
+    # -- views -------------------------------------------------------------------------
+
+    def drain(self) -> list[IncidentChange]:
+        return self.changes.drain()
+
+    def incident_of(self, signal_id: str) -> str | None:
+        inc_id = self._by_signal.get(signal_id)
+        inc = self._incidents.get(inc_id) if inc_id else None
+        return inc_id if inc is not None and inc.status is not IncidentStatus.PENDING else None
+
+    def get(self, incident_id: str) -> Incident | None:
+        inc = self._incidents.get(incident_id)
+        return None if inc is None else inc.snapshot()
+
+    def members(self, incident_id: str) -> list[IncidentMember]:
+        inc = self._get(incident_id)
+        return [m.snapshot(inc.id) for m in inc.members.values()]
+
+    def incidents(self, include_pending: bool = False) -> list[Incident]:
+        return [inc.snapshot() for inc in self._incidents.values()
+                if include_pending or inc.status is not IncidentStatus.PENDING]
+
+    # -- state -------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION, "seq": self.changes.seq,
+            "incidents": [inc.to_json() for inc in self._incidents.values()],
+            "resolved_by_type": {k: [[t.isoformat(), i] for t, i in v]
+                                 for k, v in self._resolved_by_type.items()},
+            "learned": self.learned.to_json(),
+            "feedback": [f.model_dump(mode="json") for f in self.feedback],
+        }
+
+    def load_json(self, doc: dict[str, Any]) -> None:
+        if doc.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported correlation state version {doc.get('version')!r}")
+        self.changes = ChangeLog(int(doc["seq"]))
+        self._incidents.clear()
+        self._active.clear()
+        self._by_signal.clear()
+        for item in doc["incidents"]:
+            inc = IncidentState.from_json(item, self.config.max_profile_types)
+            self._derive(inc)
+            self._incidents[inc.id] = inc
+            if inc.active:
+                self._active[inc.id] = inc
+            for signal_id in inc.members:
+                self._by_signal[signal_id] = inc.id
+        self._resolved_by_type = {
+            k: deque(((datetime.fromisoformat(t), i) for t, i in v), maxlen=_RECENT_PER_TYPE)
+            for k, v in doc["resolved_by_type"].items()}
+        self.learned.load_json(doc["learned"])
+        self.feedback = [Feedback.model_validate(f) for f in doc["feedback"]]

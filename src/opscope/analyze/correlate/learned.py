@@ -1,0 +1,97 @@
+"""Co-occurrence of signal types learned from resolved incidents and operator feedback.
+
+A signal type is ``name@entity``. Each resolved incident counts once for every pair of
+types it held; an operator merge counts ``feedback_weight`` times for the merged pairs,
+and a split counts that much *against* the separated pairs, so the next time those types
+meet, the link is refused.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from typing import Any
+
+STATE_VERSION = 1
+
+
+class CoOccurrenceModel:
+    def __init__(self, min_count: float = 2.0, max_types: int = 64) -> None:
+        self.min_count = min_count
+        self.max_types = max_types
+        self.incidents = 0.0
+        self.counts: dict[str, float] = defaultdict(float)
+        # neighbours[a][b] = [together, apart]; symmetric.
+        self.neighbours: dict[str, dict[str, list[float]]] = defaultdict(dict)
+
+    def _pair(self, a: str, b: str, together: float, apart: float) -> None:
+        for x, y in ((a, b), (b, a)):
+            cell = self.neighbours[x].setdefault(y, [0.0, 0.0])
+            cell[0] += together
+            cell[1] += apart
+
+    def learn(self, types: Iterable[str], weight: float = 1.0) -> None:
+        """Count one group of types seen together (a resolved incident)."""
+        kept = sorted(set(types))[: self.max_types]  # bounds the pair count per incident
+        self.incidents += weight
+        for t in kept:
+            self.counts[t] += weight
+        for a, b in itertools.combinations(kept, 2):
+            self._pair(a, b, weight, 0.0)
+
+    def separate(self, left: Iterable[str], right: Iterable[str], weight: float) -> None:
+        """Count ``left`` and ``right`` as apart (an operator split them)."""
+        lhs = sorted(set(left))[: self.max_types]
+        rhs = sorted(set(right))[: self.max_types]
+        for a in lhs:
+            for b in rhs:
+                if a != b:
+                    self._pair(a, b, 0.0, weight)
+
+    def score(self, a: str, b: str) -> float:
+        """In [-1, 1]: -1 when operators kept them apart more than together, otherwise the
+        confidence P(together | the rarer one), 0 below ``min_count`` co-occurrences."""
+        if a == b:
+            return 0.0
+        cell = self.neighbours.get(a, {}).get(b)
+        if cell is None:
+            return 0.0
+        together, apart = cell
+        if apart > together:
+            return -1.0
+        net = together - apart
+        if net < self.min_count:
+            return 0.0
+        base = min(self.counts.get(a, 0.0), self.counts.get(b, 0.0))
+        return min(1.0, net / base) if base > 0 else 0.0
+
+    def best(self, key: str, types: Collection[str]) -> float:
+        """The strongest link of ``key`` to any of ``types``; any veto wins."""
+        near = self.neighbours.get(key)
+        if not near:
+            return 0.0
+        candidates = near.keys() & types if len(near) < len(types) else \
+            [t for t in types if t in near]
+        best = 0.0
+        for other in candidates:
+            s = self.score(key, other)
+            if s < 0:
+                return s
+            best = max(best, s)
+        return best
+
+    def to_json(self) -> dict[str, Any]:
+        pairs = [[a, b, cell[0], cell[1]] for a, near in sorted(self.neighbours.items())
+                 for b, cell in sorted(near.items()) if a < b]
+        return {"version": STATE_VERSION, "incidents": self.incidents,
+                "counts": dict(sorted(self.counts.items())), "pairs": pairs}
+
+    def load_json(self, doc: dict[str, Any]) -> None:
+        if doc.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported co-occurrence state version {doc.get('version')!r}")
+        self.incidents = float(doc["incidents"])
+        self.counts = defaultdict(float, {k: float(v) for k, v in doc["counts"].items()})
+        self.neighbours = defaultdict(dict)
+        for a, b, together, apart in doc["pairs"]:
+            self._pair(a, b, float(together), float(apart))

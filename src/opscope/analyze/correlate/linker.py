@@ -1,0 +1,123 @@
+"""How strongly a signal belongs to an incident: one interface, two strategies.
+
+``EvidenceLinker`` weighs topology, shared labels, text and learned co-occurrence and says
+why; ``TimeWindowLinker`` is the classic baseline that groups whatever fires close in time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from opscope.analyze.correlate.config import CorrelationConfig
+from opscope.analyze.correlate.incident_state import IncidentState, tokens
+from opscope.analyze.correlate.learned import CoOccurrenceModel
+from opscope.analyze.correlate.topology import TopologyIndex
+from opscope.model.incident import Signal
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    score: float
+    reason: str
+
+
+class Linker(Protocol):
+    def link(self, signal: Signal, incident: IncidentState, at: datetime) -> Link | None:
+        """The link of ``signal`` to ``incident`` at event time ``at``; None if there is
+        none. Only incidents with recent activity (the correlation window) are asked."""
+        ...
+
+
+class TimeWindowLinker:
+    """Baseline: any incident active within the window takes the signal."""
+
+    def __init__(self, config: CorrelationConfig) -> None:
+        self.window = timedelta(minutes=config.window_minutes)
+
+    def link(self, signal: Signal, incident: IncidentState, at: datetime) -> Link | None:
+        last = incident.last_activity or incident.opened_at
+        gap = (at - last).total_seconds()
+        score = max(0.0, 1.0 - gap / self.window.total_seconds())
+        return Link(score, f"within {gap:.0f}s of the incident's last activity")
+
+
+class EvidenceLinker:
+    """Weighted evidence; each part in [0, 1], the sum capped at 1."""
+
+    def __init__(self, config: CorrelationConfig, topology: TopologyIndex,
+                 learned: CoOccurrenceModel) -> None:
+        self.config = config
+        self.topology = topology
+        self.learned = learned
+        self.grace = timedelta(minutes=config.downstream_grace_minutes)
+        self.window = config.window_minutes * 60.0
+
+    def _proximity(self, signal: Signal, inc: IncidentState,
+                   at: datetime) -> tuple[float, str]:
+        entity = signal.entity
+        if not entity or not inc.entities:
+            return 0.0, ""
+        if entity in inc.entities:
+            return 1.0, f"same entity {entity}"
+        span = self.config.max_hops + 1
+        best, why = 0.0, ""
+        # Symptom: the signal's entity depends on one of the incident's entities.
+        deps = self.topology.dependencies(entity)
+        hits = deps.keys() & inc.entities.keys() if len(deps) < len(inc.entities) else \
+            [e for e in inc.entities if e in deps]
+        for other in hits:
+            p = 1.0 - deps[other] / span
+            if p > best:
+                best, why = p, f"{entity} depends on {other} ({deps[other]} hops)"
+        # Cause: a dependency of the incident's deepest entities, early in the incident.
+        if at - inc.opened_at <= self.grace:
+            below = self.topology.dependents(entity)
+            for root in inc.roots:
+                if root in below:
+                    p = 0.8 * (1.0 - below[root] / span)
+                    if p > best:
+                        best, why = p, f"{root} depends on {entity} ({below[root]} hops)"
+        # Common cause, early in the incident: both call the same service or store.
+        if best < 0.5 and at - inc.opened_at <= self.grace \
+                and self.topology.direct_service_deps(entity) & inc.sibling_deps:
+            shared = sorted(self.topology.direct_service_deps(entity) & inc.sibling_deps)[0]
+            best, why = 0.5, f"{entity} shares dependency {shared} with the incident"
+        return best, why
+
+    def _labels(self, signal: Signal, inc: IncidentState) -> bool:
+        keys = self.config.group_by
+        return bool(keys) and bool(inc.group) and all(
+            signal.labels.get(k) is not None and signal.labels.get(k) == inc.group.get(k)
+            for k in keys)
+
+    def link(self, signal: Signal, incident: IncidentState, at: datetime) -> Link | None:
+        w = self.config.weights
+        learned = self.learned.best(signal.type_key, incident.types.keys())
+        if learned < 0:
+            return None  # operators split these apart before
+        score, reasons = 0.0, []
+        proximity, why = self._proximity(signal, incident, at)
+        if proximity > 0:
+            score += w.topology * proximity
+            reasons.append(why)
+        if self._labels(signal, incident):
+            score += w.labels
+            reasons.append("same " + ", ".join(
+                f"{k}={incident.group[k]}" for k in self.config.group_by))
+        if learned > 0:
+            score += w.learned * learned
+            reasons.append(f"co-occurred before (confidence {learned:.2f})")
+        words = tokens(signal)
+        if words and incident.words:
+            overlap = len(words & incident.words) / len(words)
+            if overlap > 0:
+                score += w.text * overlap
+                reasons.append(f"{overlap:.0%} of its words already in the incident")
+        if not reasons:
+            return None
+        # Evidence fades with the time since the incident's last join.
+        last = incident.last_activity or incident.opened_at
+        fade = max(0.0, 1.0 - max(0.0, (at - last).total_seconds()) / self.window)
+        return Link(min(1.0, score) * fade, "; ".join(reasons))

@@ -1,0 +1,56 @@
+"""The event view renders real events and logs in a real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from integration.server_process import ServerProcess, make_token
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+if CHROMIUM is None and os.environ.get("OPSCOPE_REQUIRE_SYSTEM_TOOLS"):
+    raise RuntimeError("chromium is required (make system-deps installs it)")
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
+
+
+def _dump_dom(url: str, profile: Path) -> str:
+    assert CHROMIUM is not None
+    result = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=8000",
+         "--dump-dom", url],
+        capture_output=True, text=True, timeout=90)
+    return result.stdout
+
+
+def test_event_view_shows_stored_events_and_logs(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    token = make_token(data, "ingest", "read")
+    server = ServerProcess(data).start()
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        event = {"source": "nagios", "name": "DiskAlmostFull", "entity": "db-7",
+                 "severity": "critical", "starts_at": "2026-11-26T10:00:00Z",
+                 "summary": "<b>/var</b> at 97%"}
+        assert httpx.post(server.url + "/api/v1/events", json=[event], headers=headers,
+                          timeout=10).status_code == 200
+        logs = [{"message": "vacuum finished on table orders in 812 ms", "entity": "db-7",
+                 "level": "warning", "ts": "2026-11-26T10:00:01Z"}]
+        assert httpx.post(server.url + "/api/v1/logs", json=logs, headers=headers,
+                          timeout=10).status_code == 200
+        dom = _dump_dom(f"{server.url}/#token={token}", tmp_path / "profile")
+    finally:
+        server.stop()
+    assert "DiskAlmostFull" in dom
+    assert "vacuum finished on table orders" in dom
+    # Data is rendered as text, never as markup.
+    assert "&lt;b&gt;/var&lt;/b&gt; at 97%" in dom
+    assert "<b>/var</b>" not in dom
