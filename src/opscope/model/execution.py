@@ -40,14 +40,16 @@ class Execution(Record):
     action_kind: Name = Field(description="webhook, runbook, slack, pagerduty, email, ...")
     trigger_kind: Name = Field(description="incident.opened, anomaly, event, schedule, ...")
     subject: str = Field(
-        default="", max_length=512,
+        default="",
+        max_length=512,
         description="What the trigger is about: incident id, event fingerprint, anomaly id.",
     )
     trigger: dict[str, Any] = Field(
         default_factory=dict, description="The trigger's fields as the rule saw them."
     )
     idempotency_key: str = Field(
-        default="", max_length=256,
+        default="",
+        max_length=256,
         description="Derived from rule, action, subject and version; one delivery per key.",
     )
     inputs: dict[str, Any] = Field(

@@ -20,8 +20,10 @@ log = logging.getLogger(__name__)
 
 
 class Written(Protocol):
-    inserted: int
-    updated: int
+    @property
+    def inserted(self) -> int: ...
+    @property
+    def updated(self) -> int: ...
 
 
 Writer = Callable[[Sequence[Any]], Written]

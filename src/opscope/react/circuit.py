@@ -21,8 +21,10 @@ from opscope.react.duration import Duration
 class CircuitConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    failures: int = Field(default=5, ge=1, description="Consecutive failures that open the circuit.")
-    open_for: Duration = Field(timedelta(minutes=1), description="How long it stays open.")
+    failures: int = Field(
+        default=5, ge=1, description="Consecutive failures that open the circuit."
+    )
+    open_for: Duration = Field(default=timedelta(minutes=1), description="How long it stays open.")
 
 
 @dataclass

@@ -84,8 +84,13 @@ class ReactPorts:
 
     @classmethod
     def in_memory(cls, annotator: IncidentAnnotator | None = None) -> ReactPorts:
-        return cls(MemoryAuditLog(), MemoryApprovalStore(), MemoryNotificationLog(),
-                   MemoryActionState(), annotator)
+        return cls(
+            MemoryAuditLog(),
+            MemoryApprovalStore(),
+            MemoryNotificationLog(),
+            MemoryActionState(),
+            annotator,
+        )
 
 
 @dataclass(frozen=True)
@@ -106,8 +111,10 @@ def idempotency_key(rule: str, action: str, trigger: Trigger) -> str:
 def redact(value: Any) -> Any:
     """Hide secrets (tokens, passwords, keys) before inputs reach the audit log."""
     if isinstance(value, Mapping):
-        return {k: "<redacted>" if any(s in str(k).lower() for s in _SECRET_KEYS) else redact(v)
-                for k, v in value.items()}
+        return {
+            k: "<redacted>" if any(s in str(k).lower() for s in _SECRET_KEYS) else redact(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value
@@ -115,9 +122,15 @@ def redact(value: Any) -> Any:
 
 class ReactionEngine:
     def __init__(
-        self, rules: RuleSet, ports: ReactPorts, settings: ReactSettings | None = None, *,
-        clock: Clock | None = None, http: httpx.Client | None = None,
-        sleep: Callable[[float], None] = time.sleep, approval_secret: bytes | None = None,
+        self,
+        rules: RuleSet,
+        ports: ReactPorts,
+        settings: ReactSettings | None = None,
+        *,
+        clock: Clock | None = None,
+        http: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        approval_secret: bytes | None = None,
     ) -> None:
         self.settings = settings or ReactSettings()
         self.ports = ports
@@ -126,7 +139,9 @@ class ReactionEngine:
         self._own_http = http is None
         self.http = http or httpx.Client(follow_redirects=False)
         self.services = ActionServices(
-            http=self.http, state=ports.state, annotator=ports.annotator,
+            http=self.http,
+            state=ports.state,
+            annotator=ports.annotator,
             runbook_dir=self.settings.runbook_dir,
             runbook_env={k: v for k, v in os.environ.items() if k in self.settings.runbook_env},
             base_url=self.settings.base_url.rstrip("/"),
@@ -134,7 +149,8 @@ class ReactionEngine:
         self.signer = ApprovalSigner(approval_secret or os.urandom(32))
         self.breaker = CircuitBreaker(self.settings.circuit)
         self.gates: list[Gate] = standard_gates(
-            ports.notifications, ports.approvals, self.breaker, self.settings.in_doubt)
+            ports.notifications, ports.approvals, self.breaker, self.settings.in_doubt
+        )
         self.scheduler = Scheduler()
         self._lock = threading.Lock()
         self.rules = rules
@@ -149,11 +165,12 @@ class ReactionEngine:
         with self._lock:
             self.rules = rules
             self.router = router
-        problems = []
+        problems: list[str] = []
         for owner, actions in self._all_actions(rules):
             for bound in actions:
-                problems.extend(f"{owner}/{bound.name}: {p}"
-                                for p in bound.action.check(self.services))
+                problems.extend(
+                    f"{owner}/{bound.name}: {p}" for p in bound.action.check(self.services)
+                )
         return problems
 
     @staticmethod
@@ -173,16 +190,23 @@ class ReactionEngine:
         if isinstance(trigger, Trigger):
             return trigger
         try:
-            return trigger_from_fields(trigger, at=None if trigger.get("at") or any(
-                isinstance(v, Mapping) for v in trigger.values()) else self.clock.now())
+            return trigger_from_fields(
+                trigger,
+                at=None
+                if trigger.get("at") or any(isinstance(v, Mapping) for v in trigger.values())
+                else self.clock.now(),
+            )
         except ValueError as exc:
             raise ValidationFailed(f"not a trigger: {exc}") from exc
 
     def evaluate(self, trigger: Trigger | Mapping[str, Any]) -> list[Match]:
         """The rules this trigger matches and their actions; runs nothing."""
         current = self._as_trigger(trigger)
-        return [Match(r.name, current, [a.name for a in r.actions], r.rule.route is not None)
-                for r in self.rules.rules if r.matches(current)]
+        return [
+            Match(r.name, current, [a.name for a in r.actions], r.rule.route is not None)
+            for r in self.rules.rules
+            if r.matches(current)
+        ]
 
     def handle(self, trigger: Trigger | Mapping[str, Any]) -> list[Execution]:
         """Run every matching rule's actions for this trigger; return their executions."""
@@ -204,8 +228,10 @@ class ReactionEngine:
         out: list[Execution] = []
         for rule in self.rules.rules:
             every = rule.rule.trigger.every
-            if rule.rule.enabled and every is not None and TriggerKind.SCHEDULE in (
-                rule.rule.trigger.on
+            if (
+                rule.rule.enabled
+                and every is not None
+                and TriggerKind.SCHEDULE in (rule.rule.trigger.on)
             ):
                 for at in self.scheduler.due(rule.name, every, moment):
                     trig = schedule_trigger(rule.name, at, every)
@@ -223,8 +249,12 @@ class ReactionEngine:
         raw_labels = body.get("labels")
         if isinstance(raw_labels, Mapping):
             labels.update({str(k): str(v) for k, v in raw_labels.items()})
-        for name, key in (("service", "service"), ("service", "entity"),
-                          ("severity", "severity"), ("alertname", "name")):
+        for name, key in (
+            ("service", "service"),
+            ("service", "entity"),
+            ("severity", "severity"),
+            ("alertname", "name"),
+        ):
             if body.get(key) and name not in labels:
                 labels[name] = str(body[key])
         labels["rule"] = rule.name
@@ -234,8 +264,13 @@ class ReactionEngine:
             if value is not None:
                 labels[name] = str(value)
         resolved = trigger.kind is TriggerKind.INCIDENT_RESOLVED or body.get("status") == "resolved"
-        return RoutedAlert(trigger.subject, labels, resolved, trigger.at,
-                           {**trigger.fields, "kind": trigger.kind.value})
+        return RoutedAlert(
+            trigger.subject,
+            labels,
+            resolved,
+            trigger.at,
+            {**trigger.fields, "kind": trigger.kind.value},
+        )
 
     def _flush_routes(self, now: datetime) -> list[Execution]:
         router = self.router
@@ -261,23 +296,51 @@ class ReactionEngine:
             "anomaly": f"{base}/anomalies/{trigger.subject}",
             "event": f"{base}/events?fingerprint={trigger.body.get('fingerprint', '')}",
         }.get(section, base)
-        fields = {**trigger.fields, "kind": trigger.kind.value, "rule": rule,
-                  "trigger": {"kind": trigger.kind.value, "at": trigger.at.isoformat(),
-                              "subject": trigger.subject, "version": trigger.version,
-                              "entity": trigger.entity, "fields": trigger.fields},
-                  "links": {"opscope": base, "subject": subject_link}}
-        return ActionContext(rule, bound.name, trigger, fields, key, self.clock.now(),
-                             self.services)
+        fields = {
+            **trigger.fields,
+            "kind": trigger.kind.value,
+            "rule": rule,
+            "trigger": {
+                "kind": trigger.kind.value,
+                "at": trigger.at.isoformat(),
+                "subject": trigger.subject,
+                "version": trigger.version,
+                "entity": trigger.entity,
+                "fields": trigger.fields,
+            },
+            "links": {"opscope": base, "subject": subject_link},
+        }
+        return ActionContext(
+            rule, bound.name, trigger, fields, key, self.clock.now(), self.services
+        )
 
-    def _run(self, rule: str, bound: BoundAction, trigger: Trigger, *,
-             approved_by: str = "", approval_id: str = "") -> Execution:
+    def _run(
+        self,
+        rule: str,
+        bound: BoundAction,
+        trigger: Trigger,
+        *,
+        approved_by: str = "",
+        approval_id: str = "",
+    ) -> Execution:
         started = self.clock.now()
         t0 = time.perf_counter()
         key = idempotency_key(rule, bound.name, trigger)
         ctx = self._context(rule, bound, trigger, key)
         dry = self.settings.dry_run or bool(bound.policies.dry_run)
-        run = Run(rule, bound, trigger, ctx, key, bound.policies, {}, started, dry_run=dry,
-                  approval_id=approval_id, approved_by=approved_by)
+        run = Run(
+            rule,
+            bound,
+            trigger,
+            ctx,
+            key,
+            bound.policies,
+            {},
+            started,
+            dry_run=dry,
+            approval_id=approval_id,
+            approved_by=approved_by,
+        )
         try:
             run.inputs = bound.action.prepare(ctx)
         except (DeliveryFailed, TemplateError) as exc:
@@ -314,20 +377,39 @@ class ReactionEngine:
             reason = "delivered again after an interrupted attempt" if run.resend else ""
             return ExecutionStatus.SUCCEEDED, reason, outcome.result, outcome.output, attempt
 
-    def _record(self, run: Run, t0: float, status: ExecutionStatus, reason: str,
-                result: dict[str, Any] | None = None, output: str = "",
-                attempts: int = 0) -> Execution:
+    def _record(
+        self,
+        run: Run,
+        t0: float,
+        status: ExecutionStatus,
+        reason: str,
+        result: dict[str, Any] | None = None,
+        output: str = "",
+        attempts: int = 0,
+    ) -> Execution:
         trigger_fields: dict[str, Any] = run.trigger.fields
         if len(orjson.dumps(trigger_fields, default=str)) > self.settings.max_trigger_bytes:
             trigger_fields = {"kind": run.trigger.kind.value, "truncated": True}
         execution = Execution(
-            id=uuid.uuid4().hex, rule=run.rule, action=run.bound.name,
-            action_kind=run.bound.kind, trigger_kind=run.trigger.kind.value,
-            subject=run.trigger.subject[:512], trigger=trigger_fields,
-            idempotency_key=run.key, inputs=run.notes.get("audit_inputs", {}), status=status,
-            reason=reason[:2048], approval_id=run.approval_id, approved_by=run.approved_by,
-            result=redact(result or {}), output=output[:65_536], attempts=attempts,
-            dry_run=run.dry_run, started_at=run.now, finished_at=self.clock.now(),
+            id=uuid.uuid4().hex,
+            rule=run.rule,
+            action=run.bound.name,
+            action_kind=run.bound.kind,
+            trigger_kind=run.trigger.kind.value,
+            subject=run.trigger.subject[:512],
+            trigger=trigger_fields,
+            idempotency_key=run.key,
+            inputs=run.notes.get("audit_inputs", {}),
+            status=status,
+            reason=reason[:2048],
+            approval_id=run.approval_id,
+            approved_by=run.approved_by,
+            result=redact(result or {}),
+            output=output[:65_536],
+            attempts=attempts,
+            dry_run=run.dry_run,
+            started_at=run.now,
+            finished_at=self.clock.now(),
             duration_ms=round((time.perf_counter() - t0) * 1000, 3),
         )
         self.ports.audit.record(execution)
@@ -348,7 +430,7 @@ class ReactionEngine:
 
     def _find_action(self, rule: str, action: str) -> BoundAction:
         if rule.startswith(ROUTE_PREFIX):
-            actions = self.rules.receivers.get(rule[len(ROUTE_PREFIX):], ())
+            actions = self.rules.receivers.get(rule[len(ROUTE_PREFIX) :], ())
         else:
             found = self.rules.rule(rule)
             actions = found.actions if found else ()
@@ -365,20 +447,25 @@ class ReactionEngine:
         policy = self._find_action(request.rule, request.action).policies.approval
         if policy is not None and policy.approvers and by not in policy.approvers:
             raise AuthError(f"{by!r} may not approve actions of rule {request.rule!r}", 403)
-        decided = request.model_copy(update={"state": ApprovalState.APPROVED,
-                                             "decided_by": by, "decided_at": now})
+        decided = request.model_copy(
+            update={"state": ApprovalState.APPROVED, "decided_by": by, "decided_at": now}
+        )
         self.ports.approvals.put(decided)
         bound = self._find_action(request.rule, request.action)
         trigger = Trigger.model_validate(request.trigger)
-        return self._run(request.rule, bound, trigger, approved_by=by or "unknown",
-                         approval_id=approval_id)
+        return self._run(
+            request.rule, bound, trigger, approved_by=by or "unknown", approval_id=approval_id
+        )
 
     def reject(self, approval_id: str, by: str) -> Execution:
         request = self._pending(approval_id)
         now = self.clock.now()
         self._check_open(request, now)
-        self.ports.approvals.put(request.model_copy(update={
-            "state": ApprovalState.REJECTED, "decided_by": by, "decided_at": now}))
+        self.ports.approvals.put(
+            request.model_copy(
+                update={"state": ApprovalState.REJECTED, "decided_by": by, "decided_at": now}
+            )
+        )
         return self._close_request(request, ExecutionStatus.REJECTED, f"rejected by {by}", by)
 
     def decide_by_token(self, token: str, by: str = "signed-link") -> Execution:
@@ -399,14 +486,24 @@ class ReactionEngine:
         out = []
         for request in self.ports.approvals.list(ApprovalState.PENDING):
             if request.expired(moment):
-                self.ports.approvals.put(request.model_copy(update={
-                    "state": ApprovalState.EXPIRED, "decided_at": moment}))
-                out.append(self._close_request(
-                    request, ExecutionStatus.EXPIRED, f"not approved by {request.expires_at}", ""))
+                self.ports.approvals.put(
+                    request.model_copy(
+                        update={"state": ApprovalState.EXPIRED, "decided_at": moment}
+                    )
+                )
+                out.append(
+                    self._close_request(
+                        request,
+                        ExecutionStatus.EXPIRED,
+                        f"not approved by {request.expires_at}",
+                        "",
+                    )
+                )
         return out
 
-    def _close_request(self, request: ApprovalRequest, status: ExecutionStatus, reason: str,
-                       by: str) -> Execution:
+    def _close_request(
+        self, request: ApprovalRequest, status: ExecutionStatus, reason: str, by: str
+    ) -> Execution:
         now = self.clock.now()
         trigger = Trigger.model_validate(request.trigger)
         try:
@@ -414,10 +511,21 @@ class ReactionEngine:
         except NotFound:
             kind = "unknown"
         execution = Execution(
-            id=uuid.uuid4().hex, rule=request.rule, action=request.action, action_kind=kind,
-            trigger_kind=trigger.kind.value, subject=request.subject, trigger=trigger.fields,
-            idempotency_key=request.idempotency_key, inputs=request.inputs, status=status,
-            reason=reason, approval_id=request.id, approved_by=by,
-            started_at=now, finished_at=now)
+            id=uuid.uuid4().hex,
+            rule=request.rule,
+            action=request.action,
+            action_kind=kind,
+            trigger_kind=trigger.kind.value,
+            subject=request.subject,
+            trigger=trigger.fields,
+            idempotency_key=request.idempotency_key,
+            inputs=request.inputs,
+            status=status,
+            reason=reason,
+            approval_id=request.id,
+            approved_by=by,
+            started_at=now,
+            finished_at=now,
+        )
         self.ports.audit.record(execution)
         return execution

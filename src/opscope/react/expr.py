@@ -238,8 +238,13 @@ def _severity(value: Any) -> int:
 
 
 FUNCTIONS: dict[str, tuple[int, Callable[..., Any]]] = {
-    "contains": (2, _contains), "startswith": (2, _startswith), "endswith": (2, _endswith),
-    "lower": (1, _lower), "upper": (1, _upper), "len": (1, _len), "exists": (1, _exists),
+    "contains": (2, _contains),
+    "startswith": (2, _startswith),
+    "endswith": (2, _endswith),
+    "lower": (1, _lower),
+    "upper": (1, _upper),
+    "len": (1, _len),
+    "exists": (1, _exists),
     "severity": (1, _severity),
 }
 
@@ -250,8 +255,12 @@ FUNCTIONS: dict[str, tuple[int, Callable[..., Any]]] = {
 def _ordered(op: str) -> Callable[[Any, Any], bool]:
     def compare(left: Any, right: Any) -> bool:
         numbers = (int, float)
-        same = (isinstance(left, numbers) and isinstance(right, numbers)
-                and not isinstance(left, bool) and not isinstance(right, bool))
+        same = (
+            isinstance(left, numbers)
+            and isinstance(right, numbers)
+            and not isinstance(left, bool)
+            and not isinstance(right, bool)
+        )
         if not same and not (isinstance(left, str) and isinstance(right, str)):
             return False
         if op == "<":
@@ -277,9 +286,14 @@ def _member(left: Any, right: Any) -> bool:
 
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "==": lambda a, b: bool(a == b), "!=": lambda a, b: bool(a != b),
-    "<": _ordered("<"), "<=": _ordered("<="), ">": _ordered(">"), ">=": _ordered(">="),
-    "in": _member, "not in": lambda a, b: not _member(a, b),
+    "==": lambda a, b: bool(a == b),
+    "!=": lambda a, b: bool(a != b),
+    "<": _ordered("<"),
+    "<=": _ordered("<="),
+    ">": _ordered(">"),
+    ">=": _ordered(">="),
+    "in": _member,
+    "not in": lambda a, b: not _member(a, b),
 }
 
 
@@ -421,12 +435,14 @@ class _Parser:
         if name_tok.text not in FUNCTIONS:
             known = ", ".join(sorted([*FUNCTIONS, "matches"]))
             raise ExpressionError(
-                f"unknown function {name_tok.text!r}; known: {known}", name_tok.offset)
+                f"unknown function {name_tok.text!r}; known: {known}", name_tok.offset
+            )
         arity, fn = FUNCTIONS[name_tok.text]
         args = self._arguments(")")
         if len(args) != arity:
             raise ExpressionError(
-                f"{name_tok.text}() takes {arity} argument(s), got {len(args)}", name_tok.offset)
+                f"{name_tok.text}() takes {arity} argument(s), got {len(args)}", name_tok.offset
+            )
         if arity == 1:
             only = args[0]
             return lambda ctx: fn(only(ctx))
@@ -484,8 +500,10 @@ def lookup(data: Any, path: tuple[str | int, ...]) -> Any:
     for key in path:
         if isinstance(key, str) and isinstance(current, Mapping):
             current = current.get(key)
-        elif isinstance(key, int) and isinstance(current, list) and -len(current) <= key < len(
-            current
+        elif (
+            isinstance(key, int)
+            and isinstance(current, list)
+            and -len(current) <= key < len(current)
         ):
             current = current[key]
         else:

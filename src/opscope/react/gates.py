@@ -114,8 +114,11 @@ class DuplicateGate(_Quiet):
         if self.in_doubt == "resend" and not run.dry_run:
             run.resend = True
             return None
-        return Stop(ExecutionStatus.IN_DOUBT, "an earlier delivery was interrupted after it "
-                    f"started at {entry.claimed_at.isoformat()}; not sent again")
+        return Stop(
+            ExecutionStatus.IN_DOUBT,
+            "an earlier delivery was interrupted after it "
+            f"started at {entry.claimed_at.isoformat()}; not sent again",
+        )
 
 
 class DryRunGate(_Quiet):
@@ -144,8 +147,10 @@ class RateLimitGate(_Quiet):
             run.notes[self.name] = True
             return None
         scope = f"entity {run.trigger.entity}" if self.per_entity else "rule action"
-        return Stop(ExecutionStatus.SUPPRESSED,
-                    f"rate limit: {limit.count} per {limit.per} reached for the {scope}")
+        return Stop(
+            ExecutionStatus.SUPPRESSED,
+            f"rate limit: {limit.count} per {limit.per} reached for the {scope}",
+        )
 
     def undo(self, run: Run) -> None:
         if run.notes.pop(self.name, False):
@@ -164,8 +169,10 @@ class CooldownGate(_Quiet):
             return None
         left = self.cooldown.remaining(run.entity_key, period, run.now)
         if left.total_seconds() > 0:
-            return Stop(ExecutionStatus.SUPPRESSED,
-                        f"cooldown: {int(left.total_seconds())}s left for {run.trigger.entity}")
+            return Stop(
+                ExecutionStatus.SUPPRESSED,
+                f"cooldown: {int(left.total_seconds())}s left for {run.trigger.entity}",
+            )
         return None
 
     def done(self, run: Run, delivered: bool) -> None:
@@ -192,16 +199,28 @@ class ApprovalGate(_Quiet):
         run.approval_id = approval_id
         existing = self.store.get(approval_id)
         if existing is not None:
-            return Stop(ExecutionStatus.SUPPRESSED,
-                        f"approval {approval_id} already requested ({existing.state.value})")
-        self.store.put(ApprovalRequest(
-            id=approval_id, rule=run.rule, action=run.bound.name, subject=run.trigger.subject,
-            trigger=run.trigger.model_dump(mode="json"), inputs=run.notes.get("audit_inputs", {}),
-            idempotency_key=run.key, requested_at=run.now, expires_at=run.now + policy.ttl,
-        ))
+            return Stop(
+                ExecutionStatus.SUPPRESSED,
+                f"approval {approval_id} already requested ({existing.state.value})",
+            )
+        self.store.put(
+            ApprovalRequest(
+                id=approval_id,
+                rule=run.rule,
+                action=run.bound.name,
+                subject=run.trigger.subject,
+                trigger=run.trigger.model_dump(mode="json"),
+                inputs=run.notes.get("audit_inputs", {}),
+                idempotency_key=run.key,
+                requested_at=run.now,
+                expires_at=run.now + policy.ttl,
+            )
+        )
         until = run.now + policy.ttl
-        return Stop(ExecutionStatus.PENDING_APPROVAL,
-                    f"waiting for approval {approval_id} until {until:%Y-%m-%d %H:%M:%S}Z")
+        return Stop(
+            ExecutionStatus.PENDING_APPROVAL,
+            f"waiting for approval {approval_id} until {until:%Y-%m-%d %H:%M:%S}Z",
+        )
 
 
 class CircuitGate(_Quiet):
@@ -284,8 +303,9 @@ class ClaimGate(_Quiet):
             self.own.discard(run.key)
 
 
-def standard_gates(log: NotificationLog, approvals: ApprovalStore, breaker: CircuitBreaker,
-                   in_doubt: str) -> list[Gate]:
+def standard_gates(
+    log: NotificationLog, approvals: ApprovalStore, breaker: CircuitBreaker, in_doubt: str
+) -> list[Gate]:
     """The gates in the order every run passes them."""
     own: set[str] = set()
     return [

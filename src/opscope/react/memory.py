@@ -102,7 +102,8 @@ class MemoryNotificationLog:
             if found is not None:
                 return found
             self._entries[key] = NotificationEntry(
-                key=key, state=DeliveryState.SENDING, claimed_at=at)
+                key=key, state=DeliveryState.SENDING, claimed_at=at
+            )
             return None
 
     def complete(self, key: str, at: datetime, detail: dict[str, Any]) -> None:
@@ -110,7 +111,8 @@ class MemoryNotificationLog:
             old = self._entries.get(key)
             claimed = old.claimed_at if old else at
             self._entries[key] = NotificationEntry(
-                key=key, state=DeliveryState.SENT, claimed_at=claimed, sent_at=at, detail=detail)
+                key=key, state=DeliveryState.SENT, claimed_at=claimed, sent_at=at, detail=detail
+            )
 
     def release(self, key: str) -> None:
         with self._lock:

@@ -39,9 +39,11 @@ class RateLimit(PolicyModel):
 
 class RetryPolicy(PolicyModel):
     attempts: int = Field(default=3, ge=1, le=10, description="Tries in all, the first included.")
-    backoff: Duration = Field(timedelta(seconds=1), description="Wait before the 2nd try.")
-    factor: float = Field(default=2.0, ge=1.0, le=10.0, description="Each further wait is this times.")
-    max_backoff: Duration = Field(timedelta(seconds=60), description="Longest single wait.")
+    backoff: Duration = Field(default=timedelta(seconds=1), description="Wait before the 2nd try.")
+    factor: float = Field(
+        default=2.0, ge=1.0, le=10.0, description="Each further wait is this times."
+    )
+    max_backoff: Duration = Field(default=timedelta(seconds=60), description="Longest single wait.")
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait after failed try number ``attempt`` (1-based)."""
@@ -54,9 +56,12 @@ class RetryPolicy(PolicyModel):
 
 class ApprovalPolicy(PolicyModel):
     required: bool = Field(default=True, description="Hold the action until approved.")
-    ttl: Duration = Field(timedelta(hours=1), description="Unanswered requests expire then.")
+    ttl: Duration = Field(
+        default=timedelta(hours=1), description="Unanswered requests expire then."
+    )
     approvers: list[str] = Field(
-        default_factory=list, description="Who may approve; empty means any authenticated user.")
+        default_factory=list, description="Who may approve; empty means any authenticated user."
+    )
 
 
 class Policies(PolicyModel):
@@ -65,8 +70,12 @@ class Policies(PolicyModel):
     dry_run: bool | None = Field(default=None, description="Record only, deliver nothing.")
     approval: ApprovalPolicy | None = Field(default=None, description="Hold until approved.")
     rate_limit: RateLimit | None = Field(default=None, description="Per rule and action.")
-    entity_rate_limit: RateLimit | None = Field(default=None, description="Per rule, action and entity.")
-    cooldown: Duration | None = Field(default=None, description="Quiet time per entity after a delivery.")
+    entity_rate_limit: RateLimit | None = Field(
+        default=None, description="Per rule, action and entity."
+    )
+    cooldown: Duration | None = Field(
+        default=None, description="Quiet time per entity after a delivery."
+    )
     concurrency: int | None = Field(default=None, ge=1, description="Deliveries in flight at once.")
     retry: RetryPolicy | None = Field(default=None, description="Retries of retryable failures.")
 

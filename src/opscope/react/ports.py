@@ -60,7 +60,6 @@ class ApprovalStore(Protocol):
     def list(self, state: ApprovalState | None = None) -> list[ApprovalRequest]: ...
 
 
-
 class NotificationLog(Protocol):
     """Delivery keys, claimed before delivery and marked after: a restart sends once.
 

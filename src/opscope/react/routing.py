@@ -44,10 +44,18 @@ class Route(BaseModel):
 
     receiver: str | None = Field(default=None, description="Receiver name; inherited when unset.")
     matchers: list[str] = Field(default_factory=list, description='e.g. team="payments".')
-    group_by: list[str] | None = Field(default=None, description="Labels that form a group; '...' all.")
-    group_wait: Duration | None = Field(default=None, description="Wait before a new group's first send.")
-    group_interval: Duration | None = Field(default=None, description="Wait between a group's sends.")
-    repeat_interval: Duration | None = Field(default=None, description="Resend an unchanged group after.")
+    group_by: list[str] | None = Field(
+        default=None, description="Labels that form a group; '...' all."
+    )
+    group_wait: Duration | None = Field(
+        default=None, description="Wait before a new group's first send."
+    )
+    group_interval: Duration | None = Field(
+        default=None, description="Wait between a group's sends."
+    )
+    repeat_interval: Duration | None = Field(
+        default=None, description="Resend an unchanged group after."
+    )
     send_resolved: bool | None = Field(default=None, description="Notify when alerts resolve.")
     continue_: bool = Field(default=False, alias="continue", description="Keep matching siblings.")
     routes: list[Route] = Field(default_factory=list, description="Child routes.")
@@ -67,13 +75,18 @@ class ResolvedRoute:
     children: tuple[ResolvedRoute, ...]
 
 
-ROOT_DEFAULTS = {"group_wait": timedelta(seconds=30), "group_interval": timedelta(minutes=5),
-                 "repeat_interval": timedelta(hours=4)}
+ROOT_DEFAULTS = {
+    "group_wait": timedelta(seconds=30),
+    "group_interval": timedelta(minutes=5),
+    "repeat_interval": timedelta(hours=4),
+}
 
 
-def resolve_route(route: Route, parent: ResolvedRoute | None = None,
-                  route_id: str = "0") -> ResolvedRoute:
+def resolve_route(
+    route: Route, parent: ResolvedRoute | None = None, route_id: str = "0"
+) -> ResolvedRoute:
     """Fill inherited settings; raise ValueError on a bad matcher or a root without receiver."""
+
     def pick(name: str) -> Any:
         own = getattr(route, name)
         if own is not None:
@@ -84,17 +97,24 @@ def resolve_route(route: Route, parent: ResolvedRoute | None = None,
     if not receiver:
         raise ValueError("the root route needs a receiver")
     node = ResolvedRoute(
-        id=route_id, receiver=receiver, matchers=tuple(parse_matchers(route.matchers)),
-        group_by=tuple(route.group_by if route.group_by is not None
-                       else (parent.group_by if parent else ())),
-        group_wait=pick("group_wait"), group_interval=pick("group_interval"),
+        id=route_id,
+        receiver=receiver,
+        matchers=tuple(parse_matchers(route.matchers)),
+        group_by=tuple(
+            route.group_by if route.group_by is not None else (parent.group_by if parent else ())
+        ),
+        group_wait=pick("group_wait"),
+        group_interval=pick("group_interval"),
         repeat_interval=pick("repeat_interval"),
-        send_resolved=route.send_resolved if route.send_resolved is not None
+        send_resolved=route.send_resolved
+        if route.send_resolved is not None
         else (parent.send_resolved if parent else True),
-        continue_=route.continue_, children=(),
+        continue_=route.continue_,
+        children=(),
     )
-    children = tuple(resolve_route(child, node, f"{route_id}.{i}")
-                     for i, child in enumerate(route.routes))
+    children = tuple(
+        resolve_route(child, node, f"{route_id}.{i}") for i, child in enumerate(route.routes)
+    )
     return ResolvedRoute(**{**node.__dict__, "children": children})
 
 
@@ -143,14 +163,20 @@ class Dispatch:
     def fields(self) -> dict[str, Any]:
         """Template fields: the latest alert's trigger fields plus ``notification``."""
         latest = max([*self.firing, *self.resolved], key=lambda a: a.at)
-        return {**latest.fields, "kind": "notification", "notification": {
-            "receiver": self.receiver, "group_key": self.group_key,
-            "group_labels": self.group_labels,
-            "status": "firing" if self.firing else "resolved",
-            "firing": [a.fields for a in self.firing],
-            "resolved": [a.fields for a in self.resolved],
-            "version": self.version, "at": self.at.isoformat(),
-        }}
+        return {
+            **latest.fields,
+            "kind": "notification",
+            "notification": {
+                "receiver": self.receiver,
+                "group_key": self.group_key,
+                "group_labels": self.group_labels,
+                "status": "firing" if self.firing else "resolved",
+                "firing": [a.fields for a in self.firing],
+                "resolved": [a.fields for a in self.resolved],
+                "version": self.version,
+                "at": self.at.isoformat(),
+            },
+        }
 
 
 @dataclass
@@ -181,7 +207,8 @@ class Router:
                 else:
                     labels = {k: alert.labels.get(k, "") for k in route.group_by}
                 key = f"{route.id}:{route.receiver}:" + ",".join(
-                    f"{k}={v}" for k, v in labels.items())
+                    f"{k}={v}" for k, v in labels.items()
+                )
                 group = self._groups.get(key)
                 if group is None:
                     group = _Group(key, route, labels, {}, now + route.group_wait)
@@ -225,22 +252,48 @@ class Router:
         elif resolved:
             needed = route.send_resolved
         else:
-            needed = bool(firing) and entry is not None and entry.sent_at is not None and (
-                now - entry.sent_at >= route.repeat_interval)
+            needed = (
+                bool(firing)
+                and entry is not None
+                and entry.sent_at is not None
+                and (now - entry.sent_at >= route.repeat_interval)
+            )
         if not needed:
             if resolved:  # forget them quietly, so that firing again counts as new
                 self._remember(log_key, entry, firing_fps, [], route, sent=False, now=now)
             return None
         self._remember(log_key, entry, firing_fps, resolved, route, sent=True, now=now)
-        return Dispatch(route.receiver, group.key, dict(group.labels), firing,
-                        resolved if route.send_resolved else [], now)
+        return Dispatch(
+            route.receiver,
+            group.key,
+            dict(group.labels),
+            firing,
+            resolved if route.send_resolved else [],
+            now,
+        )
 
-    def _remember(self, key: str, entry: NotificationEntry | None, firing: set[str],
-                  resolved: list[RoutedAlert], route: ResolvedRoute, *, sent: bool,
-                  now: datetime) -> None:
+    def _remember(
+        self,
+        key: str,
+        entry: NotificationEntry | None,
+        firing: set[str],
+        resolved: list[RoutedAlert],
+        route: ResolvedRoute,
+        *,
+        sent: bool,
+        now: datetime,
+    ) -> None:
         sent_at = now if sent else (entry.sent_at if entry else None)
-        self.log.put(NotificationEntry(
-            key=key, state=DeliveryState.SENT, claimed_at=now, sent_at=sent_at,
-            detail={"firing": sorted(firing),
+        self.log.put(
+            NotificationEntry(
+                key=key,
+                state=DeliveryState.SENT,
+                claimed_at=now,
+                sent_at=sent_at,
+                detail={
+                    "firing": sorted(firing),
                     "resolved": sorted(a.fingerprint for a in resolved),
-                    "receiver": route.receiver}))
+                    "receiver": route.receiver,
+                },
+            )
+        )

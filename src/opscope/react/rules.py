@@ -68,7 +68,8 @@ class TriggerSpec(Spec):
     on: list[TriggerKind] = Field(min_length=1, description="Trigger kinds the rule reacts to.")
     match: list[str] = Field(
         default_factory=list,
-        description='Matchers on the trigger\'s main object, e.g. labels.team="payments".')
+        description='Matchers on the trigger\'s main object, e.g. labels.team="payments".',
+    )
     every: Duration | None = Field(default=None, description="Interval of a schedule trigger.")
 
     @field_validator("on", mode="before")
@@ -89,17 +90,23 @@ class TriggerSpec(Spec):
 
 class ActionSpec(Spec):
     kind: str = Field(min_length=1, description="Action kind: webhook, slack, runbook, ...")
-    name: str = Field(default="", pattern=r"^$|" + NAME_PATTERN, description="Defaults to the kind.")
+    name: str = Field(
+        default="", pattern=r"^$|" + NAME_PATTERN, description="Defaults to the kind."
+    )
     with_: dict[str, Any] = Field(
-        default_factory=dict, alias="with", description="The action kind's config.")
-    policies: Policies = Field(default_factory=lambda: Policies(), description="Overrides the rule's.")
+        default_factory=dict, alias="with", description="The action kind's config."
+    )
+    policies: Policies = Field(
+        default_factory=lambda: Policies(), description="Overrides the rule's."
+    )
 
 
 class RouteInput(Spec):
     labels: dict[str, str] = Field(
         default_factory=dict,
         description="Extra labels for routing: label name -> field path, e.g. "
-        "team: incident.labels.team. Severity, service and the subject's labels are added.")
+        "team: incident.labels.team. Severity, service and the subject's labels are added.",
+    )
 
 
 def _unique_action_names(actions: list[ActionSpec]) -> list[ActionSpec]:
@@ -121,7 +128,9 @@ class Rule(Spec):
     trigger: TriggerSpec
     when: str = Field(default="", max_length=4096, description="Condition; empty means always.")
     actions: list[ActionSpec] = Field(default_factory=list)
-    route: RouteInput | None = Field(default=None, description="Also send matches down the routing tree.")
+    route: RouteInput | None = Field(
+        default=None, description="Also send matches down the routing tree."
+    )
     policies: Policies = Field(default_factory=lambda: Policies())
 
     @model_validator(mode="after")
@@ -217,8 +226,13 @@ class _Problems:
         self.file = file
         self.items: list[dict[str, Any]] = []
 
-    def add(self, path: Sequence[str | int], message: str, offset: int | None = None,
-            line_delta: int = 0) -> None:
+    def add(
+        self,
+        path: Sequence[str | int],
+        message: str,
+        offset: int | None = None,
+        line_delta: int = 0,
+    ) -> None:
         problem: dict[str, Any] = {"index": None, "field": _path_text(path), "message": message}
         if self.located is not None:
             line, column = self.located.position(tuple(path), offset)
@@ -232,8 +246,9 @@ class _Problems:
             self.add(path, err["msg"])
 
 
-def _bind(specs: Sequence[ActionSpec], base: Policies, prefix: Sequence[str | int],
-          problems: _Problems) -> tuple[BoundAction, ...]:
+def _bind(
+    specs: Sequence[ActionSpec], base: Policies, prefix: Sequence[str | int], problems: _Problems
+) -> tuple[BoundAction, ...]:
     bound: list[BoundAction] = []
     for j, spec in enumerate(specs):
         where = (*prefix, j)
@@ -277,8 +292,11 @@ def _compile(rule_file: RuleFile, problems: _Problems) -> RuleSet:
     if routing is not None:
         for i, receiver in enumerate(routing.receivers):
             ruleset.receivers[receiver.name] = _bind(
-                receiver.actions, receiver.policies, ("routing", "receivers", i, "actions"),
-                problems)
+                receiver.actions,
+                receiver.policies,
+                ("routing", "receivers", i, "actions"),
+                problems,
+            )
         try:
             ruleset.route = resolve_route(routing.route)
         except ValueError as exc:
@@ -317,8 +335,11 @@ def parse_rules(text: str, file: str = "<rules>") -> RuleSet:
         located = load_located(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        problem: dict[str, Any] = {"index": None, "field": "(file)",
-                                   "message": str(getattr(exc, "problem", None) or exc)}
+        problem: dict[str, Any] = {
+            "index": None,
+            "field": "(file)",
+            "message": str(getattr(exc, "problem", None) or exc),
+        }
         if mark is not None:
             problem.update(file=file, line=mark.line + 1, column=mark.column + 1)
         raise RuleError(f"{file}: not valid YAML", [problem]) from None

@@ -43,9 +43,11 @@ class _BoundedSandbox(SandboxedEnvironment):
         if operator == "*":
             sizes = [len(v) if isinstance(v, str | list | tuple) else None for v in (left, right)]
             counts = [v for v in (left, right) if isinstance(v, int)]
-            if any(s is not None for s in sizes) and counts and max(
-                (s or 0) for s in sizes
-            ) * max(counts) > _MAX_PRODUCT:
+            if (
+                any(s is not None for s in sizes)
+                and counts
+                and max((s or 0) for s in sizes) * max(counts) > _MAX_PRODUCT
+            ):
                 raise TemplateError("template would build a value that is too large")
         return super().call_binop(context, operator, left, right)
 
@@ -59,7 +61,8 @@ class TemplateRenderer:
 
     def __init__(self) -> None:
         env = _BoundedSandbox(
-            autoescape=False, undefined=ChainableUndefined, keep_trailing_newline=True)
+            autoescape=False, undefined=ChainableUndefined, keep_trailing_newline=True
+        )
         env.filters["tojson"] = _to_json  # compact, no HTML escaping: values go into JSON
         self.env = env
 
@@ -103,17 +106,17 @@ class TemplateRenderer:
                 return self._native(single.group("expr"), fields)
             return self.render_text(value, fields)
         if isinstance(value, Mapping):
-            return {self.render_text(str(k), fields): self.render_value(v, fields)
-                    for k, v in value.items()}
+            return {
+                self.render_text(str(k), fields): self.render_value(v, fields)
+                for k, v in value.items()
+            }
         if isinstance(value, list | tuple):
             return [self.render_value(v, fields) for v in value]
         return value
 
     def _native(self, expression: str, fields: Mapping[str, Any]) -> Any:
         try:
-            result = self.env.compile_expression(expression, undefined_to_none=True)(
-                **dict(fields)
-            )
+            result = self.env.compile_expression(expression, undefined_to_none=True)(**dict(fields))
         except TemplateError:
             raise
         except Exception as exc:

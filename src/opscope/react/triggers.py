@@ -108,7 +108,8 @@ def _time_of(kind: TriggerKind, body: Mapping[str, Any]) -> Any:
         TriggerKind.INCIDENT_RESOLVED: ("resolved_at", "updated_at"),
         TriggerKind.ANOMALY: ("ts",),
         TriggerKind.EVENT: ("ends_at", "starts_at")
-        if body.get("status") == "resolved" else ("starts_at",),
+        if body.get("status") == "resolved"
+        else ("starts_at",),
         TriggerKind.SCHEDULE: ("at",),
         TriggerKind.NOTIFICATION: ("at",),
     }[kind]
@@ -122,8 +123,8 @@ def trigger_from_fields(fields: Mapping[str, Any], at: datetime | None = None) -
     """
     kind = TriggerKind(str(fields.get("kind", "")))
     body = fields.get(kind.section)
-    when: Any = at or fields.get("at") or (
-        _time_of(kind, body) if isinstance(body, Mapping) else None
+    when: Any = (
+        at or fields.get("at") or (_time_of(kind, body) if isinstance(body, Mapping) else None)
     )
     data = dict(fields)
     data.pop("at", None)
@@ -137,8 +138,10 @@ def event_trigger(event: Event) -> Trigger:
 
 
 def schedule_trigger(rule: str, at: datetime, every: timedelta) -> Trigger:
-    fields = {"kind": "schedule",
-              "schedule": {"rule": rule, "at": at.isoformat(), "every": every.total_seconds()}}
+    fields = {
+        "kind": "schedule",
+        "schedule": {"rule": rule, "at": at.isoformat(), "every": every.total_seconds()},
+    }
     return Trigger(kind=TriggerKind.SCHEDULE, at=at, fields=fields)
 
 

@@ -71,14 +71,18 @@ def load_located(text: str) -> Located:
     return located
 
 
-def _convert(node: yaml.Node, path: Path, marks: dict[Path, yaml.Node],
-             constructor: _Loader) -> Any:
+def _convert(
+    node: yaml.Node, path: Path, marks: dict[Path, yaml.Node], constructor: _Loader
+) -> Any:
     marks[path] = node
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = constructor.construct_object(key_node, deep=True)
-            name = str(key)
+            # Keys are taken as written: YAML 1.1 would read the key `on` as true.
+            if isinstance(key_node, yaml.ScalarNode):
+                name = str(key_node.value)
+            else:
+                name = str(constructor.construct_object(key_node, deep=True))
             marks[(*path, name)] = value_node
             out[name] = _convert(value_node, (*path, name), marks, constructor)
         return out

@@ -71,6 +71,12 @@ class CorrelationConfig(BaseModel):
                     "its entities may join too (the cause often alerts after its symptoms); "
                     "later such a signal is taken as a new problem. Signals on dependents "
                     "(where symptoms travel) may join at any time.")
+    sibling_links: bool = Field(
+        default=False,
+        description="Early in an incident, also link a signal on an entity that calls the same "
+                    "service or store directly as one of the incident's entities (a possible "
+                    "common cause that has not alerted). Off by default: shared caches and "
+                    "databases make most services siblings.")
     group_by: list[str] = Field(
         default_factory=list,
         description="Labels whose equal values link signals (like Alertmanager's group_by).")

@@ -80,7 +80,7 @@ class EvidenceLinker:
                     if p > best:
                         best, why = p, f"{root} depends on {entity} ({below[root]} hops)"
         # Common cause, early in the incident: both call the same service or store.
-        if best < 0.5 and at - inc.opened_at <= self.grace \
+        if self.config.sibling_links and best < 0.5 and at - inc.opened_at <= self.grace \
                 and self.topology.direct_service_deps(entity) & inc.sibling_deps:
             shared = sorted(self.topology.direct_service_deps(entity) & inc.sibling_deps)[0]
             best, why = 0.5, f"{entity} shares dependency {shared} with the incident"

@@ -32,6 +32,11 @@ class NoveltyConfig(DetectorConfig):
     )
     alpha_short: float = Field(default=0.1, gt=0, le=1, description="Short average smoothing.")
     alpha_spread: float = Field(default=0.002, gt=0, le=1, description="Spread smoothing.")
+    range_fraction: float = Field(
+        default=0.1,
+        ge=0,
+        description="Excursions are also measured in this fraction of the known range.",
+    )
     min_history: float = Field(
         default=86_400.0,
         ge=0,
@@ -68,7 +73,10 @@ class RangeNovelty(Detector):
         for hi_key, lo_key, v in (("hi", "lo", x), ("shi", "slo", short)):
             hi = np.where(fresh, v, a(hi_key)[slots])
             lo = np.where(fresh, v, a(lo_key)[slots])
-            score = np.maximum(score, np.maximum(v - hi, lo - v) / unit)
+            # On a spiky series a new record by a little is nothing new: measure the
+            # excursion against the width of the known range too.
+            step_unit = np.maximum(unit, cfg.range_fraction * (hi - lo))
+            score = np.maximum(score, np.maximum(v - hi, lo - v) / step_unit)
             a(hi_key)[slots] = np.maximum(v, center + (hi - center) * fade)
             a(lo_key)[slots] = np.minimum(v, center + (lo - center) * fade)
         w = time_weight(cfg.alpha_spread, ctx.ratio)

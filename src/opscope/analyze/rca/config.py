@@ -14,6 +14,13 @@ class RcaConfig(BaseModel):
         default=3, ge=1,
         description="Fewest normal points a series needs before its shift is trusted.",
     )
+    relative_noise: float = Field(
+        default=0.1, ge=0,
+        description=(
+            "For series with fewer than min_baseline normal points: the relative change "
+            "taken as one sigma (0 leaves such series unscored)."
+        ),
+    )
     min_reference: int = Field(
         default=10, ge=1,
         description=(

@@ -69,6 +69,7 @@ def rank_root_causes(inputs: RcaInputs, config: RcaConfig | None = None) -> list
         measure_shift(
             s, refs.get(s.key), inputs.fault_time, band=cfg.band,
             min_baseline=cfg.min_baseline, min_reference=cfg.min_reference,
+            relative_noise=cfg.relative_noise,
         )
         for s in inputs.series
     ]

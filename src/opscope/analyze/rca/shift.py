@@ -82,6 +82,7 @@ def measure_shift(
     band: float,
     min_baseline: int,
     min_reference: int,
+    relative_noise: float = 0.0,
     lead_in_steps: float = 5.0,
 ) -> Shift:
     """Compare a series from ``fault_time`` on with its normal reference.
@@ -94,6 +95,12 @@ def measure_shift(
     and only the move since just before the fault is the incident's. A reference that
     leads straight into the incident keeps its own centre, so that a late fault time,
     whose "pre-fault" points are already anomalous, cannot re-level the series.
+
+    With fewer than ``min_baseline`` normal points no spread can be estimated. If
+    ``relative_noise`` is positive, the series is then scored by its relative change
+    from the median of its points before the fault, taking ``relative_noise`` times its
+    magnitude as one sigma (``Baseline.samples`` tells how little it rests on); else it
+    is not scored.
     """
     t, v = series.times, series.values
     step = step_of(t)
@@ -106,7 +113,13 @@ def measure_shift(
     window = t >= fault_time
     window_v = v[window]
     finite = np.isfinite(window_v)
-    if base.samples < min_baseline or not finite.any():
+    usable = base.samples >= min_baseline
+    if not usable and relative_noise > 0 and finite.any():
+        base = _relative_baseline(v[(t < fault_time) & np.isfinite(v)], window_v[finite],
+                                  relative_noise)
+        relevel = False
+        usable = base.samples > 0
+    if not usable or not finite.any():
         return Shift(
             key=series.key, entity=series.entity, metric=series.metric, score=0.0,
             signed=0.0, onset=None, value=None, baseline=base if base.samples else None,
@@ -134,3 +147,15 @@ def _leads_in(ref_times: FloatArray, times: FloatArray, gap: float) -> bool:
         return False
     lag = float(t.min() - r.max())
     return 0.0 <= lag <= gap
+
+
+def _relative_baseline(before: FloatArray, after: FloatArray, relative_noise: float) -> Baseline:
+    """A baseline for a series with almost no normal history: its level before the fault,
+    with a sigma of ``relative_noise`` times the series' magnitude (before or after, the
+    larger, so that a series rising from zero is not divided by zero)."""
+    if before.size == 0:
+        return Baseline(center=float("nan"), scale=float("nan"), samples=0)
+    center = float(np.median(before))
+    magnitude = max(abs(center), float(np.median(np.abs(after))))
+    return Baseline(center=center, scale=max(relative_noise * magnitude, _TINY),
+                    samples=int(before.size))

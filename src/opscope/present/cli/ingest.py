@@ -97,14 +97,14 @@ def ingest(
                 "application/json"
             post(f"/api/v1/{kind}", file.read_bytes(), ctype, {}, total)
         elif file.suffix.lower() in (".ndjson", ".jsonl"):
-            for chunk, covered in _text_chunks(file, batch_size):
-                post(f"/api/v1/{kind}", chunk, "application/x-ndjson", {}, covered)
+            for lines, covered in _text_chunks(file, batch_size):
+                post(f"/api/v1/{kind}", lines, "application/x-ndjson", {}, covered)
         else:
             items = _load_items(file, kind)
             share = total / max(1, len(items))
-            for chunk in _chunks(items, batch_size):
-                post(f"/api/v1/{kind}", orjson.dumps(chunk), "application/json", {},
-                     int(share * len(chunk)))
+            for part in _chunks(items, batch_size):
+                post(f"/api/v1/{kind}", orjson.dumps(part), "application/json", {},
+                     int(share * len(part)))
     elapsed = time.perf_counter() - started
     typer.echo(f"imported {sent} {kind} in {elapsed:.1f}s ({sent / max(elapsed, 1e-9):,.0f}/s)")
 
@@ -125,11 +125,11 @@ def _load_items(file: Path, kind: str) -> list[Any]:
                             fg="red", err=True)
             raise typer.Exit(1)
         return [t.model_dump(mode="json") for t in result.items]
-    doc = orjson.loads(file.read_bytes())
-    if isinstance(doc, dict):
-        doc = [doc]
-    if not isinstance(doc, list):
+    loaded = orjson.loads(file.read_bytes())
+    if isinstance(loaded, dict):
+        loaded = [loaded]
+    if not isinstance(loaded, list):
         typer.secho("a JSON file must hold an array of items", fg="red", err=True)
         raise typer.Exit(2)
-    return doc
+    return loaded
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -18,7 +19,7 @@ TOKEN = typer.Option(..., "--token", envvar="OPSCOPE_TOKEN",
                      help="API token (or OPSCOPE_TOKEN).")
 
 
-def settings_from(config: Path | None, **overrides: object) -> Settings:
+def settings_from(config: Path | None, **overrides: Any) -> Settings:
     try:
         return load_settings(config, **overrides)
     except ConfigError as exc:

@@ -41,8 +41,11 @@ class AnnotateAction(Action[AnnotateConfig]):
     def prepare(self, ctx: ActionContext) -> dict[str, Any]:
         if ctx.trigger.kind.section != "incident":
             raise DeliveryFailed("only incident triggers can be annotated", retryable=False)
-        return {"incident": ctx.trigger.subject, "author": f"opscope:{ctx.rule}",
-                "text": RENDERER.render_text(self.config.text, ctx.fields)[:NOTE_MAX]}
+        return {
+            "incident": ctx.trigger.subject,
+            "author": f"opscope:{ctx.rule}",
+            "text": RENDERER.render_text(self.config.text, ctx.fields)[:NOTE_MAX],
+        }
 
     def deliver(self, inputs: dict[str, Any], ctx: ActionContext) -> Outcome:
         annotator = ctx.services.annotator

@@ -35,8 +35,13 @@ class DeliveryFailed(OpscopeError):
     """A delivery failed. ``retryable`` says whether the same request may succeed later."""
 
     def __init__(
-        self, message: str, *, retryable: bool, retry_after: float | None = None,
-        result: dict[str, Any] | None = None, output: str = "",
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        result: dict[str, Any] | None = None,
+        output: str = "",
     ) -> None:
         super().__init__(message)
         self.retryable = retryable
@@ -117,13 +122,21 @@ def http_failure(response: httpx.Response, what: str) -> DeliveryFailed:
         retry_after = float(header)
     retryable = status in (408, 425, 429) or status >= 500
     return DeliveryFailed(
-        f"{what} answered HTTP {status}", retryable=retryable, retry_after=retry_after,
-        result={"status_code": status}, output=response.text[:2048],
+        f"{what} answered HTTP {status}",
+        retryable=retryable,
+        retry_after=retry_after,
+        result={"status_code": status},
+        output=response.text[:2048],
     )
 
 
 def post_json(
-    ctx: ActionContext, url: str, body: Any, headers: Mapping[str, str], timeout: float, what: str,
+    ctx: ActionContext,
+    url: str,
+    body: Any,
+    headers: Mapping[str, str],
+    timeout: float,
+    what: str,
 ) -> httpx.Response:
     """POST a JSON body; connection errors and timeouts are retryable failures."""
     try:

@@ -37,13 +37,20 @@ class EmailConfig(ActionConfig):
     port: int = Field(default=25, ge=1, le=65535, description="SMTP port (587 for submission).")
     starttls: bool = Field(default=False, description="Upgrade the connection with STARTTLS.")
     username: str = Field(default="", description="Login name; empty for no login.")
-    password_env: str = Field(default="OPSCOPE_SMTP_PASSWORD", description="Variable with the password.")
+    password_env: str = Field(
+        default="OPSCOPE_SMTP_PASSWORD", description="Variable with the password."
+    )
     sender: str = Field(default="opscope@localhost", description="From address.")
     to: list[str] = Field(min_length=1, max_length=50, description="Recipients.")
-    subject: str = Field(default="[opscope] {{ incident.title or event.name or kind }}", description="Subject template.")
-    body: str = Field(default="{{ incident.summary or event.summary or anomaly.summary }}\n\n"
+    subject: str = Field(
+        default="[opscope] {{ incident.title or event.name or kind }}",
+        description="Subject template.",
+    )
+    body: str = Field(
+        default="{{ incident.summary or event.summary or anomaly.summary }}\n\n"
         "Root cause: {{ incident.root_cause }}\n{{ links.subject }}\n",
-        description="Body template (plain text).")
+        description="Body template (plain text).",
+    )
     timeout: float = Field(default=15.0, gt=0, le=120, description="Seconds for each SMTP step.")
 
 
@@ -57,8 +64,12 @@ class EmailAction(Action[EmailConfig]):
     def prepare(self, ctx: ActionContext) -> dict[str, Any]:
         subject = RENDERER.render_text(self.config.subject, ctx.fields)
         subject = " ".join(subject.split())[:SUBJECT_MAX]
-        return {"from": self.config.sender, "to": list(self.config.to), "subject": subject,
-                "body": RENDERER.render_text(self.config.body, ctx.fields)}
+        return {
+            "from": self.config.sender,
+            "to": list(self.config.to),
+            "subject": subject,
+            "body": RENDERER.render_text(self.config.body, ctx.fields),
+        }
 
     def deliver(self, inputs: dict[str, Any], ctx: ActionContext) -> Outcome:
         message = EmailMessage()
@@ -70,20 +81,23 @@ class EmailAction(Action[EmailConfig]):
         message["Message-ID"] = f"<{digest}@opscope>"
         message.set_content(inputs["body"])
         try:
-            with smtplib.SMTP(self.config.host, self.config.port,
-                              timeout=self.config.timeout) as smtp:
+            with smtplib.SMTP(
+                self.config.host, self.config.port, timeout=self.config.timeout
+            ) as smtp:
                 if self.config.starttls:
                     smtp.starttls(context=ssl.create_default_context())
                 if self.config.username:
                     smtp.login(self.config.username, os.environ.get(self.config.password_env, ""))
                 refused = smtp.send_message(message)
         except smtplib.SMTPResponseException as exc:
-            raise DeliveryFailed(f"SMTP refused: {exc.smtp_code} {exc.smtp_error!r}",
-                                 retryable=400 <= exc.smtp_code < 500) from exc
+            raise DeliveryFailed(
+                f"SMTP refused: {exc.smtp_code} {exc.smtp_error!r}",
+                retryable=400 <= exc.smtp_code < 500,
+            ) from exc
         except smtplib.SMTPRecipientsRefused as exc:
-            raise DeliveryFailed(f"all recipients refused: {list(exc.recipients)}",
-                                 retryable=False) from exc
+            raise DeliveryFailed(
+                f"all recipients refused: {list(exc.recipients)}", retryable=False
+            ) from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryFailed(f"SMTP failed: {exc}", retryable=True) from exc
-        return Outcome(result={"message_id": message["Message-ID"],
-                               "refused": sorted(refused)})
+        return Outcome(result={"message_id": message["Message-ID"], "refused": sorted(refused)})

@@ -37,23 +37,38 @@ DEDUP_MAX = 255
 
 
 class PagerDutyConfig(ActionConfig):
-    events_url: HttpUrl = Field(default=HttpUrl("https://events.pagerduty.com/v2/enqueue"), description="Events API v2 URL.")
-    routing_key: str = Field(default="", repr=False, description="Integration key; prefer routing_key_env.")
-    routing_key_env: str = Field(default="PAGERDUTY_ROUTING_KEY", description="Variable holding the key.")
-    event_action: Literal["trigger", "acknowledge", "resolve"] = Field(default="trigger", description="Action for triggers that are not a resolution.")
+    events_url: HttpUrl = Field(
+        default=HttpUrl("https://events.pagerduty.com/v2/enqueue"), description="Events API v2 URL."
+    )
+    routing_key: str = Field(
+        default="", repr=False, description="Integration key; prefer routing_key_env."
+    )
+    routing_key_env: str = Field(
+        default="PAGERDUTY_ROUTING_KEY", description="Variable holding the key."
+    )
+    event_action: Literal["trigger", "acknowledge", "resolve"] = Field(
+        default="trigger", description="Action for triggers that are not a resolution."
+    )
     dedup_key: str = Field(default="opscope-{{ trigger.subject }}", description="Template.")
-    summary: str = Field(default="{{ incident.title or event.summary or event.name or anomaly.summary or kind }}",
-        description="Template; cut to 1024 characters.")
-    source: str = Field(default="{{ incident.service or event.entity or anomaly.entity or 'opscope' }}",
-        description="Template: the affected system.")
-    severity: str = Field(default="{{ incident.severity or event.severity or 'warning' }}",
-        description="Template; folded onto critical, error, warning, info.")
+    summary: str = Field(
+        default="{{ incident.title or event.summary or event.name or anomaly.summary or kind }}",
+        description="Template; cut to 1024 characters.",
+    )
+    source: str = Field(
+        default="{{ incident.service or event.entity or anomaly.entity or 'opscope' }}",
+        description="Template: the affected system.",
+    )
+    severity: str = Field(
+        default="{{ incident.severity or event.severity or 'warning' }}",
+        description="Template; folded onto critical, error, warning, info.",
+    )
     component: str = Field(default="", description="Template.")
     group: str = Field(default="", description="Template.")
     event_class: str = Field(default="{{ kind }}", description="Template for payload.class.")
     custom_details: dict[str, Any] = Field(
         default_factory=lambda: {"rule": "{{ rule }}", "root_cause": "{{ incident.root_cause }}"},
-        description="Structure of templates sent as payload.custom_details.")
+        description="Structure of templates sent as payload.custom_details.",
+    )
     timeout: float = Field(default=10.0, gt=0, le=120)
 
 
@@ -76,12 +91,17 @@ class PagerDutyAction(Action[PagerDutyConfig]):
         f = ctx.fields
         action = self._event_action(ctx)
         dedup = RENDERER.render_text(self.config.dedup_key, f).strip()[:DEDUP_MAX]
-        body: dict[str, Any] = {"routing_key": "<routing key>", "event_action": action,
-                                "dedup_key": dedup or ctx.trigger.subject[:DEDUP_MAX]}
+        body: dict[str, Any] = {
+            "routing_key": "<routing key>",
+            "event_action": action,
+            "dedup_key": dedup or ctx.trigger.subject[:DEDUP_MAX],
+        }
         if action == "trigger":
             summary = RENDERER.render_text(self.config.summary, f).strip() or ctx.trigger.kind
-            severity = parse_severity(RENDERER.render_text(self.config.severity, f).strip(),
-                                      default=parse_severity("warning"))
+            severity = parse_severity(
+                RENDERER.render_text(self.config.severity, f).strip(),
+                default=parse_severity("warning"),
+            )
             payload: dict[str, Any] = {
                 "summary": summary[:SUMMARY_MAX],
                 "source": RENDERER.render_text(self.config.source, f).strip() or "opscope",
@@ -106,14 +126,19 @@ class PagerDutyAction(Action[PagerDutyConfig]):
         key = self.config.routing_key or os.environ.get(self.config.routing_key_env, "")
         if not key:
             raise DeliveryFailed(
-                f"no PagerDuty routing key: set {self.config.routing_key_env}", retryable=False)
+                f"no PagerDuty routing key: set {self.config.routing_key_env}", retryable=False
+            )
         body = dict(inputs["body"], routing_key=key)
         response = post_json(ctx, inputs["url"], body, {}, self.config.timeout, "pagerduty")
         try:
             answer = response.json()
         except ValueError:
             answer = {}
-        return Outcome(result={"status_code": response.status_code,
-                               "dedup_key": answer.get("dedup_key", body["dedup_key"]),
-                               "event_action": body["event_action"]},
-                       output=str(answer.get("message", ""))[:256])
+        return Outcome(
+            result={
+                "status_code": response.status_code,
+                "dedup_key": answer.get("dedup_key", body["dedup_key"]),
+                "event_action": body["event_action"],
+            },
+            output=str(answer.get("message", ""))[:256],
+        )

@@ -40,23 +40,31 @@ MAX_ARGS = 64
 
 class RunbookConfig(ActionConfig):
     program: str = Field(
-        min_length=1, max_length=256,
+        min_length=1,
+        max_length=256,
         description="Executable, relative to the runbook directory, e.g. 'restart-service.sh'.",
     )
     args: list[str] = Field(
-        default_factory=list, max_length=MAX_ARGS,
+        default_factory=list,
+        max_length=MAX_ARGS,
         description="Arguments; each is a template rendered to exactly one argument.",
     )
     env: dict[str, str] = Field(
-        default_factory=dict, description="Environment variables to set; values are templates.")
+        default_factory=dict, description="Environment variables to set; values are templates."
+    )
     inherit_env: list[str] = Field(
         default_factory=lambda: ["PATH", "LANG", "TZ"],
         description="Names copied from the engine's environment when present.",
     )
-    timeout: float = Field(default=60.0, gt=0, le=3600, description="Seconds before the run is killed.")
-    max_output_bytes: int = Field(default=16_384, ge=256, le=1_048_576, description="Bytes kept of stdout and of stderr each.")
+    timeout: float = Field(
+        default=60.0, gt=0, le=3600, description="Seconds before the run is killed."
+    )
+    max_output_bytes: int = Field(
+        default=16_384, ge=256, le=1_048_576, description="Bytes kept of stdout and of stderr each."
+    )
     retry_on_exit: list[int] = Field(
-        default_factory=list, description="Exit codes that mean 'try again later'.")
+        default_factory=list, description="Exit codes that mean 'try again later'."
+    )
 
 
 def resolve_program(directory: Path | None, program: str) -> Path:
@@ -65,8 +73,9 @@ def resolve_program(directory: Path | None, program: str) -> Path:
     root = directory.resolve()
     path = (root / program).resolve()
     if not path.is_relative_to(root) or path == root:
-        raise DeliveryFailed(f"runbook {program!r} is outside the runbook directory",
-                             retryable=False)
+        raise DeliveryFailed(
+            f"runbook {program!r} is outside the runbook directory", retryable=False
+        )
     if not path.is_file() or not os.access(path, os.X_OK):
         raise DeliveryFailed(f"runbook {program!r} is not an executable file", retryable=False)
     return path
@@ -105,16 +114,21 @@ class RunbookAction(Action[RunbookConfig]):
 
     def deliver(self, inputs: dict[str, Any], ctx: ActionContext) -> Outcome:
         program = resolve_program(ctx.services.runbook_dir, inputs["program"])
-        env = {k: v for k, v in ctx.services.runbook_env.items()
-               if k in self.config.inherit_env}
+        env = {k: v for k, v in ctx.services.runbook_env.items() if k in self.config.inherit_env}
         env.update(inputs["env"])
         env["OPSCOPE_IDEMPOTENCY_KEY"] = ctx.idempotency_key
         argv = [str(program), *[str(a) for a in inputs["args"]]]
         started = time.monotonic()
         try:
             proc = subprocess.Popen(
-                argv, shell=False, env=env, cwd=str(program.parent), stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                argv,
+                shell=False,
+                env=env,
+                cwd=str(program.parent),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
             )
         except OSError as exc:
             raise DeliveryFailed(f"runbook could not start: {exc}", retryable=False) from exc
@@ -123,8 +137,10 @@ class RunbookAction(Action[RunbookConfig]):
         err: list[bytes] = []
         out_cut, err_cut = [False], [False]
         assert proc.stdout is not None and proc.stderr is not None  # PIPE was requested
-        readers = [threading.Thread(target=_drain, args=(proc.stdout, limit, out, out_cut)),
-                   threading.Thread(target=_drain, args=(proc.stderr, limit, err, err_cut))]
+        readers = [
+            threading.Thread(target=_drain, args=(proc.stdout, limit, out, out_cut)),
+            threading.Thread(target=_drain, args=(proc.stderr, limit, err, err_cut)),
+        ]
         for reader in readers:
             reader.start()
         timed_out = False
@@ -138,15 +154,25 @@ class RunbookAction(Action[RunbookConfig]):
             reader.join(timeout=5)
         stdout = b"".join(out).decode(errors="replace") + ("\n[output cut]" if out_cut[0] else "")
         stderr = b"".join(err).decode(errors="replace") + ("\n[output cut]" if err_cut[0] else "")
-        result = {"exit_code": code, "duration_s": round(time.monotonic() - started, 3),
-                  "stderr": stderr[-4096:]}
+        result = {
+            "exit_code": code,
+            "duration_s": round(time.monotonic() - started, 3),
+            "stderr": stderr[-4096:],
+        }
         if timed_out:
-            raise DeliveryFailed(f"runbook timed out after {self.config.timeout}s",
-                                 retryable=False, result=result, output=stdout)
+            raise DeliveryFailed(
+                f"runbook timed out after {self.config.timeout}s",
+                retryable=False,
+                result=result,
+                output=stdout,
+            )
         if code != 0:
-            raise DeliveryFailed(f"runbook exited with {code}",
-                                 retryable=code in self.config.retry_on_exit,
-                                 result=result, output=stdout)
+            raise DeliveryFailed(
+                f"runbook exited with {code}",
+                retryable=code in self.config.retry_on_exit,
+                result=result,
+                output=stdout,
+            )
         return Outcome(result=result, output=stdout)
 
 

@@ -46,25 +46,49 @@ BUTTON_TEXT_MAX = 75
 URL_MAX = 3000
 FALLBACK_MAX = 4000
 MAX_EVIDENCE = 10
-_RETRYABLE_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable",
-                     "request_timeout"}
+_RETRYABLE_ERRORS = {
+    "ratelimited",
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+}
 
 
 class SlackConfig(ActionConfig):
-    mode: Literal["api", "webhook"] = Field(default="api", description="Web API or incoming webhook.")
-    webhook_url: HttpUrl | None = Field(default=None, description="Incoming webhook URL (mode webhook).")
-    api_url: HttpUrl = Field(default=HttpUrl("https://slack.com/api"), description="Web API base URL (mode api).")
-    token: str = Field(default="", repr=False, description="Bot token (xoxb-...); prefer token_env.")
+    mode: Literal["api", "webhook"] = Field(
+        default="api", description="Web API or incoming webhook."
+    )
+    webhook_url: HttpUrl | None = Field(
+        default=None, description="Incoming webhook URL (mode webhook)."
+    )
+    api_url: HttpUrl = Field(
+        default=HttpUrl("https://slack.com/api"), description="Web API base URL (mode api)."
+    )
+    token: str = Field(
+        default="", repr=False, description="Bot token (xoxb-...); prefer token_env."
+    )
     token_env: str = Field(default="SLACK_BOT_TOKEN", description="Variable holding the bot token.")
     channel: str = Field(default="", description="Channel id or name (mode api).")
-    updates: Literal["update", "thread", "new"] = Field(default="update", description="How later changes of the same subject appear (mode api).")
-    title: str = Field(default="[{{ (incident.severity or event.severity or 'info') | upper }}] "
+    updates: Literal["update", "thread", "new"] = Field(
+        default="update", description="How later changes of the same subject appear (mode api)."
+    )
+    title: str = Field(
+        default="[{{ (incident.severity or event.severity or 'info') | upper }}] "
         "{{ incident.title or event.name or anomaly.summary or kind }}",
-        description="Header template.")
-    summary: str = Field(default="{{ incident.summary or event.summary or anomaly.summary }}",
-        description="Summary template.")
-    root_cause: str = Field(default="{{ incident.root_cause }}", description="Root cause: a text, or a hypothesis map.")
-    evidence: str = Field(default="{{ incident.evidence }}", description="Evidence: a list of texts or maps with a summary.")
+        description="Header template.",
+    )
+    summary: str = Field(
+        default="{{ incident.summary or event.summary or anomaly.summary }}",
+        description="Summary template.",
+    )
+    root_cause: str = Field(
+        default="{{ incident.root_cause }}", description="Root cause: a text, or a hypothesis map."
+    )
+    evidence: str = Field(
+        default="{{ incident.evidence }}",
+        description="Evidence: a list of texts or maps with a summary.",
+    )
     link: str = Field(default="{{ links.subject }}", description="URL of the subject in opscope.")
     timeout: float = Field(default=10.0, gt=0, le=120, description="Seconds to wait for Slack.")
 
@@ -95,29 +119,57 @@ def _describe(value: Any) -> str:
 
 
 def build_blocks(
-    title: str, summary: str, facts: Mapping[str, str], root_cause: str,
-    evidence: list[str], link: str, footer: str,
+    title: str,
+    summary: str,
+    facts: Mapping[str, str],
+    root_cause: str,
+    evidence: list[str],
+    link: str,
+    footer: str,
 ) -> list[dict[str, Any]]:
     """Block Kit blocks for one subject, within Slack's documented limits."""
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _cut(title or "-", HEADER_MAX)}}
     ]
-    fields = [{"type": "mrkdwn", "text": _cut(f"*{k}*\n{escape_mrkdwn(v)}", FIELD_MAX)}
-              for k, v in list(facts.items())[:10] if v]
+    fields = [
+        {"type": "mrkdwn", "text": _cut(f"*{k}*\n{escape_mrkdwn(v)}", FIELD_MAX)}
+        for k, v in list(facts.items())[:10]
+        if v
+    ]
     if fields:
         blocks.append({"type": "section", "fields": fields})
-    texts = [escape_mrkdwn(summary) if summary else "",
-             f"*Root cause:* {escape_mrkdwn(root_cause)}" if root_cause else "",
-             "*Evidence*\n" + "\n".join(f"• {escape_mrkdwn(e)}" for e in evidence[:MAX_EVIDENCE])
-             if evidence else ""]
-    blocks.extend({"type": "section", "text": {"type": "mrkdwn", "text": _cut(t, SECTION_MAX)}}
-                  for t in texts if t)
-    blocks.append({"type": "context", "elements": [
-        {"type": "mrkdwn", "text": _cut(escape_mrkdwn(footer), FIELD_MAX)}]})
+    texts = [
+        escape_mrkdwn(summary) if summary else "",
+        f"*Root cause:* {escape_mrkdwn(root_cause)}" if root_cause else "",
+        "*Evidence*\n" + "\n".join(f"• {escape_mrkdwn(e)}" for e in evidence[:MAX_EVIDENCE])
+        if evidence
+        else "",
+    ]
+    blocks.extend(
+        {"type": "section", "text": {"type": "mrkdwn", "text": _cut(t, SECTION_MAX)}}
+        for t in texts
+        if t
+    )
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": _cut(escape_mrkdwn(footer), FIELD_MAX)}],
+        }
+    )
     if link.startswith(("http://", "https://")) and len(link) <= URL_MAX:
-        blocks.append({"type": "actions", "elements": [{
-            "type": "button", "action_id": "open_in_opscope",
-            "text": {"type": "plain_text", "text": "Open in opscope"}, "url": link}]})
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "open_in_opscope",
+                        "text": {"type": "plain_text", "text": "Open in opscope"},
+                        "url": link,
+                    }
+                ],
+            }
+        )
     return blocks
 
 
@@ -140,19 +192,26 @@ class SlackAction(Action[SlackConfig]):
         summary = RENDERER.render_text(self.config.summary, f).strip()
         root = _describe(RENDERER.render_value(self.config.root_cause, f)).strip()
         raw_evidence = RENDERER.render_value(self.config.evidence, f)
-        items = raw_evidence if isinstance(raw_evidence, list) else (
-            [raw_evidence] if raw_evidence else [])
+        items = (
+            raw_evidence
+            if isinstance(raw_evidence, list)
+            else ([raw_evidence] if raw_evidence else [])
+        )
         evidence = [d for d in (_describe(i).strip() for i in items) if d]
-        facts = {"Severity": str(body.get("severity", "")), "Status": str(body.get("status", "")),
-                 "Service": str(body.get("service") or body.get("entity") or ""),
-                 "Since": str(body.get("opened_at") or body.get("starts_at") or body.get("ts")
-                              or "")}
+        facts = {
+            "Severity": str(body.get("severity", "")),
+            "Status": str(body.get("status", "")),
+            "Service": str(body.get("service") or body.get("entity") or ""),
+            "Since": str(body.get("opened_at") or body.get("starts_at") or body.get("ts") or ""),
+        }
         link = RENDERER.render_text(self.config.link, f).strip()
         when = f"{ctx.trigger.at:%Y-%m-%d %H:%M:%S}Z"
         footer = f"opscope · rule {ctx.rule} · {ctx.trigger.kind.value} · {when}"
         blocks = build_blocks(title, summary, facts, root, evidence, link, footer)
-        message: dict[str, Any] = {"text": _cut(f"{title}: {summary}" if summary else title,
-                                                FALLBACK_MAX), "blocks": blocks}
+        message: dict[str, Any] = {
+            "text": _cut(f"{title}: {summary}" if summary else title, FALLBACK_MAX),
+            "blocks": blocks,
+        }
         if self.config.mode == "webhook":
             return {"method": "webhook", "url": str(self.config.webhook_url), "message": message}
         message["channel"] = self.config.channel
@@ -166,8 +225,11 @@ class SlackAction(Action[SlackConfig]):
             message["thread_ts"] = previous["ts"]
         else:
             message["unfurl_links"] = False
-        return {"method": method, "url": f"{str(self.config.api_url).rstrip('/')}/{method}",
-                "message": message}
+        return {
+            "method": method,
+            "url": f"{str(self.config.api_url).rstrip('/')}/{method}",
+            "message": message,
+        }
 
     def _token(self) -> str:
         token = self.config.token or os.environ.get(self.config.token_env, "")
@@ -177,22 +239,33 @@ class SlackAction(Action[SlackConfig]):
 
     def deliver(self, inputs: dict[str, Any], ctx: ActionContext) -> Outcome:
         if inputs["method"] == "webhook":
-            response = post_json(ctx, inputs["url"], inputs["message"], {},
-                                 self.config.timeout, "slack webhook")
-            return Outcome(result={"status_code": response.status_code},
-                           output=response.text[:256])
-        headers = {"Authorization": f"Bearer {self._token()}",
-                   "Content-Type": "application/json; charset=utf-8"}
-        response = post_json(ctx, inputs["url"], inputs["message"], headers,
-                             self.config.timeout, f"slack {inputs['method']}")
+            response = post_json(
+                ctx, inputs["url"], inputs["message"], {}, self.config.timeout, "slack webhook"
+            )
+            return Outcome(result={"status_code": response.status_code}, output=response.text[:256])
+        headers = {
+            "Authorization": f"Bearer {self._token()}",
+            "Content-Type": "application/json; charset=utf-8",
+        }
+        response = post_json(
+            ctx,
+            inputs["url"],
+            inputs["message"],
+            headers,
+            self.config.timeout,
+            f"slack {inputs['method']}",
+        )
         try:
             answer = response.json()
         except ValueError as exc:
             raise DeliveryFailed("slack answered with invalid JSON", retryable=True) from exc
         if not answer.get("ok"):
             error = str(answer.get("error", "unknown_error"))
-            raise DeliveryFailed(f"slack {inputs['method']} failed: {error}",
-                                 retryable=error in _RETRYABLE_ERRORS, result={"error": error})
+            raise DeliveryFailed(
+                f"slack {inputs['method']} failed: {error}",
+                retryable=error in _RETRYABLE_ERRORS,
+                result={"error": error},
+            )
         channel = str(answer.get("channel") or inputs["message"]["channel"])
         ts = str(answer.get("ts") or inputs["message"].get("ts", ""))
         key = self._state_key(ctx)

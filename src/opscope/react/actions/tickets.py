@@ -40,10 +40,17 @@ _SEVERITY_TO_LEVEL = {"critical": "1", "error": "2", "warning": "2", "info": "3"
 class TicketConfig(ActionConfig):
     base_url: HttpUrl = Field(description="Base URL of the ticket system.")
     username: str = Field(default="", description="User for basic authentication.")
-    token_env: str = Field(default="OPSCOPE_TICKET_TOKEN", description="Variable with token/password.")
-    summary: str = Field(default="{{ incident.title or event.name or kind }}", description="Template.")
-    description: str = Field(default="{{ incident.summary or event.summary }}\n\nRoot cause: {{ incident.root_cause }}\n"
-        "{{ links.subject }}", description="Template.")
+    token_env: str = Field(
+        default="OPSCOPE_TICKET_TOKEN", description="Variable with token/password."
+    )
+    summary: str = Field(
+        default="{{ incident.title or event.name or kind }}", description="Template."
+    )
+    description: str = Field(
+        default="{{ incident.summary or event.summary }}\n\nRoot cause: {{ incident.root_cause }}\n"
+        "{{ links.subject }}",
+        description="Template.",
+    )
     timeout: float = Field(default=15.0, gt=0, le=120)
 
 
@@ -56,7 +63,9 @@ class JiraConfig(TicketConfig):
 
 class ServiceNowConfig(TicketConfig):
     category: str = Field(default="software", description="Incident category.")
-    assignment_group: str = Field(default="", description="Assignment group template; empty to omit.")
+    assignment_group: str = Field(
+        default="", description="Assignment group template; empty to omit."
+    )
 
 
 class _TicketAction(Action[Any]):
@@ -87,13 +96,14 @@ class _TicketAction(Action[Any]):
             if token:
                 headers["Authorization"] = f"Bearer {token}"
         else:
-            headers["Authorization"] = auth._auth_header
+            headers["Authorization"] = auth
         response = post_json(ctx, url, body, headers, self.config.timeout, self.system)
         try:
             answer: dict[str, Any] = response.json()
         except ValueError as exc:
-            raise DeliveryFailed(f"{self.system} answered with invalid JSON",
-                                 retryable=False) from exc
+            raise DeliveryFailed(
+                f"{self.system} answered with invalid JSON", retryable=False
+            ) from exc
         return answer
 
     def deliver(self, inputs: dict[str, Any], ctx: ActionContext) -> Outcome:
@@ -127,15 +137,21 @@ class JiraAction(_TicketAction):
         priority = RENDERER.render_text(c.priority, f).strip()
         if priority:
             fields["priority"] = {"name": priority}
-        return {"url": f"{str(c.base_url).rstrip('/')}/rest/api/2/issue",
-                "body": {"fields": fields}}
+        return {
+            "url": f"{str(c.base_url).rstrip('/')}/rest/api/2/issue",
+            "body": {"fields": fields},
+        }
 
     def _result(self, answer: dict[str, Any]) -> dict[str, Any]:
         key = str(answer.get("key", ""))
         if not key:
             raise DeliveryFailed("jira answer has no issue key", retryable=False)
-        return {"system": "jira", "ticket_id": str(answer.get("id", "")), "ticket_key": key,
-                "url": f"{str(self.config.base_url).rstrip('/')}/browse/{key}"}
+        return {
+            "system": "jira",
+            "ticket_id": str(answer.get("id", "")),
+            "ticket_key": key,
+            "url": f"{str(self.config.base_url).rstrip('/')}/browse/{key}",
+        }
 
 
 class ServiceNowAction(_TicketAction):
@@ -151,7 +167,9 @@ class ServiceNowAction(_TicketAction):
         body: dict[str, Any] = {
             "short_description": " ".join(RENDERER.render_text(c.summary, f).split())[:160],
             "description": RENDERER.render_text(c.description, f),
-            "urgency": level, "impact": level, "category": c.category,
+            "urgency": level,
+            "impact": level,
+            "category": c.category,
             "correlation_id": ctx.trigger.subject[:100],
             "correlation_display": "opscope",
         }
@@ -165,7 +183,10 @@ class ServiceNowAction(_TicketAction):
         if not isinstance(record, dict) or not record.get("sys_id"):
             raise DeliveryFailed("servicenow answer has no result.sys_id", retryable=False)
         sys_id = str(record["sys_id"])
-        return {"system": "servicenow", "ticket_id": sys_id,
-                "ticket_key": str(record.get("number", "")),
-                "url": f"{str(self.config.base_url).rstrip('/')}/nav_to.do?uri=incident.do"
-                       f"?sys_id={sys_id}"}
+        return {
+            "system": "servicenow",
+            "ticket_id": sys_id,
+            "ticket_key": str(record.get("number", "")),
+            "url": f"{str(self.config.base_url).rstrip('/')}/nav_to.do?uri=incident.do"
+            f"?sys_id={sys_id}",
+        }

@@ -28,8 +28,11 @@ from opscope.react.actions.base import (
 from opscope.react.templates import RENDERER
 
 DEFAULT_BODY: dict[str, Any] = {
-    "rule": "{{ rule }}", "kind": "{{ kind }}", "subject": "{{ trigger.subject }}",
-    "fields": "{{ trigger.fields }}", "links": "{{ links }}",
+    "rule": "{{ rule }}",
+    "kind": "{{ kind }}",
+    "subject": "{{ trigger.subject }}",
+    "fields": "{{ trigger.fields }}",
+    "links": "{{ links }}",
 }
 
 
@@ -41,9 +44,12 @@ class WebhookConfig(ActionConfig):
         "that is one '{{ expression }}' keeps the expression's value (map, list, number).",
     )
     headers: dict[str, str] = Field(
-        default_factory=dict, description="Extra headers; values are templates.")
+        default_factory=dict, description="Extra headers; values are templates."
+    )
     timeout: float = Field(default=10.0, gt=0, le=300, description="Seconds to wait for an answer.")
-    idempotency_header: str = Field(default="Idempotency-Key", description="Header carrying the delivery key; empty to omit.")
+    idempotency_header: str = Field(
+        default="Idempotency-Key", description="Header carrying the delivery key; empty to omit."
+    )
 
 
 class WebhookAction(Action[WebhookConfig]):
@@ -68,6 +74,6 @@ class WebhookAction(Action[WebhookConfig]):
 
     def deliver(self, inputs: dict[str, Any], ctx: ActionContext) -> Outcome:
         response = post_json(
-            ctx, inputs["url"], inputs["body"], inputs["headers"], self.config.timeout, "webhook")
-        return Outcome(result={"status_code": response.status_code},
-                       output=response.text[:2048])
+            ctx, inputs["url"], inputs["body"], inputs["headers"], self.config.timeout, "webhook"
+        )
+        return Outcome(result={"status_code": response.status_code}, output=response.text[:2048])

@@ -1,0 +1,47 @@
+"""Automated reaction: rules (trigger -> condition -> actions), routing, policies, audit.
+
+Public API: :class:`ReactionEngine` with :class:`ReactPorts` and :class:`ReactSettings`;
+rules from :func:`load_rules` / :func:`parse_rules` / :func:`rules_from_data`; triggers
+from :func:`trigger_from_fields`. See ``engine`` for the flow and ``gates`` for the
+policy stages.
+"""
+
+from opscope.react.engine import Match, ReactionEngine, ReactPorts, idempotency_key
+from opscope.react.ports import (
+    ActionState,
+    ApprovalStore,
+    AuditLog,
+    AuditQuery,
+    Clock,
+    HistorySource,
+    IncidentAnnotator,
+    NotificationLog,
+)
+from opscope.react.rules import RuleError, RuleSet, load_rules, parse_rules, rules_from_data
+from opscope.react.settings import ReactSettings
+from opscope.react.triggers import Trigger, TriggerKind, event_trigger, trigger_from_fields
+
+__all__ = [
+    "ActionState",
+    "ApprovalStore",
+    "AuditLog",
+    "AuditQuery",
+    "Clock",
+    "HistorySource",
+    "IncidentAnnotator",
+    "Match",
+    "NotificationLog",
+    "ReactPorts",
+    "ReactSettings",
+    "ReactionEngine",
+    "RuleError",
+    "RuleSet",
+    "Trigger",
+    "TriggerKind",
+    "event_trigger",
+    "idempotency_key",
+    "load_rules",
+    "parse_rules",
+    "rules_from_data",
+    "trigger_from_fields",
+]
