@@ -15,8 +15,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import ValidationError
 
+from opscope.analyze.logs import LogAnalyzerConfig
+from opscope.analyze.logs.stage import LogAnalysisStage
 from opscope.config import Settings
+from opscope.errors import ConfigError
+from opscope.model import Anomaly
 from opscope.pipeline import Ingestor, InProcessBus
 from opscope.present.api.auth import Authenticator
 from opscope.present.api.server import create_api
@@ -65,7 +70,37 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
 
     telemetry.add_gauge("opscope_queue_depth_batches",
                         "Batches waiting in each analysis queue.", queue_depth)
-    return Services(settings, store, bus, ingestor, Authenticator(store), telemetry)
+    services = Services(settings, store, bus, ingestor, Authenticator(store), telemetry)
+    if settings.log_analysis.enabled:
+        services.extras["log_analysis"] = subscribe_log_analysis(services)
+    return services
+
+
+def subscribe_log_analysis(services: Services) -> LogAnalysisStage:
+    """Templates and log anomalies for committed logs; anomalies are stored, then
+    published on the bus topic ``anomalies``. The analyzer state lives in the data dir."""
+    conf = services.settings.log_analysis
+    try:
+        analyzer_config = LogAnalyzerConfig.model_validate(conf.analyzer)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid log_analysis.analyzer settings: {exc}") from exc
+    bus, retry_after = services.bus, services.settings.limits.retry_after_seconds
+
+    def publish(anomalies: Sequence[Anomaly]) -> None:
+        bus.publish("anomalies", anomalies, timeout=retry_after)
+
+    stage = LogAnalysisStage.open(
+        services.store, analyzer_config,
+        state_path=services.settings.data_dir / "log-analysis.json",
+        backfill_lines=conf.backfill_lines, publish=publish, batch_lines=conf.batch_lines,
+        max_lines_per_wakeup=conf.max_lines_per_wakeup,
+        save_interval=conf.save_interval_seconds,
+    )
+    bus.subscribe("logs", stage.name, stage.handle)
+    services.telemetry.add_gauge(
+        "opscope_log_analysis_lines", "Log lines analysed since start.",
+        lambda: {(): float(stage.counters.lines)})
+    return stage
 
 
 def load_topology_file(services: Services) -> None:
@@ -135,6 +170,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await retention
             services.bus.close()
+            if (log_analysis := services.extras.get("log_analysis")) is not None:
+                log_analysis.close()  # saves the analyzer state
             services.store.close()
 
     api.router.lifespan_context = lifespan

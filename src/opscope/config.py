@@ -77,6 +77,26 @@ class Receivers(Section):
     files: FileReceiver = Field(default_factory=FileReceiver)
 
 
+class LogAnalysis(Section):
+    enabled: bool = Field(True, description="Mine templates and detect log anomalies on "
+                          "ingested logs (asynchronously, after they are committed).")
+    batch_lines: int = Field(
+        5000, ge=1, le=100_000, description="Log rows analysed and written back per step.")
+    max_lines_per_wakeup: int = Field(
+        50_000, ge=1, description="Rows analysed per ingested batch at most, so that a "
+        "backlog is worked off step by step instead of stalling the queue.")
+    backfill_lines: int = Field(
+        100_000, ge=0, description="Without saved analysis state, how many of the latest "
+        "already stored log rows to analyse at start; older ones stay unanalysed.")
+    save_interval_seconds: float = Field(
+        60.0, gt=0, description="How often (wall time) the analyzer state is saved to the "
+        "data directory while logs flow; it is saved on shutdown as well.")
+    analyzer: dict[str, Any] = Field(
+        default_factory=dict, description="Settings of the log analyzer (headers, template "
+        "miner, detectors), as the fields of opscope.analyze.logs.LogAnalyzerConfig; empty "
+        "keeps its defaults. Validated at start.")
+
+
 class Settings(Section):
     data_dir: Path = Field(Path("data"), description="Where the database and state live.")
     host: str = Field("127.0.0.1", description="Address the server listens on.")
@@ -89,6 +109,7 @@ class Settings(Section):
     pipeline: Pipeline = Field(default_factory=Pipeline)
     retention: Retention = Field(default_factory=Retention)
     receivers: Receivers = Field(default_factory=Receivers)
+    log_analysis: LogAnalysis = Field(default_factory=LogAnalysis)
 
     @property
     def database_path(self) -> Path:

@@ -2,7 +2,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from opscope.collect.batch import MAX_PROBLEMS, BatchResult, Problem, field_path, validate_items
+from opscope.collect.batch import (
+    MAX_PROBLEMS,
+    BatchResult,
+    Problem,
+    field_path,
+    validate_items,
+    validate_json_items,
+)
 from opscope.errors import PayloadTooLarge
 from opscope.model import Event, LogRecord
 
@@ -23,7 +30,7 @@ def test_all_valid_items_are_returned_in_order() -> None:
 def test_bad_items_become_problems_and_the_rest_is_kept() -> None:
     items = [
         _log(0),
-        {"message": "no ts"},
+        {"message": "bad ts", "ts": "last tuesday"},
         _log(2, attributes={"host": 5}),
         "not an object",
         _log(4),
@@ -33,7 +40,7 @@ def test_bad_items_become_problems_and_the_rest_is_kept() -> None:
     by_index = {p.index: p for p in result.problems}
     assert set(by_index) == {1, 2, 3}
     assert by_index[1].field == "ts"
-    assert "required" in by_index[1].message.lower()
+    assert "datetime" in by_index[1].message.lower()
     assert by_index[2].field == "attributes.host"
     assert by_index[3].field == "$"
 
@@ -79,10 +86,26 @@ def test_too_many_items_raise() -> None:
 
 
 def test_problems_are_capped() -> None:
-    items = [{"message": "no ts"}] * (MAX_PROBLEMS + 50)
+    items = [{"message": "no message needed", "ts": "never"}] * (MAX_PROBLEMS + 50)
     result = validate_items(LogRecord, items, max_items=10_000)
     assert len(result.problems) == MAX_PROBLEMS + 1
     assert result.problems[-1].index is None
+
+
+def test_missing_time_is_stamped_at_receipt() -> None:
+    result = validate_items(LogRecord, [{"message": "no ts"}], max_items=10)
+    assert not result.problems
+    assert result.items[0].ts.tzinfo is not None
+
+
+def test_json_fast_path_matches_the_lenient_path() -> None:
+    good = b'[{"message": "a", "ts": 1700000000}, {"message": "b", "ts": "2026-01-01T00:00:00Z"}]'
+    fast = validate_json_items(LogRecord, good, max_items=10)
+    assert [r.message for r in fast.items] == ["a", "b"] and not fast.problems
+    bad = b'[{"message": "a", "ts": 1700000000}, {"message": "b", "ts": "soon"}]'
+    slow = validate_json_items(LogRecord, bad, max_items=10)
+    assert [r.message for r in slow.items] == ["a"]
+    assert [(p.index, p.field) for p in slow.problems] == [(1, "ts")]
 
 
 def test_problem_as_dict_and_field_path() -> None:

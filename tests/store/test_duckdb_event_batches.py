@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import T0
+from store_clock import T0
 from opscope.model import Event, Severity, Status
 from opscope.store.duckdb import DuckDBStore
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import T0, ManualClock
+from store_clock import T0, ManualClock
 from opscope.errors import ValidationFailed
 from opscope.model import LogRecord
 from opscope.store.duckdb import DuckDBStore

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conftest import T0
+from store_clock import T0
 from opscope.errors import ValidationFailed
 from opscope.model import MetricSample, series_id
 from opscope.store.duckdb import DuckDBStore

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import T0, ManualClock
+from store_clock import T0, ManualClock
 from opscope.errors import ConfigError
 from opscope.model import Anomaly, Change, Event, LogRecord, MetricSample, Ticket
 from opscope.store.duckdb import DuckDBStore

@@ -2,13 +2,14 @@
 
 from opscope.model.anomaly import Anomaly
 from opscope.model.events import Event, Severity, Status, fingerprint_of, parse_severity
+from opscope.model.hypothesis import Evidence, Hypothesis
 from opscope.model.logs import Level, LogRecord, parse_level
 from opscope.model.metrics import MetricSample, entity_of, series_id
 from opscope.model.records import Change, Ticket
 from opscope.model.topology import Entity, Relation, RelationKind
 
 __all__ = [
-    "Anomaly", "Change", "Entity", "Event", "Level", "LogRecord", "MetricSample", "Relation",
+    "Anomaly", "Change", "Entity", "Event", "Evidence", "Hypothesis", "Level", "LogRecord", "MetricSample", "Relation",
     "RelationKind", "Severity", "Status", "Ticket", "entity_of", "fingerprint_of",
     "parse_level", "parse_severity", "series_id",
 ]

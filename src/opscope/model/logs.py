@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from opscope.model.base import Labels, Record, Text, UtcDatetime
+from opscope.model.base import Labels, Record, Text, UtcDatetime, now_utc
 
 
 class Level(StrEnum):
@@ -32,9 +32,11 @@ LEVEL_ALIASES: dict[str, Level] = {
 
 
 def parse_level(value: object) -> Level:
-    if isinstance(value, Level):
-        return value
     if isinstance(value, str):
+        # Exact spellings first: most senders already use them, and this is the hot path.
+        found = LEVEL_ALIASES.get(value)
+        if found is not None:
+            return found
         return LEVEL_ALIASES.get(value.strip().lower(), Level.UNKNOWN)
     raise ValueError("level must be a string")
 
@@ -42,7 +44,8 @@ def parse_level(value: object) -> Level:
 class LogRecord(Record):
     """One log line. ``template_id`` and ``params`` are filled in by log analysis."""
 
-    ts: UtcDatetime
+    ts: UtcDatetime = Field(default_factory=now_utc,
+                            description="When it was written; when absent, when received.")
     message: Text = Field(min_length=0)
     source: str = Field(default="", max_length=256, description="Sender, e.g. 'syslog'.")
     entity: str = Field(default="", max_length=256, description="Service or host it is about.")

@@ -7,7 +7,7 @@ import math
 
 from pydantic import Field, field_validator
 
-from opscope.model.base import Labels, Name, Record, UtcDatetime
+from opscope.model.base import Labels, Name, Record, UtcDatetime, now_utc
 
 # Labels that name the entity a series is about, most specific first.
 ENTITY_LABELS = ("entity", "service", "job", "app", "host", "instance", "pod", "container")
@@ -36,7 +36,8 @@ class MetricSample(Record):
     name: Name = Field(pattern=r"^[A-Za-z_:][A-Za-z0-9_:.\-/]*$")
     labels: Labels = Field(default_factory=dict)
     value: float
-    ts: UtcDatetime
+    ts: UtcDatetime = Field(default_factory=now_utc,
+                            description="Sample time; when absent, when received.")
 
     @field_validator("value")
     @classmethod

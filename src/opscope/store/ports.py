@@ -7,7 +7,7 @@ page (keyset paging: newest first, stable under concurrent appends).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -94,6 +94,23 @@ class RecordQuery:
     extra: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class TemplateQuery:
+    """Log template statistics: counts in ``time`` (at the store's count resolution).
+
+    ``sort`` is ``count`` or ``last_seen`` (both descending); ``bucket_seconds`` asks for
+    counts per time bucket as well, and must be a multiple of the count resolution.
+    """
+
+    time: TimeRange = TimeRange()
+    entity: str | None = None
+    text: str | None = None
+    sort: str = "count"
+    bucket_seconds: int | None = None
+    limit: int = 100
+    offset: int = 0
+
+
 class EventStore(Protocol):
     def upsert_events(self, events: Sequence[Event]) -> WriteResult: ...
     def query_events(self, query: EventQuery) -> Page: ...
@@ -111,6 +128,36 @@ class MetricStore(Protocol):
     def list_series(
         self, name: str | None, matchers: Sequence[LabelMatcher], limit: int
     ) -> list[Row]: ...
+
+
+class TemplateStore(Protocol):
+    """What log analysis reads and writes, and the template statistics it leaves behind.
+
+    Log rows are keyed by ``seq``; analysis reads committed rows in ``seq`` order and
+    records its results together with how far it got, in one transaction.
+    """
+
+    def logs_after(self, seq: int, limit: int) -> list[tuple[int, LogRecord]]:
+        """Up to ``limit`` committed log rows with ``seq`` above ``seq``, in order."""
+        ...
+
+    def log_analysis_mark(self) -> tuple[int, int]:
+        """``(last analysed seq, last committed seq)``; 0 where there is none."""
+        ...
+
+    def record_log_analysis(
+        self, upto_seq: int, records: Sequence[tuple[int, LogRecord]],
+        templates: Mapping[str, str], merges: Mapping[str, str],
+    ) -> None:
+        """Store each row's template and params, count them, and mark ``upto_seq`` done.
+
+        ``templates`` maps the ids in ``records`` to their current text; ``merges`` maps
+        ids folded into others to the id they live on as.
+        """
+        ...
+
+    def query_log_templates(self, query: TemplateQuery) -> list[Row]: ...
+    def get_log_template(self, template_id: str, query: TemplateQuery) -> Row | None: ...
 
 
 class RecordStore(Protocol):
@@ -140,7 +187,7 @@ class TokenStore(Protocol):
 
 
 class Store(EventStore, LogStore, MetricStore, RecordStore, TopologyStore, AnomalyStore,
-            TokenStore, Protocol):
+            TokenStore, TemplateStore, Protocol):
     """Everything the embedded server needs, in one object. ``close`` is idempotent."""
 
     def apply_retention(self, now: datetime) -> dict[str, int]: ...

@@ -160,4 +160,16 @@ def test_config_rejects_unknown_settings() -> None:
 def test_hypothesis_is_frozen() -> None:
     h = rank_root_causes(_chain())[0]
     with pytest.raises(ValueError):
-        h.rank = 3
+        h.__setattr__("rank", 3)
+
+
+def test_incident_without_normal_history_is_still_ranked() -> None:
+    times = T0 + STEP * np.arange(4, dtype=np.float64)
+    series = [MetricSeries.of("a", "a", "m", times, [10, 10, 11, 10]),
+              MetricSeries.of("b", "b", "m", times, [10, 10, 30, 31])]
+    hyps = rank_root_causes(RcaInputs(series=series, fault_time=T0 + 2 * STEP))
+    assert _entities(hyps) == ["b", "a"]
+    assert "little normal history" in hyps[0].evidence[0].summary
+    unscored = rank_root_causes(RcaInputs(series=series, fault_time=T0 + 2 * STEP),
+                                RcaConfig(relative_noise=0.0))
+    assert all(h.score < 1e-2 for h in unscored)

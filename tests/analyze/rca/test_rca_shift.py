@@ -79,3 +79,13 @@ def test_nsigma_baseline_ranks_by_largest_z() -> None:
 def test_series_rejects_mismatched_arrays() -> None:
     with pytest.raises(ValueError):
         MetricSeries(key="k", entity="e", metric="m", times=np.zeros(3), values=np.zeros(2))
+
+
+def test_almost_no_history_falls_back_to_relative_change() -> None:
+    series = _s([10.0, 10.0, 30.0, 30.0])
+    shift = measure_shift(series, None, 2.0, band=5.0, min_baseline=3, min_reference=10,
+                          relative_noise=0.1)
+    # Centre 10 from the two points before the fault; one sigma = 10 % of magnitude 30.
+    assert shift.baseline is not None and shift.baseline.samples == 2
+    assert shift.score == pytest.approx(20.0 / 3.0)
+    assert shift.signed > 0 and shift.relative

@@ -77,6 +77,11 @@ class CorrelationConfig(BaseModel):
                     "service or store directly as one of the incident's entities (a possible "
                     "common cause that has not alerted). Off by default: shared caches and "
                     "databases make most services siblings.")
+    other_symptom_factor: float = Field(
+        default=0.6, gt=0, le=1,
+        description="Topology evidence is scaled by this when the linked entity shows another "
+                    "alert than the newcomer (or when the newcomer may be the cause): the "
+                    "same symptom travelling along a dependency is stronger evidence.")
     group_by: list[str] = Field(
         default_factory=list,
         description="Labels whose equal values link signals (like Alertmanager's group_by).")

@@ -87,8 +87,7 @@ class IncidentCorrelator:
     def _place(self, signal: Signal, at: datetime, mutes: list[Mute]) -> str | None:
         window = timedelta(minutes=self.config.window_minutes)
         part = self._partition(signal)
-        best: tuple[float, datetime, str] | None = None
-        best_link: Link | None = None
+        scored: list[tuple[float, datetime, str, Link]] = []
         for inc in self._active.values():
             if inc.partition != part or (mutes and inc.status is not IncidentStatus.OPEN):
                 continue
@@ -98,12 +97,19 @@ class IncidentCorrelator:
             link = self.linker.link(signal, inc, at)
             if link is None or link.score < self.config.join_threshold:
                 continue
-            key = (link.score, last, inc.id)
-            if best is None or key[:2] > best[:2] or (key[:2] == best[:2] and key[2] < best[2]):
-                best, best_link = key, link
-        if best is not None and best_link is not None:
-            inc = self._active[best[2]]
+            scored.append((link.score, last, inc.id, link))
+        if scored:
+            # Highest score, then most recent activity, then the smaller id (determinism).
+            scored.sort(key=lambda item: (-item[0], -item[1].timestamp(), item[2]))
+            _, _, best_id, best_link = scored[0]
+            inc = self._active[best_id]
             self._add(inc, MemberState(signal, at, best_link.score, best_link.reason, mutes), at)
+            causes = [item[2] for item in scored[1:] if item[3].cause]
+            if best_link.cause and causes and not mutes:
+                # One signal below the roots of several young incidents: a common cause
+                # explains them all, so they are one incident.
+                self._merge_into(inc, [self._active[c] for c in causes], at,
+                                 f"common cause {signal.name} on {signal.entity}")
             return inc.id
         if mutes:
             return None  # suppressed signals never start an incident
@@ -188,10 +194,13 @@ class IncidentCorrelator:
         cfg = self.config
         if inc.counted < cfg.min_signals and inc.severity.rank < cfg.min_severity.rank:
             return
-        inc.status = IncidentStatus.OPEN
-        inc.recurrence_of = self._recurrence_of(inc)
         why = f"{inc.counted} signals" if inc.counted >= cfg.min_signals else \
             f"a {inc.severity.value} signal"
+        self._open(inc, at, why)
+
+    def _open(self, inc: IncidentState, at: datetime, why: str) -> None:
+        inc.status = IncidentStatus.OPEN
+        inc.recurrence_of = self._recurrence_of(inc)
         if inc.recurrence_of:
             why += f"; recurrence of {inc.recurrence_of}"
         self.changes.note(inc, ChangeKind.OPENED, at, timeline=TimelineEntry(
@@ -278,12 +287,23 @@ class IncidentCorrelator:
               actor: str = "") -> Incident:
         """Move every member of the sources into the target; sources become ``merged``."""
         target = self._get(target_id)
-        sources = [self._get(s) for s in source_ids if s != target_id]
+        sources = [self._get(s) for s in dict.fromkeys(source_ids) if s != target_id]
         if not sources:
             raise ValidationFailed("merge needs at least one other incident")
-        groups = [sorted(target.types)]
+        groups = [sorted(target.types), *[sorted(src.types) for src in sources]]
+        if target.status is IncidentStatus.PENDING:
+            self._open(target, at, "an operator merged incidents into it")
+        self._merge_into(target, sources, at, "by " + actor if actor else "by an operator")
+        self.learned.learn([t for g in groups for t in g], weight=self.config.feedback_weight)
+        self.feedback.append(Feedback(kind=FeedbackKind.MERGE, ts=at, actor=actor,
+                                      incident_ids=[target.id, *[s.id for s in sources]],
+                                      together=groups))
+        return target.snapshot()
+
+    def _merge_into(self, target: IncidentState, sources: Sequence[IncidentState],
+                    at: datetime, why: str) -> None:
         for src in sources:
-            groups.append(sorted(src.types))
+            streamed = src.status is not IncidentStatus.PENDING
             for signal_id, member in list(src.members.items()):
                 src.count_out(member)
                 del src.members[signal_id]
@@ -292,30 +312,34 @@ class IncidentCorrelator:
                 target.members[signal_id] = member
                 target.count_in(member, self.config.max_profile_types)
                 self._by_signal[signal_id] = target.id
-                self.changes.note(src, ChangeKind.UPDATED, at, removed=signal_id)
-                self.changes.note(target, ChangeKind.UPDATED, at, member=signal_id)
+                if streamed:
+                    self.changes.note(src, ChangeKind.UPDATED, at, removed=signal_id)
+                if target.status is not IncidentStatus.PENDING:
+                    self.changes.note(target, ChangeKind.UPDATED, at, member=signal_id)
             target.opened_at = min(target.opened_at, src.opened_at)
-            src.status, src.merged_into = IncidentStatus.MERGED, target.id
-            src.updated_at = max(src.updated_at, at)
+            target.last_resolved = max(filter(None, (target.last_resolved, src.last_resolved)),
+                                       default=None)
             self._active.pop(src.id, None)
-            self.changes.note(src, ChangeKind.UPDATED, at, timeline=TimelineEntry(
-                incident_id=src.id, ts=at, kind=TimelineKind.MERGED,
-                summary=f"merged into {target.id}" + (f" by {actor}" if actor else "")))
-        if target.status is not IncidentStatus.OPEN:
-            target.status, target.resolved_at = IncidentStatus.OPEN, None
-            self._active[target.id] = target
+            if streamed:
+                src.status, src.merged_into = IncidentStatus.MERGED, target.id
+                src.updated_at = max(src.updated_at, at)
+                self.changes.note(src, ChangeKind.UPDATED, at, timeline=TimelineEntry(
+                    incident_id=src.id, ts=at, kind=TimelineKind.MERGED,
+                    summary=f"merged into {target.id} ({why})"))
+            else:
+                del self._incidents[src.id]  # never published: nothing to keep
         target.touch(at)
         self._derive(target)
-        names = ", ".join(s.id for s in sources)
-        self.changes.note(target, ChangeKind.UPDATED, at, timeline=TimelineEntry(
-            incident_id=target.id, ts=at, kind=TimelineKind.MERGED,
-            summary=f"merged {names}" + (f" by {actor}" if actor else ""),
-            data={"merged": [s.id for s in sources]}))
-        self.learned.learn([t for g in groups for t in g], weight=self.config.feedback_weight)
-        self.feedback.append(Feedback(kind=FeedbackKind.MERGE, ts=at, actor=actor,
-                                      incident_ids=[target.id, *[s.id for s in sources]],
-                                      together=groups))
-        return target.snapshot()
+        if target.status is IncidentStatus.PENDING:
+            self._maybe_open(target, at)
+        elif target.status is IncidentStatus.RESOLVED:
+            target.status, target.resolved_at = IncidentStatus.OPEN, None
+            self._active[target.id] = target
+        if target.status is not IncidentStatus.PENDING:
+            names = ", ".join(s.id for s in sources)
+            self.changes.note(target, ChangeKind.UPDATED, at, timeline=TimelineEntry(
+                incident_id=target.id, ts=at, kind=TimelineKind.MERGED,
+                summary=f"merged {names} ({why})", data={"merged": [s.id for s in sources]}))
 
     def split(self, incident_id: str, signal_ids: Sequence[str], at: datetime,
               actor: str = "") -> Incident:

@@ -74,6 +74,8 @@ class IncidentState:
     resolved_at: datetime | None = None
     members: dict[str, MemberState] = field(default_factory=dict)
     entities: Counter[str] = field(default_factory=Counter)
+    names: dict[str, Counter[str]] = field(default_factory=dict)
+    """Alert names per entity: which symptom shows where."""
     types: dict[str, int] = field(default_factory=dict)
     words: set[str] = field(default_factory=set)
     group: dict[str, str] = field(default_factory=dict)
@@ -130,6 +132,7 @@ class IncidentState:
         self.severity_counts[sig.severity.value] += 1
         if sig.entity:
             self.entities[sig.entity] += 1
+            self.names.setdefault(sig.entity, Counter())[sig.name] += 1
         if sig.firing:
             self.firing += 1
         elif sig.resolved_at is not None:
@@ -151,6 +154,13 @@ class IncidentState:
             self.entities[sig.entity] -= 1
             if self.entities[sig.entity] <= 0:
                 del self.entities[sig.entity]
+            names = self.names.get(sig.entity)
+            if names is not None:
+                names[sig.name] -= 1
+                if names[sig.name] <= 0:
+                    del names[sig.name]
+                if not names:
+                    del self.names[sig.entity]
         if sig.firing:
             self.firing -= 1
         if sig.type_key in self.types:

@@ -21,6 +21,8 @@ from opscope.model.incident import Signal
 class Link:
     score: float
     reason: str
+    cause: bool = False
+    """The signal may be the cause of the incident (it sits below its deepest entities)."""
 
 
 class Linker(Protocol):
@@ -55,36 +57,45 @@ class EvidenceLinker:
         self.window = config.window_minutes * 60.0
 
     def _proximity(self, signal: Signal, inc: IncidentState,
-                   at: datetime) -> tuple[float, str]:
+                   at: datetime) -> tuple[float, str, bool]:
+        """Topology evidence in [0, 1], why, and whether the signal looks like a cause."""
         entity = signal.entity
         if not entity or not inc.entities:
-            return 0.0, ""
-        if entity in inc.entities:
-            return 1.0, f"same entity {entity}"
+            return 0.0, "", False
+        if signal.type_key in inc.types:
+            return 1.0, f"{signal.name} on {entity} already in the incident", False
         span = self.config.max_hops + 1
-        best, why = 0.0, ""
-        # Symptom: the signal's entity depends on one of the incident's entities.
+        other_name = self.config.other_symptom_factor
+        best, why, cause = 0.0, "", False
+        # Symptom: the entity depends on (or is) one of the incident's entities. A symptom
+        # of the same name travelling along the dependency counts fully; another kind of
+        # symptom (latency where the incident shows errors) counts less.
         deps = self.topology.dependencies(entity)
         hits = deps.keys() & inc.entities.keys() if len(deps) < len(inc.entities) else \
             [e for e in inc.entities if e in deps]
         for other in hits:
-            p = 1.0 - deps[other] / span
+            same = signal.name in inc.names.get(other, ())
+            p = (1.0 - deps[other] / span) * (1.0 if same else other_name)
             if p > best:
-                best, why = p, f"{entity} depends on {other} ({deps[other]} hops)"
+                what = "same symptom" if same else "other symptom"
+                where = "same entity" if other == entity else \
+                    f"{entity} depends on {other} ({deps[other]} hops)"
+                best, why = p, f"{where}, {what}"
         # Cause: a dependency of the incident's deepest entities, early in the incident.
         if at - inc.opened_at <= self.grace:
             below = self.topology.dependents(entity)
             for root in inc.roots:
-                if root in below:
-                    p = 0.8 * (1.0 - below[root] / span)
+                if root in below and root != entity:
+                    p = other_name * (1.0 - below[root] / span)
                     if p > best:
-                        best, why = p, f"{root} depends on {entity} ({below[root]} hops)"
+                        best, cause = p, True
+                        why = f"possible cause: {root} depends on {entity} ({below[root]} hops)"
         # Common cause, early in the incident: both call the same service or store.
         if self.config.sibling_links and best < 0.5 and at - inc.opened_at <= self.grace \
                 and self.topology.direct_service_deps(entity) & inc.sibling_deps:
             shared = sorted(self.topology.direct_service_deps(entity) & inc.sibling_deps)[0]
             best, why = 0.5, f"{entity} shares dependency {shared} with the incident"
-        return best, why
+        return best, why, cause
 
     def _labels(self, signal: Signal, inc: IncidentState) -> bool:
         keys = self.config.group_by
@@ -98,7 +109,7 @@ class EvidenceLinker:
         if learned < 0:
             return None  # operators split these apart before
         score, reasons = 0.0, []
-        proximity, why = self._proximity(signal, incident, at)
+        proximity, why, cause = self._proximity(signal, incident, at)
         if proximity > 0:
             score += w.topology * proximity
             reasons.append(why)
@@ -120,4 +131,4 @@ class EvidenceLinker:
         # Evidence fades with the time since the incident's last join.
         last = incident.last_activity or incident.opened_at
         fade = max(0.0, 1.0 - max(0.0, (at - last).total_seconds()) / self.window)
-        return Link(min(1.0, score) * fade, "; ".join(reasons))
+        return Link(min(1.0, score) * fade, "; ".join(reasons), cause)

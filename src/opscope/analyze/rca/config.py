@@ -17,8 +17,8 @@ class RcaConfig(BaseModel):
     relative_noise: float = Field(
         default=0.1, ge=0,
         description=(
-            "For series with fewer than min_baseline normal points: the relative change "
-            "taken as one sigma (0 leaves such series unscored)."
+            "When no series has min_baseline normal points: the relative change taken as "
+            "one sigma, so the incident can still be ranked (0 leaves it unscored)."
         ),
     )
     min_reference: int = Field(

@@ -37,7 +37,9 @@ def build_evidence(
         out.append(Evidence(
             kind="metric_shift", subject=s.key, value=round(s.signed, 3),
             summary=(f"{s.metric} {verb} to {_fmt(s.value)} against a normal level of "
-                     f"{_fmt(s.baseline.center)} (robust z {s.signed:+.1f})"),
+                     f"{_fmt(s.baseline.center)} ("
+                     + ("relative change, little normal history" if s.relative
+                        else "robust z") + f" {s.signed:+.1f})"),
             ts=_when(s.onset) if s.onset is not None else None,
         ))
     if onset is not None:

@@ -54,7 +54,10 @@ class RcaInputs:
     ``reference`` holds normal-operation series matched to ``series`` by ``key``; when a
     key has none, the part of the incident series before ``fault_time`` serves instead.
     ``edges`` are caller -> callee relations; when empty, the ranker learns co-movement
-    and says so in its evidence. ``target`` names the series (key) whose SLO broke.
+    and says so in its evidence; ``topology_source`` says where the edges came from
+    ("configuration", "api", ...) and is quoted in the evidence. ``target`` names the
+    series (key) whose SLO broke. ``changes`` and ``anomalies`` (log templates and
+    detector alarms, by entity) raise the entities they concern.
     """
 
     series: Sequence[MetricSeries]

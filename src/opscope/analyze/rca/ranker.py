@@ -64,15 +64,11 @@ def anomaly_degree(z: float, config: RcaConfig) -> float:
 def rank_root_causes(inputs: RcaInputs, config: RcaConfig | None = None) -> list[Hypothesis]:
     """Rank every entity of ``inputs`` as a possible root cause, most likely first."""
     cfg = config or RcaConfig()
-    refs = {r.key: r for r in inputs.reference}
-    shifts = [
-        measure_shift(
-            s, refs.get(s.key), inputs.fault_time, band=cfg.band,
-            min_baseline=cfg.min_baseline, min_reference=cfg.min_reference,
-            relative_noise=cfg.relative_noise,
-        )
-        for s in inputs.series
-    ]
+    shifts = _measure_all(inputs, cfg, relative_noise=0.0)
+    if cfg.relative_noise > 0 and all(sh.value is None for sh in shifts):
+        # No series has enough normal history: fall back to relative change for all.
+        # Only for all at once, so guessed sigmas never compete with measured ones.
+        shifts = _measure_all(inputs, cfg, relative_noise=cfg.relative_noise)
     by_entity: dict[str, list[Shift]] = defaultdict(list)
     for sh in shifts:
         by_entity[sh.entity].append(sh)
@@ -112,6 +108,18 @@ def rank_root_causes(inputs: RcaInputs, config: RcaConfig | None = None) -> list
     return [
         _hypothesis(c, i + 1, ordered, learned, target_entity, inputs, cfg, not graph.empty)
         for i, c in enumerate(ordered)
+    ]
+
+
+def _measure_all(inputs: RcaInputs, cfg: RcaConfig, relative_noise: float) -> list[Shift]:
+    refs = {r.key: r for r in inputs.reference}
+    return [
+        measure_shift(
+            s, refs.get(s.key), inputs.fault_time, band=cfg.band,
+            min_baseline=cfg.min_baseline, min_reference=cfg.min_reference,
+            relative_noise=relative_noise,
+        )
+        for s in inputs.series
     ]
 
 

@@ -50,6 +50,8 @@ class Shift:
     baseline: Baseline | None
     step: float = 0.0
     """Sampling step of the series, in seconds."""
+    relative: bool = False
+    """True when too little history forced the relative-change fallback."""
 
 
 def step_of(times: FloatArray) -> float:
@@ -114,11 +116,12 @@ def measure_shift(
     window_v = v[window]
     finite = np.isfinite(window_v)
     usable = base.samples >= min_baseline
+    relative = False
     if not usable and relative_noise > 0 and finite.any():
         base = _relative_baseline(v[(t < fault_time) & np.isfinite(v)], window_v[finite],
                                   relative_noise)
         relevel = False
-        usable = base.samples > 0
+        usable = relative = base.samples > 0
     if not usable or not finite.any():
         return Shift(
             key=series.key, entity=series.entity, metric=series.metric, score=0.0,
@@ -135,7 +138,7 @@ def measure_shift(
     return Shift(
         key=series.key, entity=series.entity, metric=series.metric,
         score=float(abs(z[peak])), signed=float(z[peak]), onset=onset,
-        value=float(window_v[finite][peak]), baseline=base, step=step,
+        value=float(window_v[finite][peak]), baseline=base, step=step, relative=relative,
     )
 
 
@@ -155,7 +158,7 @@ def _relative_baseline(before: FloatArray, after: FloatArray, relative_noise: fl
     larger, so that a series rising from zero is not divided by zero)."""
     if before.size == 0:
         return Baseline(center=float("nan"), scale=float("nan"), samples=0)
-    center = float(np.median(before))
-    magnitude = max(abs(center), float(np.median(np.abs(after))))
-    return Baseline(center=center, scale=max(relative_noise * magnitude, _TINY),
-                    samples=int(before.size))
+    rough = robust_baseline(before)
+    magnitude = max(abs(rough.center), float(np.median(np.abs(after))))
+    return Baseline(center=rough.center, scale=max(relative_noise * magnitude, rough.scale),
+                    samples=rough.samples)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from opscope.collect import alertmanager, grafana, logs, otlp, prometheus, topology
-from opscope.collect.batch import BatchResult, validate_items
+from opscope.collect.batch import BatchResult, validate_items, validate_json_items
 from opscope.collect.body import decode_json, decode_ndjson, decode_text
 from opscope.errors import Overloaded, UnsupportedMediaType, ValidationFailed
 from opscope.model import Change, Event, LogRecord, MetricSample, Ticket
@@ -78,6 +78,20 @@ async def _json_items(request: Request, services: Services) -> Any:
     return [doc] if isinstance(doc, dict) else doc
 
 
+async def _json_batch(request: Request, services: Services, model: type[Any]
+                      ) -> BatchResult[Any]:
+    """A JSON array validated straight from the body bytes (NDJSON takes the slow path)."""
+    kind, _ = media_type(request)
+    limit = services.settings.limits.max_batch_items
+    if kind in JSON_TYPES:
+        body = await read_body(request, services.settings.limits.max_body_bytes)
+        if body.lstrip()[:1] == b"[":
+            return validate_json_items(model, body, max_items=limit)
+        doc = decode_json(body)
+        return validate_items(model, [doc] if isinstance(doc, dict) else doc, max_items=limit)
+    return validate_items(model, await _json_items(request, services), max_items=limit)
+
+
 def _validated(model: type[Any], defaults: dict[str, Any] | None = None
                ) -> Callable[[Any, Services], BatchResult[Any]]:
     def run(items: Any, services: Services) -> BatchResult[Any]:
@@ -89,10 +103,8 @@ def _validated(model: type[Any], defaults: dict[str, Any] | None = None
 @router.post("/events", summary="Ingest events/alerts (JSON array or NDJSON)")
 async def post_events(request: Request, partial: bool = PARTIAL,
                       services: Services = Depends(services_of)) -> JSONAnswer:
-    items = await _json_items(request, services)
-    result = validate_items(Event, items, max_items=services.settings.limits.max_batch_items,
-                            defaults={"received_at": _now()})
-    return await _commit(services, "events", result, partial)
+    return await _commit(services, "events", await _json_batch(request, services, Event),
+                         partial)
 
 
 @router.post("/alertmanager", summary="Prometheus Alertmanager webhook (version 4)")
@@ -127,26 +139,21 @@ async def post_logs(
         text = decode_text(body, charset)
         result = logs.parse_log_lines(text, _now(), source or "http", entity,
                                       max_lines=limits.max_batch_items)
-    else:
+    elif source or entity:
         items = await _json_items(request, services)
-        defaults: dict[str, Any] = {"ts": _now()}
-        if source:
-            defaults["source"] = source
-        if entity:
-            defaults["entity"] = entity
+        defaults = {k: v for k, v in (("source", source), ("entity", entity)) if v}
         result = validate_items(LogRecord, items, max_items=limits.max_batch_items,
                                 defaults=defaults)
+    else:
+        result = await _json_batch(request, services, LogRecord)
     return await _commit(services, "logs", result, partial)
 
 
 @router.post("/metrics", summary="Ingest metric samples (JSON array or NDJSON)")
 async def post_metrics(request: Request, partial: bool = PARTIAL,
                        services: Services = Depends(services_of)) -> JSONAnswer:
-    items = await _json_items(request, services)
-    result = validate_items(MetricSample, items,
-                            max_items=services.settings.limits.max_batch_items,
-                            defaults={"ts": _now()})
-    return await _commit(services, "metrics", result, partial)
+    return await _commit(services, "metrics",
+                         await _json_batch(request, services, MetricSample), partial)
 
 
 @router.post("/metrics/prometheus",

@@ -99,6 +99,12 @@ def query_logs(db: Database, query: LogQuery) -> Page:
     where.equals("source", query.source)
     where.any_of("level", sorted({parse_level(v).value for v in query.level}))
     where.text(("message",), query.text)
-    where.equals("template_id", query.template_id)
+    if query.template_id is not None:
+        # Rows analysed before their template merged into another one keep the old id.
+        where.add(
+            "(template_id = ? OR template_id IN "
+            "(SELECT template_id FROM log_templates WHERE merged_into = ?))",
+            query.template_id, query.template_id,
+        )
     with db.read() as cur:
         return fetch_page(cur, _PAGE, where, query.limit, query.cursor)

@@ -197,9 +197,47 @@ _V2 = _sql(
     """,
 )
 
+_V3 = _sql(
+    # Log templates found by log analysis. A template merged into another one keeps its
+    # row with ``merged_into`` set, so that ids handed out earlier still resolve.
+    """
+    CREATE TABLE log_templates (
+        template_id VARCHAR PRIMARY KEY,
+        template VARCHAR NOT NULL,
+        examples VARCHAR[] NOT NULL,
+        merged_into VARCHAR,
+        first_seen TIMESTAMP NOT NULL,
+        updated_at TIMESTAMP NOT NULL
+    )
+    """,
+    # Lines per template, entity and level in fixed event-time buckets: the statistics
+    # are read from here rather than by scanning the logs table.
+    """
+    CREATE TABLE log_template_counts (
+        template_id VARCHAR NOT NULL,
+        entity VARCHAR NOT NULL,
+        level VARCHAR NOT NULL,
+        bucket TIMESTAMP NOT NULL,
+        count BIGINT NOT NULL,
+        first_ts TIMESTAMP NOT NULL,
+        last_ts TIMESTAMP NOT NULL,
+        PRIMARY KEY (template_id, entity, level, bucket)
+    )
+    """,
+    # How far log analysis got (the last analysed ``logs.seq``), committed together with
+    # its results so that a restart neither skips nor counts a line twice.
+    """
+    CREATE TABLE log_analysis (
+        name VARCHAR PRIMARY KEY,
+        seq BIGINT NOT NULL
+    )
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events, logs, metrics, tickets, changes, topology, anomalies", _V1),
     Migration(2, "event history and API tokens", _V2),
+    Migration(3, "log templates, their counts and log analysis progress", _V3),
 )
 
 LATEST = MIGRATIONS[-1].version

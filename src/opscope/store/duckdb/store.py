@@ -8,7 +8,7 @@ DuckDB commits to its write-ahead log, so an acknowledged batch survives a crash
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from opscope.store.duckdb import logs as _logs
 from opscope.store.duckdb import metrics as _metrics
 from opscope.store.duckdb import records as _records
 from opscope.store.duckdb import retention as _retention
+from opscope.store.duckdb import templates as _templates
 from opscope.store.duckdb import tokens as _tokens
 from opscope.store.duckdb import topology as _topology
 from opscope.store.duckdb.database import Database
@@ -31,6 +32,7 @@ from opscope.store.ports import (
     RecordQuery,
     Row,
     SeriesQuery,
+    TemplateQuery,
     WriteResult,
 )
 
@@ -128,6 +130,27 @@ class DuckDBStore:
 
     def query_anomalies(self, query: RecordQuery) -> Page:
         return _records.query_records(self._db, _anomalies.ANOMALIES, query)
+
+    # --- log templates (written by log analysis) --------------------------------------
+
+    def logs_after(self, seq: int, limit: int) -> list[tuple[int, LogRecord]]:
+        return _templates.logs_after(self._db, seq, limit)
+
+    def log_analysis_mark(self) -> tuple[int, int]:
+        return _templates.analysis_mark(self._db)
+
+    def record_log_analysis(
+        self, upto_seq: int, records: Sequence[tuple[int, LogRecord]],
+        templates: Mapping[str, str], merges: Mapping[str, str],
+    ) -> None:
+        _templates.record_analysis(self._db, upto_seq, records, templates, merges,
+                                   self._clock())
+
+    def query_log_templates(self, query: TemplateQuery) -> list[Row]:
+        return _templates.query_templates(self._db, query)
+
+    def get_log_template(self, template_id: str, query: TemplateQuery) -> Row | None:
+        return _templates.get_template(self._db, template_id, query)
 
     # --- tokens ----------------------------------------------------------------------
 
