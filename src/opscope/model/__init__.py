@@ -9,7 +9,8 @@ from opscope.model.records import Change, Ticket
 from opscope.model.topology import Entity, Relation, RelationKind
 
 __all__ = [
-    "Anomaly", "Change", "Entity", "Event", "Evidence", "Hypothesis", "Level", "LogRecord", "MetricSample", "Relation",
+    "Anomaly", "Change", "Entity", "Event", "Evidence", "Hypothesis", "Level", "LogRecord",
+    "MetricSample", "Relation",
     "RelationKind", "Severity", "Status", "Ticket", "entity_of", "fingerprint_of",
     "parse_level", "parse_severity", "series_id",
 ]
