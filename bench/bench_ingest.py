@@ -23,7 +23,7 @@ import httpx
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from integration.server_process import ServerProcess, make_token  # noqa: E402
+from integration.server_process import ServerProcess, make_token
 
 SERVICES = ["checkout", "payment", "cart", "catalog", "search", "user", "shipping", "gateway"]
 

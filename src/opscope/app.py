@@ -19,6 +19,8 @@ from pydantic import ValidationError
 
 from opscope.analyze.logs import LogAnalyzerConfig
 from opscope.analyze.logs.stage import LogAnalysisStage
+from opscope.analyze.metrics import BankConfig
+from opscope.analyze.metrics.stage import STATE_FILE, MetricAnalysisStage
 from opscope.config import Settings
 from opscope.errors import ConfigError
 from opscope.model import Anomaly
@@ -73,6 +75,8 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     services = Services(settings, store, bus, ingestor, Authenticator(store), telemetry)
     if settings.log_analysis.enabled:
         services.extras["log_analysis"] = subscribe_log_analysis(services)
+    if settings.metric_analysis.enabled:
+        services.extras["metric_analysis"] = subscribe_metric_analysis(services)
     return services
 
 
@@ -100,6 +104,32 @@ def subscribe_log_analysis(services: Services) -> LogAnalysisStage:
     services.telemetry.add_gauge(
         "opscope_log_analysis_lines", "Log lines analysed since start.",
         lambda: {(): float(stage.counters.lines)})
+    return stage
+
+
+def subscribe_metric_analysis(services: Services) -> MetricAnalysisStage:
+    """Per-series detectors for committed samples: anomalies and expected bands are
+    stored, anomalies then published on ``anomalies``. The detector state (which
+    ``opscope train`` can warm from history) lives in the data dir."""
+    conf = services.settings.metric_analysis
+    try:
+        bank_config = BankConfig.model_validate(conf.bank)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid metric_analysis.bank settings: {exc}") from exc
+    bus, retry_after = services.bus, services.settings.limits.retry_after_seconds
+
+    def publish(anomalies: Sequence[Anomaly]) -> None:
+        bus.publish("anomalies", anomalies, timeout=retry_after)
+
+    stage = MetricAnalysisStage.open(
+        services.store, bank_config, state_path=services.settings.data_dir / STATE_FILE,
+        publish=publish, band_step=conf.band_step_seconds,
+        save_interval=conf.save_interval_seconds,
+    )
+    bus.subscribe("metrics", stage.name, stage.handle)
+    services.telemetry.add_gauge(
+        "opscope_metric_analysis_samples", "Metric samples scored since start.",
+        lambda: {(): float(stage.counters.samples)})
     return stage
 
 
@@ -172,6 +202,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             services.bus.close()
             if (log_analysis := services.extras.get("log_analysis")) is not None:
                 log_analysis.close()  # saves the analyzer state
+            if (metric_analysis := services.extras.get("metric_analysis")) is not None:
+                metric_analysis.close()  # saves the detector state
             services.store.close()
 
     api.router.lifespan_context = lifespan

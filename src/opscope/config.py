@@ -97,6 +97,22 @@ class LogAnalysis(Section):
         "keeps its defaults. Validated at start.")
 
 
+class MetricAnalysis(Section):
+    enabled: bool = Field(True, description="Score ingested metric samples with per-series "
+                          "detectors (asynchronously, after they are committed); store and "
+                          "publish the anomalies and the expected band.")
+    band_step_seconds: float = Field(
+        60.0, gt=0, description="Expected band points stored per series at most once per "
+        "this many seconds of event time (the band shares the samples retention).")
+    save_interval_seconds: float = Field(
+        300.0, gt=0, description="How often (wall time) the detector state is saved to the "
+        "data directory while samples flow; it is saved on shutdown as well.")
+    bank: dict[str, Any] = Field(
+        default_factory=dict, description="Settings of the detector bank (detector, its "
+        "config, capacity, alarms), as the fields of "
+        "opscope.analyze.metrics.BankConfig; empty keeps its defaults. Validated at start.")
+
+
 class Settings(Section):
     data_dir: Path = Field(Path("data"), description="Where the database and state live.")
     host: str = Field("127.0.0.1", description="Address the server listens on.")
@@ -110,6 +126,7 @@ class Settings(Section):
     retention: Retention = Field(default_factory=Retention)
     receivers: Receivers = Field(default_factory=Receivers)
     log_analysis: LogAnalysis = Field(default_factory=LogAnalysis)
+    metric_analysis: MetricAnalysis = Field(default_factory=MetricAnalysis)
 
     @property
     def database_path(self) -> Path:

@@ -60,8 +60,9 @@ def block_kit_problems(blocks: Any) -> list[str]:
                 if e.get("type") != "button":
                     problems.append(f"{where}.elements[{j}]: expected a button")
                     continue
-                problems += _text_object(e.get("text"), f"{where}.elements[{j}].text", 75,
-                                         plain_only=True)
+                problems += _text_object(
+                    e.get("text"), f"{where}.elements[{j}].text", 75, plain_only=True
+                )
                 if len(e.get("url", "")) > 3000 or len(e.get("action_id", "")) > 255:
                     problems.append(f"{where}.elements[{j}]: url or action_id too long")
         else:

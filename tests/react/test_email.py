@@ -7,9 +7,9 @@ from email.policy import default as default_policy
 from typing import Any
 
 import pytest
-from conftest import incident_trigger
 from engine_kit import make_engine
 
+from conftest import incident_trigger
 from opscope.model.execution import ExecutionStatus
 
 aiosmtpd = pytest.importorskip("aiosmtpd.controller")
@@ -19,7 +19,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], bytes]] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         return "250 Message accepted for delivery"
 

@@ -10,8 +10,12 @@ from opscope.react.expr import ExpressionError, compile_condition, vet_pattern
 FIELDS: dict[str, Any] = {
     "kind": "incident.opened",
     "incident": {
-        "id": "inc-1", "severity": "critical", "title": "checkout latency above SLO",
-        "score": 0.91, "count": 3, "tags": ["db", "prod"],
+        "id": "inc-1",
+        "severity": "critical",
+        "title": "checkout latency above SLO",
+        "score": 0.91,
+        "count": 3,
+        "tags": ["db", "prod"],
         "labels": {"team": "payments", "app.kubernetes.io/name": "cart"},
         "root_cause": {"entity": "cart-service", "reason": "OOM kills"},
     },
@@ -19,59 +23,65 @@ FIELDS: dict[str, Any] = {
 }
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ('incident.severity == "critical"', True),
-    ("incident.severity == 'warning'", False),
-    ('incident.severity != "warning"', True),
-    ('incident.labels.team == "payments" and kind == "incident.opened"', True),
-    ('incident.labels.team == "storage" or incident.count >= 3', True),
-    ('not incident.labels.team == "payments"', False),
-    ('incident.severity in ["critical", "error"]', True),
-    ('"db" in incident.tags', True),
-    ('"web" not in incident.tags', True),
-    ('"team" in incident.labels', True),
-    ('"latency" in incident.title', True),
-    ('contains(incident.title, "SLO")', True),
-    ('contains(incident.tags, "prod")', True),
-    ('startswith(incident.root_cause.entity, "cart")', True),
-    ('endswith(incident.root_cause.entity, "-service")', True),
-    ('matches(incident.root_cause.reason, "(?i)oom|memory")', True),
-    ('matches(incident.title, "^db")', False),
-    ('lower(incident.severity) == "critical"', True),
-    ('upper(incident.labels.team) == "PAYMENTS"', True),
-    ("len(incident.tags) == 2", True),
-    ("incident.score > 0.9 and incident.score <= 1", True),
-    ("incident.count < -1", False),
-    ('severity(incident.severity) >= severity("error")', True),
-    ('severity("nonsense") == -1', True),
-    ('incident.labels["app.kubernetes.io/name"] == "cart"', True),
-    ('incident.tags[0] == "db" and incident.tags[-1] == "prod"', True),
-    ("incident.tags[5] == null", True),
-    ("incident.missing.deeper == null", True),
-    ("exists(incident.root_cause) and not exists(incident.nothing)", True),
-    ('incident.severity > 3', False),  # different types: false, not an error
-    ('event.labels.team == "infra"', True),
-    ("(true or false) and not (false)", True),
-    ("", True),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('incident.severity == "critical"', True),
+        ("incident.severity == 'warning'", False),
+        ('incident.severity != "warning"', True),
+        ('incident.labels.team == "payments" and kind == "incident.opened"', True),
+        ('incident.labels.team == "storage" or incident.count >= 3', True),
+        ('not incident.labels.team == "payments"', False),
+        ('incident.severity in ["critical", "error"]', True),
+        ('"db" in incident.tags', True),
+        ('"web" not in incident.tags', True),
+        ('"team" in incident.labels', True),
+        ('"latency" in incident.title', True),
+        ('contains(incident.title, "SLO")', True),
+        ('contains(incident.tags, "prod")', True),
+        ('startswith(incident.root_cause.entity, "cart")', True),
+        ('endswith(incident.root_cause.entity, "-service")', True),
+        ('matches(incident.root_cause.reason, "(?i)oom|memory")', True),
+        ('matches(incident.title, "^db")', False),
+        ('lower(incident.severity) == "critical"', True),
+        ('upper(incident.labels.team) == "PAYMENTS"', True),
+        ("len(incident.tags) == 2", True),
+        ("incident.score > 0.9 and incident.score <= 1", True),
+        ("incident.count < -1", False),
+        ('severity(incident.severity) >= severity("error")', True),
+        ('severity("nonsense") == -1', True),
+        ('incident.labels["app.kubernetes.io/name"] == "cart"', True),
+        ('incident.tags[0] == "db" and incident.tags[-1] == "prod"', True),
+        ("incident.tags[5] == null", True),
+        ("incident.missing.deeper == null", True),
+        ("exists(incident.root_cause) and not exists(incident.nothing)", True),
+        ("incident.severity > 3", False),  # different types: false, not an error
+        ('event.labels.team == "infra"', True),
+        ("(true or false) and not (false)", True),
+        ("", True),
+    ],
+)
 def test_conditions_evaluate_to_known_answers(text: str, expected: bool) -> None:
     assert compile_condition(text).test(FIELDS) is expected
 
 
-@pytest.mark.parametrize(("text", "offset", "fragment"), [
-    ('incident.severity == ', 21, "expected a value"),
-    ('incident.severity === "x"', 20, "unexpected character"),
-    ('incident.severity == "critical', 21, "not closed"),
-    ('system("rm -rf /")', 0, "unknown function"),
-    ('__import__("os")', 0, "unknown function"),
-    ('contains(incident.title)', 0, "takes 2 argument"),
-    ('matches(incident.title, incident.severity)', 24, "string literal"),
-    ('matches(incident.title, "(a+)+$")', 24, "unbounded repeat"),
-    ('incident.severity == "a" and', 28, "expected a value"),
-    ("incident.title $ 2", 15, "unexpected character"),
-    ("(incident.title", 15, "expected ')'"),
-    ("incident. == 1", 10, "field name"),
-])
+@pytest.mark.parametrize(
+    ("text", "offset", "fragment"),
+    [
+        ("incident.severity == ", 21, "expected a value"),
+        ('incident.severity === "x"', 20, "unexpected character"),
+        ('incident.severity == "critical', 21, "not closed"),
+        ('system("rm -rf /")', 0, "unknown function"),
+        ('__import__("os")', 0, "unknown function"),
+        ("contains(incident.title)", 0, "takes 2 argument"),
+        ("matches(incident.title, incident.severity)", 24, "string literal"),
+        ('matches(incident.title, "(a+)+$")', 24, "unbounded repeat"),
+        ('incident.severity == "a" and', 28, "expected a value"),
+        ("incident.title $ 2", 15, "unexpected character"),
+        ("(incident.title", 15, "expected ')'"),
+        ("incident. == 1", 10, "field name"),
+    ],
+)
 def test_parse_errors_point_at_the_offending_offset(text: str, offset: int, fragment: str) -> None:
     with pytest.raises(ExpressionError) as info:
         compile_condition(text)
@@ -92,7 +102,9 @@ def test_catastrophic_patterns_are_refused(pattern: str) -> None:
         vet_pattern(pattern)
 
 
-@pytest.mark.parametrize("pattern", ["(ab)+", "a+b+", "(a|b)?c*", r"\(a+\)+", "[(]a+[)]+", "(a{2})+"])
+@pytest.mark.parametrize(
+    "pattern", ["(ab)+", "a+b+", "(a|b)?c*", r"\(a+\)+", "[(]a+[)]+", "(a{2})+"]
+)
 def test_harmless_patterns_are_accepted(pattern: str) -> None:
     vet_pattern(pattern)
 

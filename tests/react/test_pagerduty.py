@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from conftest import Received, Receiver, Reply, incident_trigger
 from engine_kit import make_engine
 from react_payloads import pagerduty_problems
 
+from conftest import Received, Receiver, Reply, incident_trigger
 from opscope.model.execution import ExecutionStatus
 
 KEY = "0123456789abcdef0123456789abcdef"
@@ -14,10 +14,20 @@ def pagerduty(receiver: Receiver) -> None:
         body = req.json()
         problems = pagerduty_problems(body)
         if problems:  # PagerDuty answers 400 with the errors it found
-            return (400, {"status": "invalid event", "message": "Event object is invalid",
-                          "errors": problems}, {})
-        return (202, {"status": "success", "message": "Event processed",
-                      "dedup_key": body["dedup_key"]}, {})
+            return (
+                400,
+                {
+                    "status": "invalid event",
+                    "message": "Event object is invalid",
+                    "errors": problems,
+                },
+                {},
+            )
+        return (
+            202,
+            {"status": "success", "message": "Event processed", "dedup_key": body["dedup_key"]},
+            {},
+        )
 
     receiver.default = answer
 
@@ -41,10 +51,12 @@ def test_trigger_then_resolve_share_the_dedup_key(receiver: Receiver) -> None:
     pagerduty(receiver)
     engine, _, _ = make_engine(_rules(receiver.url))
     [opened] = engine.handle(incident_trigger())
-    [resolved] = engine.handle(incident_trigger("incident.resolved", version=4,
-                                                status="resolved"))
+    [acked] = engine.handle(incident_trigger("incident.updated", version=2, status="acknowledged"))
+    assert acked.result["event_action"] == "acknowledge"
+    [resolved] = engine.handle(incident_trigger("incident.resolved", version=4, status="resolved"))
     assert opened.status is resolved.status is ExecutionStatus.SUCCEEDED
-    trigger_body, resolve_body = receiver.bodies("/v2/enqueue")
+    trigger_body, ack_body, resolve_body = receiver.bodies("/v2/enqueue")
+    assert pagerduty_problems(ack_body) == [] and ack_body["event_action"] == "acknowledge"
     assert pagerduty_problems(trigger_body) == [] and pagerduty_problems(resolve_body) == []
     assert trigger_body["event_action"] == "trigger"
     assert resolve_body["event_action"] == "resolve" and "payload" not in resolve_body
@@ -54,8 +66,9 @@ def test_trigger_then_resolve_share_the_dedup_key(receiver: Receiver) -> None:
     assert payload["severity"] == "critical" and payload["source"] == "checkout"
     assert payload["component"] == "cart-service" and payload["group"] == "payments"
     assert payload["custom_details"]["root_cause"]["entity"] == "cart-service"
-    assert trigger_body["links"] == [{"href": "http://opscope.test/incidents/inc-0042",
-                                      "text": "Open in opscope"}]
+    assert trigger_body["links"] == [
+        {"href": "http://opscope.test/incidents/inc-0042", "text": "Open in opscope"}
+    ]
     assert opened.result["dedup_key"] == "opscope-inc-0042"
     # The routing key is sent, but the audit record only shows it redacted.
     assert trigger_body["routing_key"] == KEY
@@ -73,8 +86,9 @@ def test_summary_is_cut_and_odd_severity_folded(receiver: Receiver) -> None:
 
 
 def test_missing_routing_key_is_a_permanent_failure(receiver: Receiver) -> None:
-    engine, _, _ = make_engine(_rules(receiver.url).replace(f"routing_key: {KEY}",
-                                                            "routing_key_env: OPSCOPE_NO_SUCH"))
+    engine, _, _ = make_engine(
+        _rules(receiver.url).replace(f"routing_key: {KEY}", "routing_key_env: OPSCOPE_NO_SUCH")
+    )
     [execution] = engine.handle(incident_trigger())
     assert execution.status is ExecutionStatus.FAILED and "routing key" in execution.reason
     assert receiver.requests == []

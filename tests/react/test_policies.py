@@ -4,9 +4,9 @@ import threading
 from datetime import timedelta
 
 import pytest
-from conftest import Receiver, incident_trigger
 from engine_kit import make_engine
 
+from conftest import Receiver, incident_trigger
 from opscope.errors import AuthError, NotFound, ValidationFailed
 from opscope.model.execution import ApprovalState, ExecutionStatus
 from opscope.react.ports import AuditQuery
@@ -29,7 +29,8 @@ def _versions(engine: object, n: int, **changes: object) -> list[ExecutionStatus
     out = []
     for v in range(1, n + 1):
         [execution] = engine.handle(  # type: ignore[attr-defined]
-            incident_trigger("incident.updated", version=v, **changes))
+            incident_trigger("incident.updated", version=v, **changes)
+        )
         out.append(execution.status)
     return out
 
@@ -51,8 +52,7 @@ def test_global_dry_run_wins_over_rules(receiver: Receiver) -> None:
 
 
 def test_rate_limit_per_rule_in_event_time(receiver: Receiver) -> None:
-    engine, _, clock = make_engine(
-        _hook_rules(receiver.url, "{rate_limit: {count: 2, per: 1h}}"))
+    engine, _, clock = make_engine(_hook_rules(receiver.url, "{rate_limit: {count: 2, per: 1h}}"))
     S, R = ExecutionStatus.SUCCEEDED, ExecutionStatus.SUPPRESSED
     assert _versions(engine, 3) == [S, S, R]
     clock.advance(timedelta(minutes=61))
@@ -87,8 +87,9 @@ def test_concurrency_limit(receiver: Receiver) -> None:
     receiver.default = slow  # type: ignore[assignment]
     engine, _, _ = make_engine(_hook_rules(receiver.url, "{concurrency: 1}"))
     results: list[ExecutionStatus] = []
-    worker = threading.Thread(target=lambda: results.extend(
-        e.status for e in engine.handle(incident_trigger())))
+    worker = threading.Thread(
+        target=lambda: results.extend(e.status for e in engine.handle(incident_trigger()))
+    )
     worker.start()
     assert entered.wait(5)
     [blocked] = engine.handle(incident_trigger("incident.updated", version=2))
@@ -104,7 +105,8 @@ def test_circuit_breaker_opens_then_half_opens(receiver: Receiver) -> None:
     receiver.default = lambda _r: (500, {}, {})
     engine, _, clock = make_engine(
         _hook_rules(receiver.url, "{retry: {attempts: 1}}"),
-        circuit={"failures": 2, "open_for": "1m"})
+        circuit={"failures": 2, "open_for": "1m"},
+    )
     F, R = ExecutionStatus.FAILED, ExecutionStatus.SUPPRESSED
     assert _versions(engine, 4) == [F, F, R, R]
     assert len(receiver.requests) == 2
@@ -116,8 +118,9 @@ def test_circuit_breaker_opens_then_half_opens(receiver: Receiver) -> None:
 
 
 def test_approval_by_api_call(receiver: Receiver) -> None:
-    engine, ports, clock = make_engine(_hook_rules(
-        receiver.url, action_policies="{approval: {ttl: 30m, approvers: [alice]}}"))
+    engine, ports, clock = make_engine(
+        _hook_rules(receiver.url, action_policies="{approval: {ttl: 30m, approvers: [alice]}}")
+    )
     [held] = engine.handle(incident_trigger())
     assert held.status is ExecutionStatus.PENDING_APPROVAL and receiver.requests == []
     [request] = ports.approvals.list(ApprovalState.PENDING)
@@ -148,8 +151,7 @@ def test_approval_by_signed_link_reject_and_expiry(receiver: Receiver) -> None:
     assert engine.decide_by_token(token).status is ExecutionStatus.SUCCEEDED
 
     [second] = engine.handle(incident_trigger("incident.updated", version=2))
-    rejected = engine.decide_by_token(engine.approval_token(second.approval_id, "reject"),
-                                      by="bob")
+    rejected = engine.decide_by_token(engine.approval_token(second.approval_id, "reject"), by="bob")
     assert rejected.status is ExecutionStatus.REJECTED and rejected.approved_by == "bob"
 
     [third] = engine.handle(incident_trigger("incident.updated", version=3))
@@ -161,9 +163,14 @@ def test_approval_by_signed_link_reject_and_expiry(receiver: Receiver) -> None:
     assert expired.status is ExecutionStatus.EXPIRED and expired.approval_id == third.approval_id
     assert len(receiver.requests) == 1
     statuses = [e.status for e in ports.audit.query(AuditQuery(rule="hook"))]
-    assert statuses == [ExecutionStatus.EXPIRED, ExecutionStatus.PENDING_APPROVAL,
-                        ExecutionStatus.REJECTED, ExecutionStatus.PENDING_APPROVAL,
-                        ExecutionStatus.SUCCEEDED, ExecutionStatus.PENDING_APPROVAL]
+    assert statuses == [
+        ExecutionStatus.EXPIRED,
+        ExecutionStatus.PENDING_APPROVAL,
+        ExecutionStatus.REJECTED,
+        ExecutionStatus.PENDING_APPROVAL,
+        ExecutionStatus.SUCCEEDED,
+        ExecutionStatus.PENDING_APPROVAL,
+    ]
 
 
 def test_audit_is_queryable_by_rule_action_status_and_time(receiver: Receiver) -> None:
@@ -196,8 +203,12 @@ rules:
     notes = ports.annotator.notes  # type: ignore[union-attr]
     assert notes["inc-0042"][0]["text"] == "seen by note: checkout latency above SLO"
     assert notes["inc-0042"][0]["author"] == "opscope:note"
-    [not_incident] = engine.handle({"kind": "event", "event": {
-        "source": "am", "fingerprint": "f", "starts_at": "2024-05-01T12:00:00Z"}})
+    [not_incident] = engine.handle(
+        {
+            "kind": "event",
+            "event": {"source": "am", "fingerprint": "f", "starts_at": "2024-05-01T12:00:00Z"},
+        }
+    )
     assert not_incident.status is ExecutionStatus.FAILED
 
 
@@ -206,12 +217,16 @@ def test_schedule_rules_fire_on_aligned_slots(receiver: Receiver) -> None:
 rules:
   - name: hourly
     trigger: {{on: schedule, every: 1h}}
-    actions: [{{kind: webhook, with: {{url: "{receiver.url}/s", body: {{at: "{{{{ schedule.at }}}}"}}}}}}]
+    actions:
+      - kind: webhook
+        with: {{url: "{receiver.url}/s", body: {{at: "{{{{ schedule.at }}}}"}}}}
 """)
     assert [e.status for e in engine.tick()] == [ExecutionStatus.SUCCEEDED]
     clock.advance(timedelta(minutes=30))
     assert engine.tick() == []
     clock.advance(timedelta(minutes=31))
     assert len(engine.tick()) == 1
-    assert [b["at"] for b in receiver.bodies()] == ["2024-05-01T12:00:00+00:00",
-                                                    "2024-05-01T13:00:00+00:00"]
+    assert [b["at"] for b in receiver.bodies()] == [
+        "2024-05-01T12:00:00+00:00",
+        "2024-05-01T13:00:00+00:00",
+    ]

@@ -3,8 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import T0, incident_trigger
 
+from conftest import T0, incident_trigger
 from opscope.react.rules import RuleError, load_rules, parse_rules, rules_from_data
 from opscope.react.triggers import trigger_from_fields
 
@@ -27,9 +27,14 @@ def test_example_rules_match_what_they_describe() -> None:
     ruleset = load_rules(EXAMPLES / "demo.yaml")
     opened = trigger_from_fields(incident_trigger())
     assert {r.name for r in ruleset.rules if r.matches(opened)} == {
-        "incident-to-slack", "restart-on-memory-leak"}
-    quiet = trigger_from_fields(incident_trigger(
-        severity="info", labels={}, root_cause={"entity": "db", "reason": "slow disk"}))
+        "incident-to-slack",
+        "restart-on-memory-leak",
+    }
+    quiet = trigger_from_fields(
+        incident_trigger(
+            severity="info", labels={}, root_cause={"entity": "db", "reason": "slow disk"}
+        )
+    )
     assert [r.name for r in ruleset.rules if r.matches(quiet)] == []
 
 
@@ -97,7 +102,8 @@ def test_every_problem_is_reported_with_its_place() -> None:
     assert "needs 'every'" in str(by_field["rules[2].trigger"]["message"])
     # The structure is checked first; fix it and the deeper checks report.
     fixed = MANY_ERRORS.replace("incident.sneezed", "incident.opened").replace(
-        "on: schedule}", "on: schedule, every: 5m}")
+        "on: schedule}", "on: schedule, every: 5m}"
+    )
     problems = _problems(fixed)
     fields = {str(p["field"]): p for p in problems}
     assert fields["rules[0].actions[0].kind"]["line"] == 6
@@ -118,15 +124,21 @@ def test_yaml_syntax_error_has_a_position() -> None:
 def test_unknown_top_level_keys_and_routing_without_section() -> None:
     problems = _problems("rulez: []\n")
     assert problems[0]["field"] == "rulez"
-    problems = _problems(
-        "rules:\n  - name: r\n    trigger: {on: incident.opened}\n    route: {}\n")
+    problems = _problems("rules:\n  - name: r\n    trigger: {on: incident.opened}\n    route: {}\n")
     assert "no 'routing' section" in str(problems[0]["message"])
 
 
 def test_rules_as_data_report_fields_without_lines() -> None:
-    data = {"rules": [{"name": "x", "trigger": {"on": "incident.opened"},
-                       "when": "incident.severity ==", "actions": [{"kind": "annotate",
-                                                                      "with": {"text": "t"}}]}]}
+    data = {
+        "rules": [
+            {
+                "name": "x",
+                "trigger": {"on": "incident.opened"},
+                "when": "incident.severity ==",
+                "actions": [{"kind": "annotate", "with": {"text": "t"}}],
+            }
+        ]
+    }
     with pytest.raises(RuleError) as info:
         rules_from_data(data)
     [problem] = info.value.problems
@@ -148,9 +160,15 @@ rules:
     rule = ruleset.rules[0]
 
     def event(**labels: str) -> bool:
-        body = {"source": "am", "name": "X", "fingerprint": "f", "status": "firing",
-                "severity": labels.pop("severity", "error"), "labels": labels,
-                "starts_at": "2024-05-01T12:00:00Z"}
+        body = {
+            "source": "am",
+            "name": "X",
+            "fingerprint": "f",
+            "status": "firing",
+            "severity": labels.pop("severity", "error"),
+            "labels": labels,
+            "starts_at": "2024-05-01T12:00:00Z",
+        }
         return rule.matches(trigger_from_fields({"kind": "event", "event": body}))
 
     assert event(team="infra")
@@ -158,3 +176,24 @@ rules:
     assert not event(team="infra", env="dev")
     assert not event(team="web")
     assert not event(team="infra", severity="warning")
+
+
+def test_variables_fill_values_but_never_structure() -> None:
+    text = """
+rules:
+  - name: v
+    trigger: {on: incident.opened}
+    actions:
+      - kind: webhook
+        with: {url: "${HOOK_URL:-http://127.0.0.1:1/x}", body: {t: "${TEAM}"}}
+"""
+    ruleset = parse_rules(text, variables={"TEAM": "a}, b: {c", "HOOK_URL": "http://h:2/y"})
+    config = ruleset.rules[0].actions[0].action.config
+    assert str(config.url) == "http://h:2/y"  # type: ignore[attr-defined]
+    assert config.body == {"t": "a}, b: {c"}  # type: ignore[attr-defined]
+    default = parse_rules(text, variables={"TEAM": "x"}).rules[0].actions[0].action.config
+    assert str(default.url) == "http://127.0.0.1:1/x"  # type: ignore[attr-defined]
+    with pytest.raises(RuleError) as info:
+        parse_rules(text)
+    assert "${TEAM} is not set" in str(info.value.problems[0]["message"])
+    assert info.value.problems[0]["line"] == 7

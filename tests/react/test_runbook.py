@@ -8,17 +8,21 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import incident_trigger
 from engine_kit import make_engine
 
+from conftest import incident_trigger
 from opscope.model.execution import ExecutionStatus
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "runbooks"
 
-ECHO_ARGS = "#!" + sys.executable + """
+ECHO_ARGS = (
+    "#!"
+    + sys.executable
+    + """
 import json, os, sys
 print(json.dumps({"argv": sys.argv[1:], "env": dict(os.environ)}))
 """
+)
 
 
 @pytest.fixture
@@ -59,8 +63,15 @@ rules:
 """
 
 
-HOSTILE = ["$(touch /tmp/opscope-pwned)", "`touch /tmp/opscope-pwned`", "; rm -rf / |",
-           "a && b || c > /etc/x", "{{ 7*7 }}", "'\"\\", "-" * 5000]
+HOSTILE = [
+    "$(touch /tmp/opscope-pwned)",
+    "`touch /tmp/opscope-pwned`",
+    "; rm -rf / |",
+    "a && b || c > /etc/x",
+    "{{ 7*7 }}",
+    "'\"\\",
+    "-" * 5000,
+]
 
 
 def test_arguments_are_an_argument_list_never_a_shell_string(
@@ -80,8 +91,15 @@ def test_arguments_are_an_argument_list_never_a_shell_string(
     env = seen["env"]
     assert "SECRET_TOKEN" not in env
     assert env["INCIDENT"] == "inc-0042" and env["PATH"] == os.environ["PATH"]
-    assert set(env) <= {"PATH", "LANG", "TZ", "INCIDENT", "TEAM", "OPSCOPE_IDEMPOTENCY_KEY",
-                        "LC_CTYPE"}  # LC_CTYPE: python may set it itself
+    assert set(env) <= {
+        "PATH",
+        "LANG",
+        "TZ",
+        "INCIDENT",
+        "TEAM",
+        "OPSCOPE_IDEMPOTENCY_KEY",
+        "LC_CTYPE",
+    }  # LC_CTYPE: python may set it itself
 
 
 def test_example_runbook_runs(runbooks: Path) -> None:
@@ -89,8 +107,9 @@ def test_example_runbook_runs(runbooks: Path) -> None:
     engine, _, _ = make_engine(_rules("restart-service.sh", args), runbook_dir=runbooks)
     [execution] = engine.handle(incident_trigger())
     assert execution.status is ExecutionStatus.SUCCEEDED
-    assert execution.output == ("restarting service cart-service for incident inc-0042\n"
-                                "service cart-service restarted\n")
+    assert execution.output == (
+        "restarting service cart-service for incident inc-0042\nservice cart-service restarted\n"
+    )
     assert execution.result["exit_code"] == 0
 
 
@@ -111,8 +130,9 @@ def test_timeout_kills_the_process_group(runbooks: Path) -> None:
 
 
 def test_output_is_bounded(runbooks: Path) -> None:
-    engine, _, _ = make_engine(_rules("chatty.sh", extra="max_output_bytes: 1000"),
-                               runbook_dir=runbooks)
+    engine, _, _ = make_engine(
+        _rules("chatty.sh", extra="max_output_bytes: 1000"), runbook_dir=runbooks
+    )
     [execution] = engine.handle(incident_trigger())
     assert execution.status is ExecutionStatus.SUCCEEDED
     assert execution.output.endswith("[output cut]")
@@ -129,7 +149,8 @@ def test_programs_outside_the_allow_listed_directory_are_refused(
     [execution] = engine.handle(incident_trigger())
     assert execution.status is ExecutionStatus.FAILED
     assert "outside the runbook directory" in execution.reason or "not an executable" in (
-        execution.reason)
+        execution.reason
+    )
 
 
 def test_no_runbook_directory_means_no_runbooks() -> None:

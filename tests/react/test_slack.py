@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Received, Receiver, Reply, incident_trigger
 from engine_kit import make_engine
 from react_payloads import block_kit_problems, slack_message_problems
 
+from conftest import Received, Receiver, Reply, incident_trigger
 from opscope.model.execution import ExecutionStatus
 
 
@@ -19,8 +19,16 @@ def slack_api(receiver: Receiver) -> None:
             return (200, {"ok": False, "error": "invalid_auth"}, {})
         if req.path.endswith("chat.postMessage"):
             counter["n"] += 1
-            return (200, {"ok": True, "channel": "C0TEST", "ts": f"1714564800.{counter['n']:06d}",
-                          "message": {"text": body.get("text")}}, {})
+            return (
+                200,
+                {
+                    "ok": True,
+                    "channel": "C0TEST",
+                    "ts": f"1714564800.{counter['n']:06d}",
+                    "message": {"text": body.get("text")},
+                },
+                {},
+            )
         if req.path.endswith("chat.update"):
             return (200, {"ok": True, "channel": body["channel"], "ts": body["ts"]}, {})
         return (404, {"ok": False, "error": "unknown_method"}, {})
@@ -29,8 +37,10 @@ def slack_api(receiver: Receiver) -> None:
 
 
 def _rules(url: str, updates: str = "update", mode: str = "api") -> str:
-    transport = (f'mode: api\n          api_url: "{url}/api"\n          token: xoxb-test\n'
-                 f"          channel: C0TEST\n          updates: {updates}")
+    transport = (
+        f'mode: api\n          api_url: "{url}/api"\n          token: xoxb-test\n'
+        f"          channel: C0TEST\n          updates: {updates}"
+    )
     if mode == "webhook":
         transport = f'mode: webhook\n          webhook_url: "{url}/services/T0/B0/XYZ"'
     return f"""
@@ -50,7 +60,7 @@ def _methods(receiver: Receiver) -> list[str]:
 
 def test_one_message_per_incident_updated_in_place(receiver: Receiver) -> None:
     slack_api(receiver)
-    engine, ports, _ = make_engine(_rules(receiver.url))
+    engine, _, _ = make_engine(_rules(receiver.url))
     first = engine.handle(incident_trigger())
     second = engine.handle(incident_trigger("incident.updated", version=2, status="mitigating"))
     third = engine.handle(incident_trigger("incident.resolved", version=3, status="resolved"))
@@ -61,8 +71,9 @@ def test_one_message_per_incident_updated_in_place(receiver: Receiver) -> None:
     assert updated["channel"] == "C0TEST"
     for method, body in zip(_methods(receiver), receiver.bodies(), strict=True):
         assert slack_message_problems(method, body) == []
-    texts = " ".join(b["text"]["text"] for b in posted["blocks"] if "text" in b
-                     and b["type"] == "section")
+    texts = " ".join(
+        b["text"]["text"] for b in posted["blocks"] if "text" in b and b["type"] == "section"
+    )
     assert "*Root cause:* cart-service — memory grew 4x" in texts
     assert "• cart-service memory 512 MiB -&gt; 2 GiB" in texts
     button = posted["blocks"][-1]["elements"][0]
@@ -98,8 +109,10 @@ def test_incoming_webhook_posts_blocks(receiver: Receiver) -> None:
 
 def test_slack_errors_are_classified(receiver: Receiver) -> None:
     slack_api(receiver)
-    receiver.replies = [(200, {"ok": False, "error": "ratelimited"}, {}),
-                        (200, {"ok": False, "error": "channel_not_found"}, {})]
+    receiver.replies = [
+        (200, {"ok": False, "error": "ratelimited"}, {}),
+        (200, {"ok": False, "error": "channel_not_found"}, {}),
+    ]
     sleeps: list[float] = []
     engine, _, _ = make_engine(_rules(receiver.url), sleeps=sleeps)
     [execution] = engine.handle(incident_trigger())
@@ -111,8 +124,12 @@ def test_hostile_incident_text_stays_inside_block_kit_limits(receiver: Receiver)
     slack_api(receiver)
     engine, _, _ = make_engine(_rules(receiver.url))
     evidence: list[Any] = [{"summary": "<!channel> & <http://evil|click> " + "E" * 5000}] * 30
-    trig = incident_trigger(title="{{ 7*7 }} " + "T" * 500, summary="S" * 10_000,
-                            evidence=evidence, labels={"team": "$(rm -rf /)"})
+    trig = incident_trigger(
+        title="{{ 7*7 }} " + "T" * 500,
+        summary="S" * 10_000,
+        evidence=evidence,
+        labels={"team": "$(rm -rf /)"},
+    )
     [execution] = engine.handle(trig)
     assert execution.status is ExecutionStatus.SUCCEEDED
     body = receiver.bodies()[0]

@@ -9,9 +9,16 @@ from opscope.react.templates import TemplateError, TemplateRenderer
 R = TemplateRenderer()
 
 HOSTILE = [
-    "{{ 7*7 }}", "{% for x in range(10**9) %}x{% endfor %}", "{{ ''.__class__.__mro__ }}",
-    '"}, "injected": true, "x": {"', "$(rm -rf /)", "`reboot`", "; | && >/etc/passwd",
-    "\\u0000\n\r\t\"'", "{#", "}}{{",
+    "{{ 7*7 }}",
+    "{% for x in range(10**9) %}x{% endfor %}",
+    "{{ ''.__class__.__mro__ }}",
+    '"}, "injected": true, "x": {"',
+    "$(rm -rf /)",
+    "`reboot`",
+    "; | && >/etc/passwd",
+    "\\u0000\n\r\t\"'",
+    "{#",
+    "}}{{",
 ]
 
 
@@ -19,17 +26,24 @@ HOSTILE = [
 def test_field_values_are_rendered_literally(value: str) -> None:
     fields = {"event": {"labels": {"team": value}}}
     assert R.render_text("team={{ event.labels.team }}", fields) == f"team={value}"
-    body = R.render_value({"team": "{{ event.labels.team }}", "text": "t: {{ event.labels.team }}"},
-                          fields)
+    body = R.render_value(
+        {"team": "{{ event.labels.team }}", "text": "t: {{ event.labels.team }}"}, fields
+    )
     # The body is encoded after rendering: it parses back to exactly the same values.
     assert json.loads(json.dumps(body)) == {"team": value, "text": f"t: {value}"}
 
 
 def test_single_expression_keeps_native_values() -> None:
     fields = {"incident": {"labels": {"a": "1"}, "score": 0.5, "tags": ["x"]}}
-    out = R.render_value({"labels": "{{ incident.labels }}", "score": "{{ incident.score }}",
-                          "tags": "{{ incident.tags }}", "missing": "{{ incident.nope.deeper }}"},
-                         fields)
+    out = R.render_value(
+        {
+            "labels": "{{ incident.labels }}",
+            "score": "{{ incident.score }}",
+            "tags": "{{ incident.tags }}",
+            "missing": "{{ incident.nope.deeper }}",
+        },
+        fields,
+    )
     assert out == {"labels": {"a": "1"}, "score": 0.5, "tags": ["x"], "missing": ""}
 
 

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import json
 
-from conftest import Receiver, incident_trigger
 from engine_kit import make_engine
 
+from conftest import Receiver, incident_trigger
 from opscope.model.execution import ExecutionStatus
 
 
@@ -29,14 +29,17 @@ rules:
 
 
 def test_body_headers_and_idempotency_key(receiver: Receiver) -> None:
-    engine, ports, _ = make_engine(_rules(receiver.url))
+    engine, _, _ = make_engine(_rules(receiver.url))
     [execution] = engine.handle(incident_trigger())
     assert execution.status is ExecutionStatus.SUCCEEDED, execution.reason
     [req] = receiver.requests
     assert req.path == "/hook"
     assert req.json() == {
-        "title": "[critical] checkout latency above SLO", "team": "payments",
-        "labels": {"team": "payments", "env": "prod", "cause": "memory-leak"}, "static": 7}
+        "title": "[critical] checkout latency above SLO",
+        "team": "payments",
+        "labels": {"team": "payments", "env": "prod", "cause": "memory-leak"},
+        "static": 7,
+    }
     assert req.headers["x-team"] == "payments"
     assert req.headers["idempotency-key"] == execution.idempotency_key
     assert req.headers["content-type"] == "application/json"
@@ -44,8 +47,11 @@ def test_body_headers_and_idempotency_key(receiver: Receiver) -> None:
 
 
 HOSTILE_LABELS = {
-    "team": "$(rm -rf /)", "cmd": "`reboot`; | cat /etc/passwd", "tpl": "{{ 7*7 }}",
-    "block": "{% for i in range(99) %}{{ i }}{% endfor %}", "quote": '"}, "x": {"',
+    "team": "$(rm -rf /)",
+    "cmd": "`reboot`; | cat /etc/passwd",
+    "tpl": "{{ 7*7 }}",
+    "block": "{% for i in range(99) %}{{ i }}{% endfor %}",
+    "quote": '"}, "x": {"',
     "huge": "A" * 4096,
 }
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from store_clock import ManualClock
 
 from opscope.store.duckdb import DuckDBStore
-from store_clock import ManualClock
+
 
 @pytest.fixture
 def clock() -> ManualClock:

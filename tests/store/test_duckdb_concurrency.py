@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from store_clock import T0
+
 from opscope.model import Event, LogRecord, MetricSample
 from opscope.store.duckdb import DuckDBStore
 from opscope.store.ports import EventQuery, LogQuery, SeriesQuery

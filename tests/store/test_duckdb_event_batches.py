@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from store_clock import T0
+
 from opscope.model import Event, Severity, Status
 from opscope.store.duckdb import DuckDBStore
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-
 from store_clock import T0, ManualClock
+
 from opscope.errors import ValidationFailed
 from opscope.model import LogRecord
 from opscope.store.duckdb import DuckDBStore

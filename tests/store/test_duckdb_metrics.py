@@ -8,8 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-
 from store_clock import T0
+
 from opscope.errors import ValidationFailed
 from opscope.model import MetricSample, series_id
 from opscope.store.duckdb import DuckDBStore

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
 from store_clock import T0, ManualClock
+
 from opscope.errors import ConfigError
 from opscope.model import Anomaly, Change, Event, LogRecord, MetricSample, Ticket
 from opscope.store.duckdb import DuckDBStore

@@ -7,8 +7,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pytest
-
 from store_clock import T0
+
 from opscope.errors import StorageError
 from opscope.model import Event, MetricSample
 from opscope.store.duckdb import DuckDBStore

@@ -227,10 +227,12 @@ def run_scenario(scenario: Scenario, baseline: bool = False,
     for (fp, start), fault in sorted(scenario.truth.items()):
         true.append(fault)
         clear.append((fp, start) not in scenario.ambiguous)
+        # The membership made when this firing arrived (a reopened alert keeps its signal
+        # id, so earlier memberships of the same id belong to earlier firings).
         t0 = datetime.fromisoformat(start)
-        slack = t0 + timedelta(seconds=RESEND_SECONDS + 1)
+        slack = timedelta(seconds=RESEND_SECONDS + 1)
         options = sorted(j for j in joined.get(signal_of.get((fp, start), ""), [])
-                         if j[0] <= slack)
+                         if t0 - slack <= j[0] <= t0 + slack)
         pred.append(options[-1][1] if options else None)
     out = Outcome(pred=pred, true=true, clear=clear, incidents=len(incidents),
                   notifications=scenario.notifications, faults=len(scenario.faults))

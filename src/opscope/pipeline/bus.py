@@ -88,7 +88,10 @@ class InProcessBus:
             return
         for sub in self._subs.get(topic, ()):
             try:
-                sub.queue.put(items, timeout=timeout) if timeout > 0 else sub.queue.put_nowait(items)
+                if timeout > 0:
+                    sub.queue.put(items, timeout=timeout)
+                else:
+                    sub.queue.put_nowait(items)
             except queue.Full:
                 raise Overloaded(f"analysis queue {sub.name!r} for {topic} is full") from None
 

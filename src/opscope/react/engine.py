@@ -108,6 +108,14 @@ def idempotency_key(rule: str, action: str, trigger: Trigger) -> str:
     return "k-" + hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 
+def _bounded(value: dict[str, Any], limit: int, kind: str) -> dict[str, Any]:
+    # Audit records stay small: a trigger or request over the limit is kept as a marker.
+    size = len(orjson.dumps(value, default=str))
+    if size <= limit:
+        return value
+    return {"kind": kind, "truncated": True, "bytes": size}
+
+
 def redact(value: Any) -> Any:
     """Hide secrets (tokens, passwords, keys) before inputs reach the audit log."""
     if isinstance(value, Mapping):
@@ -190,12 +198,7 @@ class ReactionEngine:
         if isinstance(trigger, Trigger):
             return trigger
         try:
-            return trigger_from_fields(
-                trigger,
-                at=None
-                if trigger.get("at") or any(isinstance(v, Mapping) for v in trigger.values())
-                else self.clock.now(),
-            )
+            return trigger_from_fields(trigger, default_at=self.clock.now())
         except ValueError as exc:
             raise ValidationFailed(f"not a trigger: {exc}") from exc
 
@@ -387,9 +390,9 @@ class ReactionEngine:
         output: str = "",
         attempts: int = 0,
     ) -> Execution:
-        trigger_fields: dict[str, Any] = run.trigger.fields
-        if len(orjson.dumps(trigger_fields, default=str)) > self.settings.max_trigger_bytes:
-            trigger_fields = {"kind": run.trigger.kind.value, "truncated": True}
+        limit = self.settings.max_trigger_bytes
+        trigger_fields = _bounded(run.trigger.fields, limit, run.trigger.kind.value)
+        inputs = _bounded(run.notes.get("audit_inputs", {}), limit, run.bound.kind)
         execution = Execution(
             id=uuid.uuid4().hex,
             rule=run.rule,

@@ -300,6 +300,20 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 # --- parser ----------------------------------------------------------------------------
 
 
+def _chain(parts: list[Evaluator], either: bool) -> Evaluator:
+    # Nested pairs, right to left: cheaper per call than all()/any() over a generator.
+    fn = parts[-1]
+    for part in reversed(parts[:-1]):
+        fn = _pair(part, fn, either)
+    return fn
+
+
+def _pair(first: Evaluator, second: Evaluator, either: bool) -> Evaluator:
+    if either:
+        return lambda ctx: bool(first(ctx)) or bool(second(ctx))
+    return lambda ctx: bool(first(ctx)) and bool(second(ctx))
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = tokenize(text)
@@ -343,18 +357,14 @@ class _Parser:
         while self._keyword("or"):
             self.pos += 1
             parts.append(self.parse_and())
-        if len(parts) == 1:
-            return parts[0]
-        return lambda ctx: any(p(ctx) for p in parts)
+        return _chain(parts, either=True)
 
     def parse_and(self) -> Evaluator:
         parts = [self.parse_not()]
         while self._keyword("and"):
             self.pos += 1
             parts.append(self.parse_not())
-        if len(parts) == 1:
-            return parts[0]
-        return lambda ctx: all(p(ctx) for p in parts)
+        return _chain(parts, either=False)
 
     def parse_not(self) -> Evaluator:
         if self._keyword("not"):
@@ -445,6 +455,10 @@ class _Parser:
             )
         if arity == 1:
             only = args[0]
+            literal = self.tokens[self.pos - 2].kind in ("string", "number")
+            if literal and self.tokens[self.pos - 3].text == "(":
+                folded = fn(only({}))  # a literal argument: compute once, at load time
+                return lambda _ctx: folded
             return lambda ctx: fn(only(ctx))
         first, second = args
         return lambda ctx: fn(first(ctx), second(ctx))
@@ -498,15 +512,17 @@ def lookup(data: Any, path: tuple[str | int, ...]) -> Any:
     """Follow a field path through maps and lists; ``None`` when any step is missing."""
     current = data
     for key in path:
-        if isinstance(key, str) and isinstance(current, Mapping):
+        # Exact dict first: triggers are plain dicts and the ABC check behind Mapping is
+        # several times slower; other mappings still work through the last branch.
+        if type(current) is dict:
             current = current.get(key)
-        elif (
-            isinstance(key, int)
-            and isinstance(current, list)
-            and -len(current) <= key < len(current)
-        ):
-            current = current[key]
+        elif type(key) is int and isinstance(current, list):
+            current = current[key] if -len(current) <= key < len(current) else None
+        elif isinstance(current, Mapping):
+            current = current.get(key)
         else:
+            return None
+        if current is None:
             return None
     return current
 

@@ -37,6 +37,7 @@ load time — the structure, each action's config, every condition, matcher and 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -314,10 +315,47 @@ def _check_receivers(route: Route, known: set[str], problems: _Problems) -> None
         _check_receivers(child, known, problems)
 
 
-def _build(data: Any, located: Located | None, file: str) -> RuleSet:
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def substitute(
+    data: Any, variables: Mapping[str, str], path: tuple[str | int, ...], problems: _Problems
+) -> Any:
+    """Replace ``${NAME}`` and ``${NAME:-default}`` in strings from ``variables`` only.
+
+    Done on the loaded data (never on the YAML text), so a value cannot change the
+    document's structure; templates' own ``{{ }}`` are untouched.
+    """
+    if isinstance(data, str):
+        if "${" not in data:
+            return data
+
+        def replace(found: re.Match[str]) -> str:
+            name, default = found.group(1), found.group(2)
+            if name in variables:
+                return variables[name]
+            if default is not None:
+                return default
+            problems.add(path, f"variable ${{{name}}} is not set and has no default")
+            return ""
+
+        return _VARIABLE.sub(replace, data)
+    if isinstance(data, dict):
+        return {k: substitute(v, variables, (*path, k), problems) for k, v in data.items()}
+    if isinstance(data, list):
+        return [substitute(v, variables, (*path, i), problems) for i, v in enumerate(data)]
+    return data
+
+
+def _build(
+    data: Any, located: Located | None, file: str, variables: Mapping[str, str] | None = None
+) -> RuleSet:
     problems = _Problems(located, file)
     if data is None:
         data = {}
+    data = substitute(data, variables or {}, (), problems)
+    if problems.items:
+        raise RuleError(f"{file}: {len(problems.items)} problem(s)", problems.items)
     try:
         rule_file = RuleFile.model_validate(data)
     except ValidationError as exc:
@@ -329,8 +367,14 @@ def _build(data: Any, located: Located | None, file: str) -> RuleSet:
     return ruleset
 
 
-def parse_rules(text: str, file: str = "<rules>") -> RuleSet:
-    """Load rules from YAML text; raise :class:`RuleError` listing every problem."""
+def parse_rules(
+    text: str, file: str = "<rules>", variables: Mapping[str, str] | None = None
+) -> RuleSet:
+    """Load rules from YAML text; raise :class:`RuleError` listing every problem.
+
+    ``variables`` fill ``${NAME}`` / ``${NAME:-default}`` in string values (pass
+    ``os.environ`` or a dict; nothing is read from the environment implicitly).
+    """
     try:
         located = load_located(text)
     except yaml.YAMLError as exc:
@@ -343,20 +387,20 @@ def parse_rules(text: str, file: str = "<rules>") -> RuleSet:
         if mark is not None:
             problem.update(file=file, line=mark.line + 1, column=mark.column + 1)
         raise RuleError(f"{file}: not valid YAML", [problem]) from None
-    return _build(located.data, located, file)
+    return _build(located.data, located, file, variables)
 
 
-def load_rules(path: Path) -> RuleSet:
+def load_rules(path: Path, variables: Mapping[str, str] | None = None) -> RuleSet:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RuleError(f"cannot read {path}: {exc}") from exc
-    return parse_rules(text, str(path))
+    return parse_rules(text, str(path), variables)
 
 
-def rules_from_data(data: Mapping[str, Any]) -> RuleSet:
+def rules_from_data(data: Mapping[str, Any], variables: Mapping[str, str] | None = None) -> RuleSet:
     """Load rules given as data (an API body); problems name fields, without lines."""
-    return _build(dict(data), None, "<request>")
+    return _build(dict(data), None, "<request>", variables)
 
 
 def merge_rulesets(sets: Sequence[RuleSet]) -> RuleSet:

@@ -13,12 +13,13 @@ huge values through ``*`` / ``**`` and cuts every rendered string to a bounded l
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from jinja2 import ChainableUndefined, TemplateSyntaxError
+from jinja2 import ChainableUndefined, Template, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 MAX_RENDERED = 64 * 1024
@@ -66,6 +67,15 @@ class TemplateRenderer:
         env.filters["tojson"] = _to_json  # compact, no HTML escaping: values go into JSON
         self.env = env
 
+    @functools.lru_cache(maxsize=2048)  # noqa: B019 - one renderer for the process
+    def _template(self, text: str) -> Template:
+        # Compiling is the expensive part of rendering; rule templates are few and reused.
+        return self.env.from_string(text)
+
+    @functools.lru_cache(maxsize=2048)  # noqa: B019 - one renderer for the process
+    def _expression(self, expression: str) -> Any:
+        return self.env.compile_expression(expression, undefined_to_none=True)
+
     def check(self, text: str) -> None:
         """Compile ``text``; raise :class:`TemplateError` with a line number if invalid."""
         try:
@@ -91,7 +101,7 @@ class TemplateRenderer:
         if "{" not in text:
             return text
         try:
-            out = self.env.from_string(text).render(dict(fields))
+            out = self._template(text).render(dict(fields))
         except TemplateError:
             raise
         except Exception as exc:  # a template runtime error is the rule author's, not ours
@@ -116,7 +126,7 @@ class TemplateRenderer:
 
     def _native(self, expression: str, fields: Mapping[str, Any]) -> Any:
         try:
-            result = self.env.compile_expression(expression, undefined_to_none=True)(**dict(fields))
+            result = self._expression(expression)(**dict(fields))
         except TemplateError:
             raise
         except Exception as exc:

@@ -116,15 +116,23 @@ def _time_of(kind: TriggerKind, body: Mapping[str, Any]) -> Any:
     return next((body[k] for k in keys if body.get(k)), None)
 
 
-def trigger_from_fields(fields: Mapping[str, Any], at: datetime | None = None) -> Trigger:
-    """Build a trigger from its JSON-like fields; ``at`` defaults to the body's own time.
+def trigger_from_fields(
+    fields: Mapping[str, Any], at: datetime | None = None, default_at: datetime | None = None
+) -> Trigger:
+    """Build a trigger from its JSON-like fields.
 
-    Raises ``pydantic.ValidationError`` when the kind is unknown or no time can be found.
+    Its time is ``at``, else the fields' ``"at"``, else the body's own time (an
+    incident's ``updated_at``, an event's ``starts_at``, ...), else ``default_at``.
+    Raises ``ValueError`` (pydantic's ``ValidationError`` is one) when the kind is
+    unknown or no time can be found.
     """
     kind = TriggerKind(str(fields.get("kind", "")))
     body = fields.get(kind.section)
     when: Any = (
-        at or fields.get("at") or (_time_of(kind, body) if isinstance(body, Mapping) else None)
+        at
+        or fields.get("at")
+        or (_time_of(kind, body) if isinstance(body, Mapping) else None)
+        or default_at
     )
     data = dict(fields)
     data.pop("at", None)

@@ -7,7 +7,7 @@ page (keyset paging: newest first, stable under concurrent appends).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -115,6 +115,8 @@ class EventStore(Protocol):
     def upsert_events(self, events: Sequence[Event]) -> WriteResult: ...
     def query_events(self, query: EventQuery) -> Page: ...
     def get_event(self, source: str, fingerprint: str) -> Row | None: ...
+    def event_history(self, source: str, fingerprint: str, limit: int = 100,
+                      cursor: str | None = None) -> Page: ...
 
 
 class LogStore(Protocol):
@@ -160,6 +162,46 @@ class TemplateStore(Protocol):
     def get_log_template(self, template_id: str, query: TemplateQuery) -> Row | None: ...
 
 
+BandRow = tuple[str, datetime, float, float | None, float | None]
+"""What a metric detector expected of one series at one time:
+``(series_id, ts, expected, lower, upper)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class SampleColumns:
+    """Stored samples as parallel columns (``ts`` in unix seconds), in event-time order."""
+
+    series: Sequence[str]
+    names: Sequence[str]
+    ts: Sequence[float]
+    values: Sequence[float]
+
+
+class BandStore(Protocol):
+    """What metric analysis writes and trains from, and the overlays charts draw."""
+
+    def append_bands(self, bands: Sequence[BandRow]) -> WriteResult: ...
+
+    def query_bands(
+        self, series_ids: Sequence[str], time: TimeRange, step_seconds: float | None = None
+    ) -> dict[str, list[list[Any]]]:
+        """``[[epoch_ms, expected, lower, upper], ...]`` per series id, bucketed like
+        ``query_series`` when ``step_seconds`` is given."""
+        ...
+
+    def anomaly_marks(
+        self, series_ids: Sequence[str], time: TimeRange
+    ) -> dict[str, list[list[Any]]]:
+        """``[[epoch_ms, score, direction], ...]`` of metric anomalies per series id."""
+        ...
+
+    def sample_history(
+        self, start: datetime | None, end: datetime | None, batch_rows: int = 100_000
+    ) -> Iterator[SampleColumns]:
+        """Stored samples in ``[start, end)``, oldest first, in batches."""
+        ...
+
+
 class RecordStore(Protocol):
     def upsert_tickets(self, tickets: Sequence[Ticket]) -> WriteResult: ...
     def query_tickets(self, query: RecordQuery) -> Page: ...
@@ -187,7 +229,7 @@ class TokenStore(Protocol):
 
 
 class Store(EventStore, LogStore, MetricStore, RecordStore, TopologyStore, AnomalyStore,
-            TokenStore, TemplateStore, Protocol):
+            TokenStore, TemplateStore, BandStore, Protocol):
     """Everything the embedded server needs, in one object. ``close`` is idempotent."""
 
     def apply_retention(self, now: datetime) -> dict[str, int]: ...

@@ -37,6 +37,9 @@ def test_same_alert_twice_is_one_updated_event(client: TestClient, writer: dict[
     assert len(items) == 1
     assert items[0]["status"] == "resolved"
     assert items[0]["repeat_count"] == 2  # notifications after the first
+    history = client.get(f"/api/v1/events/nagios/{items[0]['fingerprint']}/history",
+                         headers=reader).json()["items"]
+    assert [h["status"] for h in history] == ["resolved", "firing", "firing"]
 
 
 def test_alertmanager_webhook_fires_then_resolves(client: TestClient, writer: dict[str, str],

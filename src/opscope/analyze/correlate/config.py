@@ -82,6 +82,10 @@ class CorrelationConfig(BaseModel):
         description="Topology evidence is scaled by this when the linked entity shows another "
                     "alert than the newcomer (or when the newcomer may be the cause): the "
                     "same symptom travelling along a dependency is stronger evidence.")
+    cause_factor: float = Field(
+        default=0.8, gt=0, le=1,
+        description="Topology evidence is scaled by this for a signal below the incident's "
+                    "deepest entities (a possible cause), within downstream_grace_minutes.")
     group_by: list[str] = Field(
         default_factory=list,
         description="Labels whose equal values link signals (like Alertmanager's group_by).")

@@ -54,6 +54,34 @@ class IncidentCorrelator:
         self._active: dict[str, IncidentState] = {}
         self._by_signal: dict[str, str] = {}
         self._resolved_by_type: dict[str, deque[tuple[datetime, str]]] = {}
+        # Active incidents by the time bucket (one window wide) of their last join, so a
+        # newcomer is compared only with incidents that can still take it.
+        self._buckets: dict[int, set[str]] = {}
+        self._bucket_of: dict[str, int] = {}
+
+    def _bucket(self, at: datetime) -> int:
+        return int(at.timestamp() // (self.config.window_minutes * 60.0))
+
+    def _index(self, inc: IncidentState) -> None:
+        self._unindex(inc.id)
+        if inc.active:
+            k = self._bucket(inc.last_activity or inc.opened_at)
+            self._buckets.setdefault(k, set()).add(inc.id)
+            self._bucket_of[inc.id] = k
+
+    def _unindex(self, incident_id: str) -> None:
+        k = self._bucket_of.pop(incident_id, None)
+        if k is not None:
+            ids = self._buckets[k]
+            ids.discard(incident_id)
+            if not ids:
+                del self._buckets[k]
+
+    def _recent(self, at: datetime) -> list[IncidentState]:
+        window = timedelta(minutes=self.config.window_minutes)
+        lo, hi = self._bucket(at - window), self._bucket(at)
+        found = [self._active[i] for k in range(lo, hi + 2) for i in self._buckets.get(k, ())]
+        return [inc for inc in found if at - (inc.last_activity or inc.opened_at) <= window]
 
     # -- signals -----------------------------------------------------------------------
 
@@ -85,15 +113,12 @@ class IncidentCorrelator:
         return tuple(signal.labels.get(k, "") for k in self.config.partition_by)
 
     def _place(self, signal: Signal, at: datetime, mutes: list[Mute]) -> str | None:
-        window = timedelta(minutes=self.config.window_minutes)
         part = self._partition(signal)
         scored: list[tuple[float, datetime, str, Link]] = []
-        for inc in self._active.values():
+        for inc in self._recent(at):
             if inc.partition != part or (mutes and inc.status is not IncidentStatus.OPEN):
                 continue
             last = inc.last_activity or inc.opened_at
-            if at - last > window:
-                continue
             link = self.linker.link(signal, inc, at)
             if link is None or link.score < self.config.join_threshold:
                 continue
@@ -143,6 +168,7 @@ class IncidentCorrelator:
         self._by_signal[sig.id] = inc.id
         inc.opened_at = min(inc.opened_at, sig.since)
         inc.touch(at)
+        self._index(inc)
         if set(inc.entities) != before:
             self._derive(inc)
         if inc.status is IncidentStatus.PENDING:
@@ -245,16 +271,19 @@ class IncidentCorrelator:
 
     def _forget_pending(self, inc: IncidentState) -> None:
         del self._active[inc.id]
+        self._unindex(inc.id)
         del self._incidents[inc.id]
         for signal_id in inc.members:
             if self._by_signal.get(signal_id) == inc.id:
                 del self._by_signal[signal_id]
 
     def _resolve(self, inc: IncidentState, at: datetime) -> None:
+        self.changes.flush(inc.id)  # earlier changes are snapshotted before it resolves
         inc.status = IncidentStatus.RESOLVED
         inc.resolved_at = at
         inc.updated_at = max(inc.updated_at, at)
         del self._active[inc.id]
+        self._unindex(inc.id)
         self.learned.learn(inc.types)
         for key in inc.types:
             recent = self._resolved_by_type.setdefault(key, deque(maxlen=_RECENT_PER_TYPE))
@@ -278,8 +307,9 @@ class IncidentCorrelator:
     # -- operator actions --------------------------------------------------------------
 
     def _get(self, incident_id: str) -> IncidentState:
+        """A published incident (pending groups are internal: not visible, not editable)."""
         inc = self._incidents.get(incident_id)
-        if inc is None:
+        if inc is None or inc.status is IncidentStatus.PENDING:
             raise NotFound(f"no incident {incident_id!r}")
         return inc
 
@@ -291,8 +321,6 @@ class IncidentCorrelator:
         if not sources:
             raise ValidationFailed("merge needs at least one other incident")
         groups = [sorted(target.types), *[sorted(src.types) for src in sources]]
-        if target.status is IncidentStatus.PENDING:
-            self._open(target, at, "an operator merged incidents into it")
         self._merge_into(target, sources, at, "by " + actor if actor else "by an operator")
         self.learned.learn([t for g in groups for t in g], weight=self.config.feedback_weight)
         self.feedback.append(Feedback(kind=FeedbackKind.MERGE, ts=at, actor=actor,
@@ -320,6 +348,7 @@ class IncidentCorrelator:
             target.last_resolved = max(filter(None, (target.last_resolved, src.last_resolved)),
                                        default=None)
             self._active.pop(src.id, None)
+            self._unindex(src.id)
             if streamed:
                 src.status, src.merged_into = IncidentStatus.MERGED, target.id
                 src.updated_at = max(src.updated_at, at)
@@ -335,6 +364,7 @@ class IncidentCorrelator:
         elif target.status is IncidentStatus.RESOLVED:
             target.status, target.resolved_at = IncidentStatus.OPEN, None
             self._active[target.id] = target
+        self._index(target)
         if target.status is not IncidentStatus.PENDING:
             names = ", ".join(s.id for s in sources)
             self.changes.note(target, ChangeKind.UPDATED, at, timeline=TimelineEntry(
@@ -360,6 +390,7 @@ class IncidentCorrelator:
             self._by_signal[signal_id] = new.id
             self.changes.note(old, ChangeKind.UPDATED, at, removed=signal_id)
         new.touch(at)
+        self._index(new)
         self._derive(old)
         self._derive(new)
         suffix = f" by {actor}" if actor else ""
@@ -435,12 +466,15 @@ class IncidentCorrelator:
         self._incidents.clear()
         self._active.clear()
         self._by_signal.clear()
+        self._buckets.clear()
+        self._bucket_of.clear()
         for item in doc["incidents"]:
             inc = IncidentState.from_json(item, self.config.max_profile_types)
             self._derive(inc)
             self._incidents[inc.id] = inc
             if inc.active:
                 self._active[inc.id] = inc
+                self._index(inc)
             for signal_id in inc.members:
                 self._by_signal[signal_id] = inc.id
         self._resolved_by_type = {

@@ -143,10 +143,12 @@ class CorrelationEngine:
         at = self._tick(now)
         for signal, _ in list(self._mutes.values()):
             # Silences end and inhibiting alerts resolve: re-check who is still muted.
-            mutes = self.suppressor.mutes(signal, at)
-            if not mutes:
-                del self._mutes[signal.id]
-                self.correlator.observe(signal, at, (), new=True)
+            if self.suppressor.mutes(signal, at):
+                continue
+            del self._mutes[signal.id]
+            latest = self.tracker.get(signal.source, signal.fingerprint)
+            if latest is not None and latest.id == signal.id and latest.firing:
+                self.correlator.observe(latest, at, (), new=True)
         self.correlator.advance(at)
         return self._publish()
 
@@ -175,6 +177,12 @@ class CorrelationEngine:
             for callback in self._subscribers:
                 callback(change)
         return changes
+
+    def learn_from(self, groups: Iterable[Iterable[str]], weight: float = 1.0) -> None:
+        """Backfill learned co-occurrence from stored incidents: each group is the signal
+        types (``name@entity``) of one past incident."""
+        for types in groups:
+            self.correlator.learned.learn(types, weight)
 
     # -- suppression administration ----------------------------------------------------
 

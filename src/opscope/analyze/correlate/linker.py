@@ -55,6 +55,7 @@ class EvidenceLinker:
         self.learned = learned
         self.grace = timedelta(minutes=config.downstream_grace_minutes)
         self.window = config.window_minutes * 60.0
+        self._last_words: tuple[str, set[str]] = ("", set())
 
     def _proximity(self, signal: Signal, inc: IncidentState,
                    at: datetime) -> tuple[float, str, bool]:
@@ -86,7 +87,7 @@ class EvidenceLinker:
             below = self.topology.dependents(entity)
             for root in inc.roots:
                 if root in below and root != entity:
-                    p = other_name * (1.0 - below[root] / span)
+                    p = self.config.cause_factor * (1.0 - below[root] / span)
                     if p > best:
                         best, cause = p, True
                         why = f"possible cause: {root} depends on {entity} ({below[root]} hops)"
@@ -96,6 +97,12 @@ class EvidenceLinker:
             shared = sorted(self.topology.direct_service_deps(entity) & inc.sibling_deps)[0]
             best, why = 0.5, f"{entity} shares dependency {shared} with the incident"
         return best, why, cause
+
+    def _words(self, signal: Signal) -> set[str]:
+        # A newcomer is compared with every recent incident: tokenise it once.
+        if self._last_words[0] != signal.id:
+            self._last_words = (signal.id, tokens(signal))
+        return self._last_words[1]
 
     def _labels(self, signal: Signal, inc: IncidentState) -> bool:
         keys = self.config.group_by
@@ -120,7 +127,7 @@ class EvidenceLinker:
         if learned > 0:
             score += w.learned * learned
             reasons.append(f"co-occurred before (confidence {learned:.2f})")
-        words = tokens(signal)
+        words = self._words(signal)
         if words and incident.words:
             overlap = len(words & incident.words) / len(words)
             if overlap > 0:

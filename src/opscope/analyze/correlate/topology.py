@@ -34,14 +34,33 @@ class TopologyIndex:
         self.user_facing = {
             e.id for e in self.entities.values()
             if e.labels.get(impact_label, "").lower() == "true" or e.kind in kinds}
-        if not self.user_facing:
-            # Nothing marked: the entry points of the call graph (no one depends on them).
-            nodes = set(self._deps) | set(self._dependents)
-            self.user_facing = {n for n in nodes if not self._dependents.get(n)
-                                and n in self._service_deps}
+        self.user_facing |= self._unmarked_entry_points()
         self._fwd: dict[str, dict[str, int]] = {}
         self._rev: dict[str, dict[str, int]] = {}
         self._impact: dict[str, frozenset[str]] = {}
+
+    def _unmarked_entry_points(self) -> set[str]:
+        """Entry points of the call graph (nothing depends on them) in each connected part
+        that has no entity marked user facing."""
+        nodes = set(self._deps) | set(self._dependents)
+        seen: set[str] = set()
+        out: set[str] = set()
+        for start in sorted(nodes):
+            if start in seen:
+                continue
+            part = {start}
+            stack = [start]
+            while stack:
+                node = stack.pop()
+                for nxt in self._deps.get(node, set()) | self._dependents.get(node, set()):
+                    if nxt not in part:
+                        part.add(nxt)
+                        stack.append(nxt)
+            seen |= part
+            if not part & self.user_facing:
+                out |= {n for n in part if not self._dependents.get(n)
+                        and n in self._service_deps}
+        return out
 
     def __bool__(self) -> bool:
         return bool(self._deps)

@@ -7,6 +7,7 @@ Linear in incidents times clusters, which stay few.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -54,7 +55,7 @@ def recurring_incidents(incidents: Sequence[Incident],
         if len(c.incidents) < min_count:
             continue
         times = [i.opened_at for i in c.incidents]
-        gaps = [(b - a).total_seconds() / 3600 for a, b in zip(times, times[1:], strict=False)]
+        gaps = [(b - a).total_seconds() / 3600 for a, b in itertools.pairwise(times)]
         out.append(RecurringIncident(
             signature=sorted(c.signature), incident_ids=[i.id for i in c.incidents],
             count=len(c.incidents), first=times[0], last=times[-1],

@@ -88,6 +88,16 @@ async def get_event(source: str, fingerprint: str,
     return JSONAnswer(row)
 
 
+@router.get("/events/{source}/{fingerprint}/history",
+            summary="Every notification received for one event, newest first")
+async def get_event_history(source: str, fingerprint: str, limit: int = LIMIT,
+                            cursor: str | None = CURSOR,
+                            services: Services = Depends(services_of)) -> JSONAnswer:
+    page = await run_in_threadpool(services.store.event_history, source, fingerprint, limit,
+                                   cursor)
+    return _page(page)
+
+
 @router.get("/logs", summary="List log records, newest first")
 async def list_logs(
     start: datetime | None = START, end: datetime | None = END,
@@ -111,11 +121,26 @@ async def get_series(
     step: float | None = Query(None, gt=0, description="Bucket width in seconds."),
     agg: str = Query("avg", pattern="^(avg|min|max|sum|last)$"),
     max_series: int = Query(100, ge=1, le=1000),
+    band: bool = Query(False, description="Add each series' expected band "
+                       "([[ts_ms, expected, lower, upper], ...], bucketed by step like the "
+                       "points) and its anomalies ([[ts_ms, score, direction], ...])."),
     services: Services = Depends(services_of),
 ) -> JSONAnswer:
     query = SeriesQuery(name, tuple(parse_matchers(match, "match")), _range(start, end),
                         step, agg, max_series)
-    return JSONAnswer({"series": await run_in_threadpool(services.store.query_series, query)})
+    rows = await run_in_threadpool(services.store.query_series, query)
+    if band:
+        await run_in_threadpool(_add_bands, services, rows, query)
+    return JSONAnswer({"series": rows})
+
+
+def _add_bands(services: Services, rows: list[dict[str, Any]], query: SeriesQuery) -> None:
+    ids = [row["series_id"] for row in rows]
+    bands = services.store.query_bands(ids, query.time, query.step_seconds)
+    marks = services.store.anomaly_marks(ids, query.time)
+    for row in rows:
+        row["band"] = bands.get(row["series_id"], [])
+        row["anomalies"] = marks.get(row["series_id"], [])
 
 
 @router.get("/metrics/names", summary="List series by name and matchers")

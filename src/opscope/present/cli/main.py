@@ -9,8 +9,10 @@ from opscope.present.cli.config_cmd import config_app
 from opscope.present.cli.demo import demo
 from opscope.present.cli.eval import eval_app
 from opscope.present.cli.ingest import ingest
+from opscope.present.cli.logs_cmd import logs_app
 from opscope.present.cli.serve import serve
 from opscope.present.cli.token import token_app
+from opscope.present.cli.train import train
 
 app = typer.Typer(
     name="opscope",
@@ -22,9 +24,11 @@ app = typer.Typer(
 app.command()(serve)
 app.command()(demo)
 app.command()(ingest)
+app.command()(train)
 app.add_typer(token_app, name="token")
 app.add_typer(config_app, name="config")
 app.add_typer(eval_app, name="eval")
+app.add_typer(logs_app, name="logs")
 
 
 @app.command()

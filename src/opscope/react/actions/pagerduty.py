@@ -8,7 +8,8 @@ alert) and, for ``trigger``, ``payload`` with the required ``summary`` (at most 
 characters), ``source`` and ``severity`` (critical, error, warning or info) plus
 ``timestamp``, ``component``, ``group``, ``class`` and ``custom_details``, and ``links``
 back to opscope. The action is chosen per trigger: ``incident.resolved`` or a resolved
-event resolves, otherwise ``event_action`` (default ``trigger``). PagerDuty answers 202
+event resolves, an incident whose status is ``acknowledged`` acknowledges, otherwise
+``event_action`` (default ``trigger``). PagerDuty answers 202
 with the dedup key; 429 and 5xx are retried, 400 is permanent.
 """
 
@@ -69,7 +70,7 @@ class PagerDutyConfig(ActionConfig):
         default_factory=lambda: {"rule": "{{ rule }}", "root_cause": "{{ incident.root_cause }}"},
         description="Structure of templates sent as payload.custom_details.",
     )
-    timeout: float = Field(default=10.0, gt=0, le=120)
+    timeout: float = Field(default=10.0, gt=0, le=120, description="Seconds to wait for PagerDuty.")
 
 
 class PagerDutyAction(Action[PagerDutyConfig]):
@@ -85,6 +86,8 @@ class PagerDutyAction(Action[PagerDutyConfig]):
             ctx.trigger.kind is TriggerKind.EVENT and body.get("status") == "resolved"
         ):
             return "resolve"
+        if str(body.get("status", "")).lower() in ("acknowledged", "ack"):
+            return "acknowledge"
         return self.config.event_action
 
     def prepare(self, ctx: ActionContext) -> dict[str, Any]:

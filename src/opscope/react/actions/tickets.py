@@ -51,7 +51,7 @@ class TicketConfig(ActionConfig):
         "{{ links.subject }}",
         description="Template.",
     )
-    timeout: float = Field(default=15.0, gt=0, le=120)
+    timeout: float = Field(default=15.0, gt=0, le=120, description="Seconds to wait for an answer.")
 
 
 class JiraConfig(TicketConfig):

@@ -38,7 +38,7 @@ DEFAULT_BODY: dict[str, Any] = {
 
 class WebhookConfig(ActionConfig):
     url: HttpUrl = Field(description="Where to POST.")
-    body: dict[str, Any] = Field(
+    body: dict[str, Any] | list[Any] | str = Field(
         default_factory=lambda: dict(DEFAULT_BODY),
         description="JSON body; strings are templates over the trigger's fields. A string "
         "that is one '{{ expression }}' keeps the expression's value (map, list, number).",

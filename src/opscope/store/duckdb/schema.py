@@ -234,10 +234,25 @@ _V3 = _sql(
     """,
 )
 
+_V4 = _sql(
+    # What metric detectors expected of each series (at most one point per band step and
+    # series, written by metric analysis), so that charts can draw the band.
+    """
+    CREATE TABLE metric_bands (
+        series_id VARCHAR NOT NULL,
+        ts TIMESTAMP NOT NULL,
+        expected DOUBLE NOT NULL,
+        lower DOUBLE,
+        upper DOUBLE
+    )
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events, logs, metrics, tickets, changes, topology, anomalies", _V1),
     Migration(2, "event history and API tokens", _V2),
     Migration(3, "log templates, their counts and log analysis progress", _V3),
+    Migration(4, "expected bands of metric series", _V4),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -8,13 +8,15 @@ DuckDB commits to its write-ahead log, so an acknowledged batch survives a crash
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from opscope.model import Anomaly, Change, Entity, Event, LogRecord, MetricSample, Relation, Ticket
 from opscope.model.base import now_utc
 from opscope.store.duckdb import anomalies as _anomalies
+from opscope.store.duckdb import bands as _bands
 from opscope.store.duckdb import events as _events
 from opscope.store.duckdb import logs as _logs
 from opscope.store.duckdb import metrics as _metrics
@@ -25,14 +27,17 @@ from opscope.store.duckdb import tokens as _tokens
 from opscope.store.duckdb import topology as _topology
 from opscope.store.duckdb.database import Database
 from opscope.store.ports import (
+    BandRow,
     EventQuery,
     LabelMatcher,
     LogQuery,
     Page,
     RecordQuery,
     Row,
+    SampleColumns,
     SeriesQuery,
     TemplateQuery,
+    TimeRange,
     WriteResult,
 )
 
@@ -103,6 +108,26 @@ class DuckDBStore:
     ) -> list[Row]:
         return _metrics.list_series(self._db, name, matchers, limit)
 
+    # --- expected bands (written by metric analysis) ----------------------------------
+
+    def append_bands(self, bands: Sequence[BandRow]) -> WriteResult:
+        return _bands.append_bands(self._db, bands)
+
+    def query_bands(
+        self, series_ids: Sequence[str], time: TimeRange, step_seconds: float | None = None
+    ) -> dict[str, list[list[Any]]]:
+        return _bands.query_bands(self._db, series_ids, time, step_seconds)
+
+    def anomaly_marks(
+        self, series_ids: Sequence[str], time: TimeRange
+    ) -> dict[str, list[list[Any]]]:
+        return _bands.anomaly_marks(self._db, series_ids, time)
+
+    def sample_history(
+        self, start: datetime | None, end: datetime | None, batch_rows: int = 100_000
+    ) -> Iterator[SampleColumns]:
+        return _bands.sample_history(self._db, start, end, batch_rows)
+
     # --- tickets, changes, topology, anomalies -----------------------------------------
 
     def upsert_tickets(self, tickets: Sequence[Ticket]) -> WriteResult:
@@ -172,9 +197,16 @@ class DuckDBStore:
         """Delete what is older than each kind's retention; rows deleted per kind.
 
         Only configured kinds are touched. With ``samples`` configured, series left with
-        no samples are deleted too and counted under ``series``.
+        no samples are deleted too and counted under ``series``, and expected bands
+        follow the ``samples`` retention (counted under ``bands`` when any went).
         """
-        return _retention.apply_retention(self._db, self._retention, now, self._samples.forget)
+        deleted = _retention.apply_retention(
+            self._db, self._retention, now, self._samples.forget)
+        if "samples" in self._retention:
+            bands = _bands.delete_before(self._db, now - self._retention["samples"])
+            if bands:
+                deleted["bands"] = bands
+        return deleted
 
     def close(self) -> None:
         self._db.close()

@@ -1,0 +1,385 @@
+"""The metric analysis stage: committed samples in; anomalies and expected bands out.
+
+Samples are committed raw at ingest and published on the bus topic ``metrics``. This
+stage subscribes to it and hands each batch to a :class:`SeriesDetectorBank`, one
+detector state per series, in the batch's order (event time comes from the samples, so a
+replay scores as live traffic would). For every sample the bank says what it expected and
+the band around it; for every alarm the stage makes an :class:`~opscope.model.Anomaly`
+(series, entity, score, expected value and band, onset, direction).
+
+It then stores the anomalies (idempotent by id) and the band (at most one point per
+``band_step`` seconds of event time and series, so that the band table grows far slower
+than the samples), and publishes the anomalies on the bus topic ``anomalies`` for
+correlation. Writes that fail are kept and retried with the next batch.
+
+The bank is saved as versioned npz in the data directory, every ``save_interval``
+seconds of wall time while samples flow and on :meth:`MetricAnalysisStage.close`, and
+restored at start; ``opscope train`` writes the same file from stored history.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from opscope.analyze.metrics.bank import BankConfig, BankScores, SeriesDetectorBank
+from opscope.analyze.metrics.detector import FloatArray
+from opscope.errors import OpscopeError, Overloaded, StorageError, ValidationFailed
+from opscope.model import Anomaly, MetricSample, series_id
+
+log = logging.getLogger(__name__)
+
+STATE_FORMAT = "opscope.metric-analysis-state"
+STATE_VERSION = 1
+STATE_FILE = "metric-detectors.npz"
+"""Name of the saved detector state inside the data directory."""
+
+ANOMALY_KIND = "metric"
+
+BandRow = tuple[str, datetime, float, float | None, float | None]
+"""``(series_id, ts, expected, lower, upper)``, as ``opscope.store.ports.BandRow``."""
+
+Publish = Callable[[Sequence[Anomaly]], None]
+"""Hands stored anomalies on (the bus topic ``anomalies``); may raise ``Overloaded``."""
+
+# Bounds of the per-series bookkeeping outside the bank: past them the maps start afresh,
+# which costs at most one hash per sample or one extra band point per series.
+_ID_CACHE_LIMIT = 200_000
+# Band points waiting for a store that failed; past this the oldest are given up (the
+# anomalies are always kept, they are few and they matter).
+_PENDING_BAND_LIMIT = 500_000
+
+
+class MetricAnalysisStore(Protocol):
+    """What the stage writes (``opscope.store.ports.BandStore`` and ``AnomalyStore``),
+    declared here because analysis does not import the store."""
+
+    def append_bands(self, bands: Sequence[BandRow]) -> object: ...
+    def append_anomalies(self, anomalies: Sequence[Anomaly]) -> object: ...
+
+
+@dataclass
+class StageCounters:
+    """What the stage did since it started; ``busy_seconds`` is time spent in batches."""
+
+    samples: int = 0
+    batches: int = 0
+    anomalies: int = 0
+    bands: int = 0
+    unpublished: int = 0
+    write_failures: int = 0
+    bands_dropped: int = 0
+    saves: int = 0
+    busy_seconds: float = 0.0
+    scoring_seconds: float = 0.0
+    writing_seconds: float = 0.0
+
+    @property
+    def samples_per_second(self) -> float:
+        return self.samples / self.busy_seconds if self.busy_seconds > 0 else 0.0
+
+
+@dataclass
+class _Pending:
+    anomalies: list[Anomaly] = field(default_factory=list)
+    bands: list[BandRow] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.anomalies or self.bands)
+
+
+class MetricAnalysisStage:
+    """Scores committed samples per series; see the module doc."""
+
+    name = "metric-analysis"
+
+    def __init__(
+        self,
+        store: MetricAnalysisStore,
+        bank: SeriesDetectorBank | None = None,
+        *,
+        publish: Publish | None = None,
+        state_path: Path | None = None,
+        band_step: float = 60.0,
+        save_interval: float = 300.0,
+    ) -> None:
+        if not band_step > 0:
+            raise ValidationFailed("band_step must be positive")
+        self.bank = bank if bank is not None else SeriesDetectorBank()
+        self.counters = StageCounters()
+        self.band_step = band_step
+        self.save_interval = save_interval
+        self._store = store
+        self._publish = publish
+        self._state_path = state_path
+        self._ids: dict[tuple[Any, ...], str] = {}
+        self._band_bucket: dict[str, float] = {}
+        self._pending = _Pending()
+        self._lock = threading.Lock()
+        self._last_save = time.monotonic()
+        self._dirty = False
+
+    @classmethod
+    def open(
+        cls,
+        store: MetricAnalysisStore,
+        config: BankConfig | None = None,
+        *,
+        state_path: Path | None = None,
+        **options: Any,
+    ) -> MetricAnalysisStage:
+        """Restore the bank saved at ``state_path``, or start with fresh detectors.
+
+        A state saved with other bank settings, or unreadable, is set aside (renamed
+        ``*.old``) and the detectors start afresh.
+        """
+        config = config or BankConfig()
+        bank = load_state(state_path, config) if state_path is not None else None
+        if bank is None:
+            log.info("metric detectors start afresh (`opscope train` warms them from stored "
+                     "history)")
+            bank = SeriesDetectorBank(config)
+        else:
+            log.info("restored metric detectors of %d series from %s", len(bank), state_path)
+        return cls(store, bank, state_path=state_path, **options)
+
+    def handle(self, batch: Sequence[Any]) -> None:
+        """Bus handler for the topic ``metrics`` (lists of committed ``MetricSample``)."""
+        self.process([item for item in batch if isinstance(item, MetricSample)])
+
+    def process(self, samples: Sequence[MetricSample]) -> list[Anomaly]:
+        """Score ``samples`` in order, store and publish what was found; return anomalies.
+
+        The detectors learn from the batch even when the store fails: the results are
+        kept and written with the next batch (``StorageError`` is raised meanwhile, so
+        that the bus counts and logs the failure).
+        """
+        with self._lock:
+            started = time.perf_counter()
+            found: list[Anomaly] = []
+            try:
+                if samples:
+                    found, bands = self._score(samples)
+                    self._pending.anomalies.extend(found)
+                    self._pending.bands.extend(bands)
+                    self.counters.samples += len(samples)
+                    self.counters.batches += 1
+                    self._dirty = True
+                scored = time.perf_counter()
+                self.counters.scoring_seconds += scored - started
+                if self._pending:
+                    self._write()
+                self.counters.writing_seconds += time.perf_counter() - scored
+            finally:
+                self.counters.busy_seconds += time.perf_counter() - started
+            if time.monotonic() - self._last_save >= self.save_interval:
+                self._save()
+            return found
+
+    def save(self) -> None:
+        with self._lock:
+            self._save()
+
+    def close(self) -> None:
+        """Save the state (idempotent; call once the bus has stopped delivering)."""
+        with self._lock:
+            if self._pending:
+                try:
+                    self._write()
+                except StorageError:
+                    log.error("metric analysis results lost at shutdown: %d anomalies, %d band "
+                              "points", len(self._pending.anomalies), len(self._pending.bands))
+            self._save()
+
+    # -- steps ------------------------------------------------------------------------
+
+    def _series_ids(self, samples: Sequence[MetricSample]) -> list[str]:
+        # Hashing name and labels costs more than scoring; label sets repeat, so cache.
+        ids = self._ids
+        if len(ids) > _ID_CACHE_LIMIT:
+            ids.clear()
+        out: list[str] = []
+        for s in samples:
+            key = (s.name, *s.labels.items())
+            sid = ids.get(key)
+            if sid is None:
+                sid = ids[key] = series_id(s.name, s.labels)
+            out.append(sid)
+        return out
+
+    def _score(self, samples: Sequence[MetricSample]) -> tuple[list[Anomaly], list[BandRow]]:
+        n = len(samples)
+        series = self._series_ids(samples)
+        t = np.fromiter((s.ts.timestamp() for s in samples), dtype=np.float64, count=n)
+        x = np.fromiter((s.value for s in samples), dtype=np.float64, count=n)
+        # ``score_arrays`` rather than ``update``: the band of every sample is needed too.
+        scores = self.bank.score_arrays(series, t, x, [s.name for s in samples])
+        anomalies = [self._anomaly(samples[i], series[i], scores, i)
+                     for i in np.flatnonzero(scores.alarm).tolist()]
+        return anomalies, self._bands(samples, series, t, scores)
+
+    def _anomaly(self, sample: MetricSample, sid: str, scores: BankScores, i: int) -> Anomaly:
+        value, expected = float(scores.value[i]), float(scores.expected[i])
+        direction = "up" if value > expected else "down" if value < expected else ""
+        return Anomaly(
+            kind=ANOMALY_KIND,
+            detector=self.bank.detector.name,
+            entity=sample.entity,
+            subject=sid,
+            ts=sample.ts,
+            score=float(scores.score[i]),
+            value=_finite(value),
+            expected=_finite(expected),
+            lower=_finite(float(scores.lower[i])),
+            upper=_finite(float(scores.upper[i])),
+            direction=direction,
+            summary=f"{sample.name} is {direction or 'off'}: {value:.6g} where about "
+            f"{expected:.6g} was expected",
+            evidence={"metric": sample.name, "labels": dict(sample.labels)},
+        )
+
+    def _bands(
+        self, samples: Sequence[MetricSample], series: list[str], t: FloatArray,
+        scores: BankScores,
+    ) -> list[BandRow]:
+        """The first band point of each series in each ``band_step`` bucket."""
+        if len(self._band_bucket) > _ID_CACHE_LIMIT:
+            self._band_bucket.clear()
+        usable = np.flatnonzero(np.isfinite(scores.expected))
+        last = self._band_bucket
+        keep: list[int] = []
+        # The only per-sample Python loop here: which series entered a new bucket.
+        for i, b in zip(usable.tolist(), np.floor(t[usable] / self.band_step).tolist(),
+                        strict=True):
+            sid = series[i]
+            if last.get(sid, -math.inf) < b:
+                last[sid] = b
+                keep.append(i)
+        rows = np.asarray(keep, dtype=np.intp)
+        expected = scores.expected[rows].tolist()
+        lower, upper = _nullable(scores.lower[rows]), _nullable(scores.upper[rows])
+        return [(series[i], samples[i].ts, e, lo, up)
+                for i, e, lo, up in zip(keep, expected, lower, upper, strict=True)]
+
+    def _write(self) -> None:
+        pending = self._pending
+        # Anomalies first: they are idempotent by id, so a retry after a failed band write
+        # stores nothing twice.
+        try:
+            if pending.anomalies:
+                self._store.append_anomalies(pending.anomalies)
+                self.counters.anomalies += len(pending.anomalies)
+                self._hand_on(pending.anomalies)
+                pending.anomalies = []
+            if pending.bands:
+                self._store.append_bands(pending.bands)
+                self.counters.bands += len(pending.bands)
+                pending.bands = []
+        except StorageError:
+            self.counters.write_failures += 1
+            excess = len(pending.bands) - _PENDING_BAND_LIMIT
+            if excess > 0:
+                del pending.bands[:excess]
+                self.counters.bands_dropped += excess
+            log.warning("metric analysis results not stored yet (%d anomalies, %d band "
+                        "points); retrying with the next batch", len(pending.anomalies),
+                        len(pending.bands))
+            raise
+
+    def _hand_on(self, anomalies: list[Anomaly]) -> None:
+        if self._publish is None:
+            return
+        try:
+            self._publish(anomalies)
+        except Overloaded:
+            # Stored already; only the hand-over to correlation is missed, and counted.
+            self.counters.unpublished += 1
+            log.warning("%d metric anomalies stored but not published: queue full",
+                        len(anomalies))
+
+    def _save(self) -> None:
+        self._last_save = time.monotonic()
+        if self._state_path is None or not self._dirty:
+            return
+        save_state(self._state_path, self.bank)
+        self._dirty = False
+        self.counters.saves += 1
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _nullable(values: FloatArray) -> list[float | None]:
+    """Floats with NaN and infinities as None (no value), for the store."""
+    out: list[float | None] = values.tolist()
+    if not np.isfinite(values).all():
+        out = [v if v is not None and math.isfinite(v) else None for v in out]
+    return out
+
+
+# -- the saved state ---------------------------------------------------------------------
+
+
+def _config_document(config: BankConfig) -> Any:
+    # Through JSON, so that a saved and a live configuration compare alike (tuples, floats).
+    return json.loads(config.model_dump_json())
+
+
+def save_state(path: Path, bank: SeriesDetectorBank) -> None:
+    """Write the bank atomically as npz: a crash leaves the previous file or the new one."""
+    header = {"format": STATE_FORMAT, "version": STATE_VERSION, "series": len(bank),
+              "config": _config_document(bank.config)}
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
+        bank=np.frombuffer(bank.save(), dtype=np.uint8),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("wb") as handle:
+        handle.write(buffer.getvalue())
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+
+
+def load_state(path: Path, config: BankConfig) -> SeriesDetectorBank | None:
+    """The saved bank; None (and the file set aside) when missing, unusable or made with
+    other settings."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as npz:
+            header = json.loads(npz["header"].tobytes().decode())
+            if (not isinstance(header, dict) or header.get("format") != STATE_FORMAT
+                    or header.get("version") != STATE_VERSION):
+                raise ValidationFailed("not a metric analysis state of a supported version")
+            if header.get("config") != _config_document(config):
+                log.warning("metric detector state in %s was made with other settings; "
+                            "starting afresh", path)
+                _set_aside(path)
+                return None
+            return SeriesDetectorBank.load(npz["bank"].tobytes(), config)
+    except (OSError, ValueError, KeyError, TypeError, OpscopeError) as exc:
+        log.error("cannot restore metric detector state from %s (%s); starting afresh",
+                  path, exc)
+        _set_aside(path)
+        return None
+
+
+def _set_aside(path: Path) -> None:
+    os.replace(path, path.with_name(path.name + ".old"))
