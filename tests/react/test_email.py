@@ -7,9 +7,8 @@ from email.policy import default as default_policy
 from typing import Any
 
 import pytest
-from engine_kit import make_engine
+from react_kit import incident_trigger, make_engine
 
-from conftest import incident_trigger
 from opscope.model.execution import ExecutionStatus
 
 aiosmtpd = pytest.importorskip("aiosmtpd.controller")

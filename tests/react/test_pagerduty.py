@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from engine_kit import make_engine
+from react_kit import Received, Receiver, Reply, incident_trigger, make_engine
 from react_payloads import pagerduty_problems
 
-from conftest import Received, Receiver, Reply, incident_trigger
 from opscope.model.execution import ExecutionStatus
 
 KEY = "0123456789abcdef0123456789abcdef"

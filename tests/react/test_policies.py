@@ -4,9 +4,8 @@ import threading
 from datetime import timedelta
 
 import pytest
-from engine_kit import make_engine
+from react_kit import Receiver, incident_trigger, make_engine
 
-from conftest import Receiver, incident_trigger
 from opscope.errors import AuthError, NotFound, ValidationFailed
 from opscope.model.execution import ApprovalState, ExecutionStatus
 from opscope.react.ports import AuditQuery

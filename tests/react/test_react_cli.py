@@ -3,9 +3,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from react_kit import FIXTURES
 from typer.testing import CliRunner
 
-from conftest import FIXTURES
 from opscope.react.cli import rules_app
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "rules"

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from engine_kit import make_engine
+from react_kit import Receiver, incident_trigger, make_engine
 
-from conftest import Receiver, incident_trigger
 from opscope.model.execution import DeliveryState, ExecutionStatus
 from opscope.react.actions.base import ActionContext, Outcome
 from opscope.react.actions.webhook import WebhookAction

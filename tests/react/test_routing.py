@@ -3,9 +3,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from engine_kit import make_engine
+from react_kit import T0, Receiver, incident_trigger, make_engine
 
-from conftest import T0, Receiver, incident_trigger
 from opscope.model.execution import ExecutionStatus
 from opscope.react.memory import MemoryNotificationLog
 from opscope.react.routing import Route, RoutedAlert, Router, match_routes, resolve_route

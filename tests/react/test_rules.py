@@ -3,8 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from react_kit import T0, incident_trigger
 
-from conftest import T0, incident_trigger
 from opscope.react.rules import RuleError, load_rules, parse_rules, rules_from_data
 from opscope.react.triggers import trigger_from_fields
 

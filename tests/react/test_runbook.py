@@ -8,9 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-from engine_kit import make_engine
+from react_kit import incident_trigger, make_engine
 
-from conftest import incident_trigger
 from opscope.model.execution import ExecutionStatus
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "runbooks"

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine_kit import make_engine
+from react_kit import Received, Receiver, Reply, incident_trigger, make_engine
 from react_payloads import block_kit_problems, slack_message_problems
 
-from conftest import Received, Receiver, Reply, incident_trigger
 from opscope.model.execution import ExecutionStatus
 
 

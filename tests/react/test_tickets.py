@@ -3,9 +3,8 @@ from __future__ import annotations
 import base64
 
 import pytest
-from engine_kit import make_engine
+from react_kit import Received, Receiver, Reply, incident_trigger, make_engine
 
-from conftest import Received, Receiver, Reply, incident_trigger
 from opscope.model.execution import ExecutionStatus
 
 

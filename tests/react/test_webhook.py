@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import json
 
-from engine_kit import make_engine
+from react_kit import Receiver, incident_trigger, make_engine
 
-from conftest import Receiver, incident_trigger
 from opscope.model.execution import ExecutionStatus
 
 

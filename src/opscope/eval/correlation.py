@@ -299,7 +299,7 @@ def summarise(outcomes: Sequence[Outcome], ranked: bool) -> dict[str, Any]:
     return report
 
 
-def evaluate(seed: int = 7, scenarios: int = 12, minutes: float = 30.0,
+def evaluate(seed: int = 7, scenarios: int = 20, minutes: float = 30.0,
              rank: RankHook | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     built = [build_scenario(seed, i, minutes) for i in range(scenarios)]
@@ -353,7 +353,7 @@ def render(report: dict[str, Any]) -> str:
 
 def correlation_command(
     seed: Annotated[int, typer.Option(help="Seed of the scenarios.")] = 7,
-    scenarios: Annotated[int, typer.Option(min=1, help="Number of fault scenarios.")] = 12,
+    scenarios: Annotated[int, typer.Option(min=1, help="Number of fault scenarios.")] = 20,
     minutes: Annotated[float, typer.Option(min=10, help="Event time per scenario.")] = 30.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:

@@ -402,7 +402,7 @@ class ReactionEngine:
             subject=run.trigger.subject[:512],
             trigger=trigger_fields,
             idempotency_key=run.key,
-            inputs=run.notes.get("audit_inputs", {}),
+            inputs=inputs,
             status=status,
             reason=reason[:2048],
             approval_id=run.approval_id,
