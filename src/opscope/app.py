@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic import ValidationError
 
+from opscope.analyze.correlate.stage import IncidentStage, IncidentStageConfig
 from opscope.analyze.logs import LogAnalyzerConfig
 from opscope.analyze.logs.stage import LogAnalysisStage
 from opscope.analyze.metrics import BankConfig
@@ -77,6 +78,8 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         services.extras["log_analysis"] = subscribe_log_analysis(services)
     if settings.metric_analysis.enabled:
         services.extras["metric_analysis"] = subscribe_metric_analysis(services)
+    if settings.correlation.enabled:
+        services.extras["incidents"] = subscribe_incidents(services)
     return services
 
 
@@ -130,6 +133,32 @@ def subscribe_metric_analysis(services: Services) -> MetricAnalysisStage:
     services.telemetry.add_gauge(
         "opscope_metric_analysis_samples", "Metric samples scored since start.",
         lambda: {(): float(stage.counters.samples)})
+    services.telemetry.add_gauge(
+        "opscope_metric_analysis_busy_seconds", "Time metric analysis spent on batches "
+        "(samples / busy seconds is the rate it can sustain).",
+        lambda: {(): stage.counters.busy_seconds})
+    return stage
+
+
+def subscribe_incidents(services: Services) -> IncidentStage:
+    """Correlation of committed alerts and anomalies into incidents, with root causes
+    ranked from stored series; incidents, rankings, feedback, silences and the engine
+    state are stored. One thread drives the engine; metric sample times move its clock,
+    topology updates reach it as they are committed."""
+    try:
+        config = IncidentStageConfig.from_settings(services.settings.correlation)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid correlation settings: {exc}") from exc
+    entities, relations = services.store.topology_models()
+    stage = IncidentStage(services.store, services.store, config, entities, relations)
+    bus = services.bus
+    bus.subscribe("events", stage.name, stage.handle_events)
+    bus.subscribe("anomalies", stage.name, stage.handle_anomalies)
+    bus.subscribe("metrics", f"{stage.name}-clock", stage.handle_metrics)
+    bus.subscribe("topology", stage.name, stage.handle_topology)
+    services.telemetry.add_gauge(
+        "opscope_incident_rankings", "Root-cause rankings made since start.",
+        lambda: {(): float(stage.counters.rankings)})
     return stage
 
 
@@ -204,6 +233,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 log_analysis.close()  # saves the analyzer state
             if (metric_analysis := services.extras.get("metric_analysis")) is not None:
                 metric_analysis.close()  # saves the detector state
+            if (incidents := services.extras.get("incidents")) is not None:
+                incidents.close()  # saves the correlation state
             services.store.close()
 
     api.router.lifespan_context = lifespan

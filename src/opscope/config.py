@@ -113,6 +113,43 @@ class MetricAnalysis(Section):
         "opscope.analyze.metrics.BankConfig; empty keeps its defaults. Validated at start.")
 
 
+class Correlation(Section):
+    enabled: bool = Field(True, description="Correlate committed alerts and anomalies into "
+                          "incidents and rank their root causes (asynchronously, in event "
+                          "time); incidents, rankings and silences are stored.")
+    window_minutes: float = Field(
+        5.0, gt=0, description="A signal may join an incident whose latest join is this "
+        "recent.")
+    max_hops: int = Field(3, ge=0, description="Topology proximity limit when linking.")
+    min_signals: int = Field(
+        2, ge=1, description="An incident opens once it has this many signals (or one of "
+        "error severity or worse).")
+    resolve_quiet_minutes: float = Field(
+        5.0, ge=0, description="An incident resolves when all members have been resolved "
+        "this long.")
+    anomaly_hold_minutes: float = Field(
+        10.0, gt=0, description="An anomaly counts as firing this long after its last report.")
+    down_mutes_rest: bool = Field(
+        True, description="Add the inhibition 'ServiceDown mutes the other alerts of the "
+        "same entity' (muted alerts stay visible in their incident).")
+    rank_root_causes: bool = Field(True, description="Rank root causes of open incidents.")
+    rca_debounce_seconds: float = Field(
+        60.0, gt=0, description="Event time between two rankings of one changing incident.")
+    rca_lookback_minutes: float = Field(
+        3.0, ge=0, description="The fault is taken to start this long before an incident's "
+        "first signal.")
+    rca_reference_minutes: float = Field(
+        30.0, gt=0, description="Normal operation read before the fault start.")
+    save_interval_seconds: float = Field(
+        60.0, gt=0, description="Wall time between saves of the correlation state to the "
+        "store; it is saved on shutdown as well.")
+    engine: dict[str, Any] = Field(
+        default_factory=dict, description="Further settings of the correlation engine, as "
+        "the fields of opscope.analyze.correlate.EngineConfig (dedup rules, inhibit rules, "
+        "maintenance windows, link weights); the fields above override it. Validated at "
+        "start.")
+
+
 class Settings(Section):
     data_dir: Path = Field(Path("data"), description="Where the database and state live.")
     host: str = Field("127.0.0.1", description="Address the server listens on.")
@@ -127,6 +164,7 @@ class Settings(Section):
     receivers: Receivers = Field(default_factory=Receivers)
     log_analysis: LogAnalysis = Field(default_factory=LogAnalysis)
     metric_analysis: MetricAnalysis = Field(default_factory=MetricAnalysis)
+    correlation: Correlation = Field(default_factory=Correlation)
 
     @property
     def database_path(self) -> Path:

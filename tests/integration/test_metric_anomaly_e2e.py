@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from opscope.analyze.metrics.stage import STATE_FILE, MetricAnalysisStage
 from opscope.app import build_services, create_app
 from opscope.config import load_settings
+from opscope.errors import ConfigError
 from opscope.model import Anomaly, MetricSample, series_id
 from opscope.present.api.auth import create_token
 from opscope.present.api.services import Services
@@ -88,10 +89,11 @@ def test_spike_is_found_stored_published_and_drawn(services: Services, tmp_path:
         assert len(row["band"]) >= len(hours) - 1
         assert {b[0] for b in row["band"]} <= hours
         # Once the daily shape is learnt, the band follows it and holds the normal points.
-        late = [b for b in row["band"] if b[0] >= int(T0.timestamp() * 1000) + 2 * 86_400_000]
-        points = dict((p[0], p[1]) for p in row["points"])
-        inside = [b[2] <= points[b[0]] <= b[3] for b in late if b[0] != spike_ms // 3_600_000
-                  * 3_600_000]
+        day3 = int(T0.timestamp() * 1000) + 2 * 86_400_000
+        spike_hour = spike_ms - spike_ms % 3_600_000
+        points = {p[0]: p[1] for p in row["points"]}
+        inside = [lower <= points[at] <= upper for at, _, lower, upper in row["band"]
+                  if at >= day3 and at != spike_hour]
         assert inside and sum(inside) / len(inside) > 0.9
         stage = services.extras["metric_analysis"]
         assert isinstance(stage, MetricAnalysisStage)
@@ -139,3 +141,10 @@ def test_train_refuses_a_missing_database(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["train", "--data-dir", str(tmp_path / "none")])
     assert result.exit_code == 1 and "no database" in result.output
 
+
+
+def test_invalid_bank_settings_stop_the_start(tmp_path: Path) -> None:
+    settings = load_settings(environ={}, data_dir=tmp_path,
+                             metric_analysis={"bank": {"capacity": 0}})
+    with pytest.raises(ConfigError, match=r"metric_analysis\.bank"):
+        build_services(settings, store=DuckDBStore(None))

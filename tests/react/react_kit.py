@@ -81,7 +81,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 def incident(**changes: Any) -> dict[str, Any]:
     """An incident as the correlation stage describes it (the shape triggers carry)."""
     base = json.loads((FIXTURES / "incident.json").read_text())
-    out = copy.deepcopy(base)
+    out: dict[str, Any] = copy.deepcopy(base)
     out.update(changes)
     return out
 

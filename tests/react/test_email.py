@@ -68,7 +68,10 @@ def test_email_is_delivered_over_smtp(smtp: tuple[Inbox, int]) -> None:
     assert message["Subject"] == "[critical] checkout latency above SLO"
     assert message["Message-ID"] == execution.result["message_id"]
     body = message.get_body().get_content()  # type: ignore[union-attr]
-    assert "Root cause: {" in body and "http://opscope.test/incidents/inc-0042" in body
+    assert (
+        "Root cause: cart-service — memory grew 4x" in body
+        and "http://opscope.test/incidents/inc-0042" in body
+    )
 
 
 def test_subject_line_breaks_cannot_inject_headers(smtp: tuple[Inbox, int]) -> None:

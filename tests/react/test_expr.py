@@ -4,6 +4,8 @@ import time
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from opscope.react.expr import ExpressionError, compile_condition, vet_pattern
 
@@ -121,3 +123,31 @@ def test_fields_are_data_never_code() -> None:
     cond = compile_condition('incident.title == "x"')
     assert cond.test({"incident": {"title": '" or true or "'}}) is False
     assert compile_condition("incident.title").test({"incident": {"title": "__import__"}})
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="abc.()[]\"' =!<>,-0123456789 andornotin", max_size=40))
+def test_parser_only_ever_raises_expression_errors(text: str) -> None:
+    try:
+        compile_condition(text)
+    except ExpressionError as exc:
+        assert 0 <= exc.offset <= len(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_json)
+def test_evaluation_never_crashes_on_odd_fields(value: object) -> None:
+    cond = compile_condition(
+        'a.b == "x" or a.b > 1 or "k" in a.b or contains(a.b, "y") or len(a.b) > 2 '
+        'or matches(a.b, "^z") or a.b[0] in [1, "q"] or severity(a.b) > 2 or lower(a.b) == "s"'
+    )
+    assert cond.test({"a": {"b": value}}) in (True, False)

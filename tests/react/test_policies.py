@@ -83,7 +83,7 @@ def test_concurrency_limit(receiver: Receiver) -> None:
         release.wait(5)
         return (200, {}, {})
 
-    receiver.default = slow  # type: ignore[assignment]
+    receiver.default = slow
     engine, _, _ = make_engine(_hook_rules(receiver.url, "{concurrency: 1}"))
     results: list[ExecutionStatus] = []
     worker = threading.Thread(
@@ -133,7 +133,7 @@ def test_approval_by_api_call(receiver: Receiver) -> None:
     done = engine.approve(request.id, by="alice")
     assert done.status is ExecutionStatus.SUCCEEDED and done.approved_by == "alice"
     assert len(receiver.requests) == 1
-    assert ports.approvals.get(request.id).state is ApprovalState.APPROVED  # type: ignore[union-attr]
+    assert ports.approvals.get(request.id).state is ApprovalState.APPROVED
     with pytest.raises(ValidationFailed, match="already approved"):
         engine.approve(request.id, by="alice")
     with pytest.raises(NotFound):
@@ -150,7 +150,7 @@ def test_approval_by_signed_link_reject_and_expiry(receiver: Receiver) -> None:
     assert engine.decide_by_token(token).status is ExecutionStatus.SUCCEEDED
 
     [second] = engine.handle(incident_trigger("incident.updated", version=2))
-    rejected = engine.decide_by_token(engine.approval_token(second.approval_id, "reject"), by="bob")
+    rejected = engine.decide_by_token(engine.approval_token(second.approval_id, "reject", "bob"))
     assert rejected.status is ExecutionStatus.REJECTED and rejected.approved_by == "bob"
 
     [third] = engine.handle(incident_trigger("incident.updated", version=3))
@@ -199,7 +199,7 @@ rules:
 """)
     [execution] = engine.handle(incident_trigger())
     assert execution.result == {"note_id": "inc-0042-note-1"}
-    notes = ports.annotator.notes  # type: ignore[union-attr]
+    notes = ports.annotator.notes
     assert notes["inc-0042"][0]["text"] == "seen by note: checkout latency above SLO"
     assert notes["inc-0042"][0]["author"] == "opscope:note"
     [not_incident] = engine.handle(
@@ -229,3 +229,35 @@ rules:
         "2024-05-01T12:00:00+00:00",
         "2024-05-01T13:00:00+00:00",
     ]
+
+
+def test_signed_link_names_its_approver(receiver: Receiver) -> None:
+    engine, _, _ = make_engine(
+        _hook_rules(receiver.url, "{approval: {ttl: 30m, approvers: [alice]}}")
+    )
+    [held] = engine.handle(incident_trigger())
+    with pytest.raises(AuthError):
+        engine.decide_by_token(engine.approval_token(held.approval_id))  # names nobody
+    with pytest.raises(AuthError):
+        engine.decide_by_token(engine.approval_token(held.approval_id, approver="mallory"))
+    done = engine.decide_by_token(engine.approval_token(held.approval_id, approver="alice"))
+    assert done.status is ExecutionStatus.SUCCEEDED and done.approved_by == "alice"
+
+
+def test_permanent_failures_do_not_open_the_circuit(receiver: Receiver) -> None:
+    receiver.default = lambda _r: (400, {}, {})
+    engine, _, _ = make_engine(_hook_rules(receiver.url), circuit={"failures": 1, "open_for": "1h"})
+    assert _versions(engine, 3) == [ExecutionStatus.FAILED] * 3
+    assert len(receiver.requests) == 3
+
+
+def test_audit_records_stay_bounded(receiver: Receiver) -> None:
+    engine, _, _ = make_engine(_hook_rules(receiver.url), max_trigger_bytes=2048)
+    [execution] = engine.handle(incident_trigger(title="T" * 10_000))
+    assert execution.status is ExecutionStatus.SUCCEEDED
+    assert execution.trigger["truncated"] is True and execution.trigger["bytes"] > 10_000
+    assert execution.inputs == {
+        "url": f"{receiver.url}/hook",
+        "headers": execution.inputs["headers"],
+        "body": {"id": "inc-0042"},
+    }

@@ -56,13 +56,13 @@ def test_restart_between_deliveries_sends_each_notification_once(receiver: Recei
             raise Crash  # the process dies as the 6th delivery begins
         return real_claim(key, at)
 
-    log.claim = dying_claim  # type: ignore[method-assign]
+    log.claim = dying_claim
     first, _, _ = make_engine(_rules(receiver.url), ports=ports)
     with pytest.raises(Crash):
         for trig in stream:
             first.handle(trig)
     del first
-    log.claim = real_claim  # type: ignore[method-assign]
+    log.claim = real_claim
     # The bus redelivers everything that was not acknowledged: here, the whole stream.
     second, _, _ = make_engine(_rules(receiver.url), ports=ports)
     results = [e for trig in stream for e in second.handle(trig)]
@@ -101,11 +101,7 @@ def test_restart_in_the_middle_of_a_delivery(
         for trig in stream:
             first.handle(trig)
     monkeypatch.setattr(WebhookAction, "deliver", real)
-    in_flight = [
-        e
-        for e in ports.notifications.entries()  # type: ignore[attr-defined]
-        if e.state is DeliveryState.SENDING
-    ]
+    in_flight = [e for e in ports.notifications.entries() if e.state is DeliveryState.SENDING]
     assert len(in_flight) == 1
     second, _, _ = make_engine(_rules(receiver.url), ports=ports, in_doubt=policy)
     results = [e for trig in stream for e in second.handle(trig)]

@@ -148,7 +148,10 @@ def test_matching_is_depth_first_with_continue() -> None:
             }
         )
     )
-    names = lambda labels: [r.receiver for r in match_routes(root, labels)]  # noqa: E731
+
+    def names(labels: dict[str, str]) -> list[str]:
+        return [r.receiver for r in match_routes(root, labels)]
+
     assert names({"team": "db", "severity": "critical"}) == ["db-pager", "dbweb"]
     assert names({"team": "db", "severity": "info"}) == ["db", "dbweb"]
     assert names({"team": "web"}) == ["dbweb"]

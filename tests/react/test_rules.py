@@ -14,7 +14,8 @@ EXAMPLES = Path(__file__).parents[2] / "examples" / "rules"
 def _problems(text: str) -> list[dict[str, object]]:
     with pytest.raises(RuleError) as info:
         parse_rules(text, "r.yaml")
-    return info.value.problems
+    problems: list[dict[str, object]] = info.value.problems
+    return problems
 
 
 @pytest.mark.parametrize("name", ["demo.yaml", "routing.yaml"])
@@ -143,7 +144,7 @@ def test_rules_as_data_report_fields_without_lines() -> None:
         rules_from_data(data)
     [problem] = info.value.problems
     assert problem["field"] == "rules[0].when" and "line" not in problem
-    data["rules"][0]["when"] = 'incident.severity == "critical"'  # type: ignore[index]
+    data["rules"][0]["when"] = 'incident.severity == "critical"'
     ruleset = rules_from_data(data)
     assert ruleset.rules[0].matches(trigger_from_fields(incident_trigger(), at=T0))
 
@@ -169,7 +170,7 @@ rules:
             "labels": labels,
             "starts_at": "2024-05-01T12:00:00Z",
         }
-        return rule.matches(trigger_from_fields({"kind": "event", "event": body}))
+        return bool(rule.matches(trigger_from_fields({"kind": "event", "event": body})))
 
     assert event(team="infra")
     assert event(team="infra", env="prod")
@@ -189,10 +190,10 @@ rules:
 """
     ruleset = parse_rules(text, variables={"TEAM": "a}, b: {c", "HOOK_URL": "http://h:2/y"})
     config = ruleset.rules[0].actions[0].action.config
-    assert str(config.url) == "http://h:2/y"  # type: ignore[attr-defined]
-    assert config.body == {"t": "a}, b: {c"}  # type: ignore[attr-defined]
+    assert str(config.url) == "http://h:2/y"
+    assert config.body == {"t": "a}, b: {c"}
     default = parse_rules(text, variables={"TEAM": "x"}).rules[0].actions[0].action.config
-    assert str(default.url) == "http://127.0.0.1:1/x"  # type: ignore[attr-defined]
+    assert str(default.url) == "http://127.0.0.1:1/x"
     with pytest.raises(RuleError) as info:
         parse_rules(text)
     assert "${TEAM} is not set" in str(info.value.problems[0]["message"])

@@ -7,6 +7,8 @@ policy stages.
 """
 
 from opscope.react.engine import Match, ReactionEngine, ReactPorts, idempotency_key
+from opscope.react.history import JsonFileHistory
+from opscope.react.memory import ManualClock, SystemClock
 from opscope.react.ports import (
     ActionState,
     ApprovalStore,
@@ -17,7 +19,15 @@ from opscope.react.ports import (
     IncidentAnnotator,
     NotificationLog,
 )
-from opscope.react.rules import RuleError, RuleSet, load_rules, parse_rules, rules_from_data
+from opscope.react.replay import ReplayHit, replay
+from opscope.react.rules import (
+    RuleError,
+    RuleSet,
+    load_rules,
+    merge_rulesets,
+    parse_rules,
+    rules_from_data,
+)
 from opscope.react.settings import ReactSettings
 from opscope.react.triggers import Trigger, TriggerKind, event_trigger, trigger_from_fields
 
@@ -29,19 +39,25 @@ __all__ = [
     "Clock",
     "HistorySource",
     "IncidentAnnotator",
+    "JsonFileHistory",
+    "ManualClock",
     "Match",
     "NotificationLog",
     "ReactPorts",
     "ReactSettings",
     "ReactionEngine",
+    "ReplayHit",
     "RuleError",
     "RuleSet",
+    "SystemClock",
     "Trigger",
     "TriggerKind",
     "event_trigger",
     "idempotency_key",
     "load_rules",
+    "merge_rulesets",
     "parse_rules",
+    "replay",
     "rules_from_data",
     "trigger_from_fields",
 ]

@@ -1,10 +1,11 @@
 """Approval links: HMAC-signed tokens that approve or reject one held action.
 
-A token is ``base64url(json{"a": approval id, "d": "approve"|"reject", "e": expiry})``
-``"." base64url(HMAC-SHA256(secret, payload))``. It names one decision on one request,
-carries its own expiry (never later than the request's), and is checked in constant
-time. Anyone holding the link can use it, so links are for chat and email to the people
-who may approve; the API's authenticated approve call is the other way in.
+A token is ``base64url(json{"a": approval id, "d": "approve"|"reject", "e": expiry,``
+``"u": approver}) "." base64url(HMAC-SHA256(secret, payload))``. It names one decision on
+one request for one approver (who is recorded as having decided), carries its own expiry
+(never later than the request's), and is checked in constant time. Anyone holding the
+link can use it, so a link is sent only to the person it names; the API's authenticated
+approve call is the other way in.
 """
 
 from __future__ import annotations
@@ -39,12 +40,16 @@ class ApprovalSigner:
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._secret, payload, hashlib.sha256).digest()
 
-    def sign(self, approval_id: str, decision: Decision, expires_at: datetime) -> str:
-        payload = orjson.dumps({"a": approval_id, "d": decision, "e": int(expires_at.timestamp())})
+    def sign(
+        self, approval_id: str, decision: Decision, expires_at: datetime, approver: str = ""
+    ) -> str:
+        payload = orjson.dumps(
+            {"a": approval_id, "d": decision, "e": int(expires_at.timestamp()), "u": approver}
+        )
         return f"{_b64(payload)}.{_b64(self._mac(payload))}"
 
-    def verify(self, token: str, now: datetime) -> tuple[str, Decision]:
-        """Return (approval id, decision); raise AuthError if forged, malformed or expired."""
+    def verify(self, token: str, now: datetime) -> tuple[str, Decision, str]:
+        """Return (approval id, decision, approver); raise AuthError if forged or expired."""
         try:
             raw_payload, raw_mac = token.split(".", 1)
             payload = _unb64(raw_payload)
@@ -59,4 +64,4 @@ class ApprovalSigner:
         decision = data["d"]
         if decision not in ("approve", "reject"):
             raise AuthError("approval token has an unknown decision", status=400)
-        return str(data["a"]), decision
+        return str(data["a"]), decision, str(data.get("u", ""))

@@ -2,6 +2,8 @@
 
 ``rules_app`` is a typer app; the main CLI mounts it as ``opscope rules``.
 
+Variables ``${NAME}`` in the files are filled from the environment.
+
 * ``opscope rules check FILE...`` — load every file; print each problem as
   ``file:line:column: field: message``; exit 1 if any.
 * ``opscope rules test FILE --replay 24h --history triggers.json [--until ISO] [--json]``
@@ -11,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -37,7 +40,7 @@ def check_command(
     failed = False
     for path in files:
         try:
-            ruleset = load_rules(path)
+            ruleset = load_rules(path, os.environ)
         except RuleError as exc:
             failed = True
             typer.echo(str(exc), err=True)
@@ -57,7 +60,7 @@ def test_command(
 ) -> None:
     """Show what the rules would have done on stored history, without running anything."""
     try:
-        ruleset = load_rules(file)
+        ruleset = load_rules(file, os.environ)
         source = JsonFileHistory(history)
         window = parse_duration(replay_window)
         end = datetime.fromisoformat(until) if until else datetime.now(UTC)

@@ -163,7 +163,8 @@ class ReactionEngine:
         self._lock = threading.Lock()
         self.rules = rules
         self.router: Router | None = None
-        self.reload(rules)
+        self.problems: list[str] = self.reload(rules)
+        """Problems the rules' actions have with these settings (e.g. a missing runbook)."""
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -375,6 +376,7 @@ class ReactionEngine:
                 if exc.retryable and attempt < retry.attempts:
                     self._sleep(retry.delay(attempt, exc.retry_after))
                     continue
+                run.notes["retryable_failure"] = exc.retryable
                 why = "gave up after retries: " if exc.retryable and attempt > 1 else ""
                 return ExecutionStatus.FAILED, why + exc.message, exc.result, exc.output, attempt
             reason = "delivered again after an interrupted attempt" if run.resend else ""
@@ -420,10 +422,12 @@ class ReactionEngine:
 
     # --- approvals ------------------------------------------------------------------
 
-    def approval_token(self, approval_id: str, decision: Decision = "approve") -> str:
-        """A signed link token deciding this request; valid until the request expires."""
+    def approval_token(
+        self, approval_id: str, decision: Decision = "approve", approver: str = ""
+    ) -> str:
+        """A signed link token deciding this request as ``approver``; valid until it expires."""
         request = self._pending(approval_id)
-        return self.signer.sign(approval_id, decision, request.expires_at)
+        return self.signer.sign(approval_id, decision, request.expires_at, approver)
 
     def _pending(self, approval_id: str) -> ApprovalRequest:
         request = self.ports.approvals.get(approval_id)
@@ -471,8 +475,10 @@ class ReactionEngine:
         )
         return self._close_request(request, ExecutionStatus.REJECTED, f"rejected by {by}", by)
 
-    def decide_by_token(self, token: str, by: str = "signed-link") -> Execution:
-        approval_id, decision = self.signer.verify(token, self.clock.now())
+    def decide_by_token(self, token: str) -> Execution:
+        """Apply the decision a signed link carries, in the name of its approver."""
+        approval_id, decision, approver = self.signer.verify(token, self.clock.now())
+        by = approver or "signed-link"
         if decision == "approve":
             return self.approve(approval_id, by)
         return self.reject(approval_id, by)

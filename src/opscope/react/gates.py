@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from opscope.model.execution import (
     ApprovalRequest,
+    ApprovalState,
     DeliveryState,
     ExecutionStatus,
 )
@@ -203,6 +204,14 @@ class ApprovalGate(_Quiet):
                 ExecutionStatus.SUPPRESSED,
                 f"approval {approval_id} already requested ({existing.state.value})",
             )
+        # One open question per rule, action and subject: later versions of the same
+        # incident do not pile up requests while the first one waits for a person.
+        for waiting in self.store.list(ApprovalState.PENDING):
+            same = (waiting.rule, waiting.action, waiting.subject)
+            if same == (run.rule, run.bound.name, run.trigger.subject) and (
+                waiting.expires_at > run.now
+            ):
+                return Stop(ExecutionStatus.SUPPRESSED, f"approval {waiting.id} is still waiting")
         self.store.put(
             ApprovalRequest(
                 id=approval_id,
@@ -235,7 +244,9 @@ class CircuitGate(_Quiet):
         return Stop(ExecutionStatus.SUPPRESSED, f"circuit open for {run.target}")
 
     def done(self, run: Run, delivered: bool) -> None:
-        if delivered:
+        # Only failures that say "try later" count against the target: a 4xx or a runbook
+        # exit code means it answered, which is what the breaker wants to know.
+        if delivered or not run.notes.get("retryable_failure"):
             self.breaker.success(run.target)
         else:
             self.breaker.failure(run.target, run.now)

@@ -153,5 +153,12 @@ def _strings(value: Any, path: tuple[str | int, ...]) -> list[tuple[tuple[str | 
     return []
 
 
+ROOT_CAUSE_TEXT = (
+    "{{ incident.root_cause.entity or incident.root_cause }}"
+    "{% if incident.root_cause.reason %} — {{ incident.root_cause.reason }}{% endif %}"
+)
+"""A root cause as text, whether the incident gives a hypothesis map or a string."""
+
+
 RENDERER = TemplateRenderer()
 """The shared renderer: the environment is stateless apart from its template cache."""

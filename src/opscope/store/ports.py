@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from opscope.model import Anomaly, Change, Entity, Event, LogRecord, MetricSample, Relation, Ticket
+from opscope.model.hypothesis import Hypothesis
+from opscope.model.incident import Feedback, IncidentChange, Silence
 
 Row = dict[str, Any]
 
@@ -228,8 +230,66 @@ class TokenStore(Protocol):
     def revoke_token(self, token_id: str) -> bool: ...
 
 
+@dataclass(frozen=True, slots=True)
+class IncidentQuery:
+    """Incidents opened in ``time``; ``status``/``severity``/``entity`` narrow the list."""
+
+    time: TimeRange = TimeRange()
+    status: str | None = None
+    severity: Sequence[str] = ()
+    entity: str | None = None
+    limit: int = 100
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesColumns:
+    """One stored series around an incident: ``ts`` in unix seconds, NaN for no value."""
+
+    series_id: str
+    entity: str
+    metric: str
+    ts: Sequence[float]
+    values: Sequence[float]
+
+
+class IncidentStore(Protocol):
+    """The incident change stream, root-cause rankings and operator actions; reads for
+    the incident API. The engine's own state is saved as versioned JSON bytes by name."""
+
+    def write_changes(self, changes: Sequence[IncidentChange]) -> None: ...
+    def write_feedback(self, feedback: Sequence[Feedback]) -> None: ...
+    def record_incident_action(self, action: str, actor: str, incident_ids: Sequence[str],
+                               at: datetime, detail: dict[str, Any]) -> None: ...
+    def write_hypotheses(self, incident_id: str, ranked_at: datetime,
+                         hypotheses: Sequence[Hypothesis]) -> None: ...
+    def query_incidents(self, query: IncidentQuery) -> Page: ...
+    def get_incident(self, incident_id: str) -> Row | None: ...
+    def save_engine_state(self, name: str, data: bytes) -> None: ...
+    def load_engine_state(self, name: str) -> bytes | None: ...
+
+
+class SilenceStore(Protocol):
+    def put_silence(self, silence: Silence) -> None: ...
+    def get_silence(self, silence_id: str) -> Silence | None: ...
+    def list_silences(self, active_at: datetime | None = None) -> list[Silence]: ...
+
+
+class EvidenceStore(Protocol):
+    """What root-cause ranking reads around an incident."""
+
+    def entity_series(self, entities: Sequence[str], start: datetime,
+                      end: datetime) -> list[SeriesColumns]: ...
+    def changes_between(self, entities: Sequence[str], start: datetime,
+                        end: datetime) -> list[Change]: ...
+    def anomalies_between(self, entities: Sequence[str], start: datetime,
+                          end: datetime) -> list[Anomaly]: ...
+    def topology_models(self) -> tuple[list[Entity], list[Relation]]: ...
+
+
 class Store(EventStore, LogStore, MetricStore, RecordStore, TopologyStore, AnomalyStore,
-            TokenStore, TemplateStore, BandStore, Protocol):
+            TokenStore, TemplateStore, BandStore, IncidentStore, SilenceStore, EvidenceStore,
+            Protocol):
     """Everything the embedded server needs, in one object. ``close`` is idempotent."""
 
     def apply_retention(self, now: datetime) -> dict[str, int]: ...

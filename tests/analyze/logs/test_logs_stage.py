@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -215,3 +216,38 @@ def test_a_failed_write_is_retried_before_going_on(store: DuckDBStore) -> None:
     assert store.log_analysis_mark() == (50, 50)
     assert stage.counters.lines == 50  # the failed step was written, not analysed twice
     assert sum(t["count"] for t in store.query_log_templates(TemplateQuery())) == 50
+
+
+def test_a_step_the_analyzer_fails_on_is_skipped_and_counted(
+        store: DuckDBStore, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    stage = LogAnalysisStage(store, None, batch_lines=10)
+    real = stage.analyzer.process
+    calls = {"n": 0}
+
+    def first_step_breaks(records: Sequence[LogRecord]) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("broken line")
+        return real(records)
+
+    monkeypatch.setattr(stage.analyzer, "process", first_step_breaks)
+    store.append_logs(normal(0, 25))
+    stage.process()
+    assert stage.counters.failed == 10 and stage.counters.lines == 15
+    assert store.log_analysis_mark() == (25, 25)
+    rows = store.query_logs(LogQuery(limit=100)).items
+    assert sum(1 for r in rows if r["template_id"] is None) == 10
+    assert "left unanalysed" in caplog.text
+
+
+def test_state_is_saved_periodically_while_logs_flow(store: DuckDBStore,
+                                                     tmp_path: Path) -> None:
+    path = tmp_path / "state" / "log-analysis.json"
+    stage = LogAnalysisStage.open(store, CONFIG, state_path=path, save_interval=0.0)
+    store.append_logs(normal(0, 20))
+    stage.process()
+    assert orjson.loads(path.read_bytes())["seq"] == 20 and stage.counters.saves == 1
+    quiet = LogAnalysisStage.open(store, CONFIG, state_path=tmp_path / "other.json")
+    quiet.process()
+    assert not (tmp_path / "other.json").exists()  # default interval: not yet

@@ -72,7 +72,7 @@ def run(stage: MetricAnalysisStage, samples: list[MetricSample]) -> list[Anomaly
 
 
 def test_spike_becomes_one_stored_and_published_anomaly() -> None:
-    store, published = MemoryStore(), []
+    store, published = MemoryStore(), list[Anomaly]()
     stage = MetricAnalysisStage(store, publish=published.extend, band_step=300)
     found = run(stage, seasonal(SPIKE + 20))
 

@@ -32,7 +32,8 @@ def _populate(services: Services) -> None:
     ])
 
 
-def _series(client: TestClient, headers: dict[str, str], **params: object) -> dict[str, dict[str, Any]]:
+def _series(client: TestClient, headers: dict[str, str],
+            **params: str | int) -> dict[str, dict[str, Any]]:
     resp = client.get("/api/v1/metrics/series", params={"name": "cpu", **params},
                       headers=headers)
     assert resp.status_code == 200, resp.text

@@ -67,6 +67,7 @@ class StageCounters:
     anomalies: int = 0
     unpublished: int = 0
     replayed: int = 0
+    failed: int = 0
     busy_seconds: float = 0.0
     saves: int = 0
 
@@ -173,7 +174,7 @@ class LogAnalysisStage:
                     if not rows:
                         break
                     budget -= len(rows)
-                    results = self._analyse(rows)
+                    results = self._analyse_or_skip(rows)
                     self._commit(results)
                     found.extend(results.anomalies)
             finally:
@@ -204,6 +205,18 @@ class LogAnalysisStage:
             self._seq = rows[-1][0]
             self.counters.replayed += len(rows)
         self._seq = max(self._seq, self._replay_to)
+
+    def _analyse_or_skip(self, rows: list[tuple[int, LogRecord]]) -> _Results:
+        try:
+            return self._analyse(rows)
+        except Exception:
+            # A step the analyzer cannot handle would otherwise be read again and fail
+            # again forever: its rows stay without a template, and it is counted and logged.
+            log.exception("log analysis failed on rows %d..%d; left unanalysed",
+                          rows[0][0], rows[-1][0])
+            self._seq = rows[-1][0]
+            self.counters.failed += len(rows)
+            return _Results(self._seq, [], {}, {}, [])
 
     def _analyse(self, rows: list[tuple[int, LogRecord]]) -> _Results:
         records, anomalies = self.analyzer.process([record for _, record in rows])

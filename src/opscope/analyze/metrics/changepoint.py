@@ -34,12 +34,6 @@ class ChangePointConfig(DetectorConfig):
         description="Score units per doubling of the deviation (a variance shift).",
     )
     clip: float = Field(default=6.0, gt=0, description="Slow updates clipped at this many scales.")
-    fast_clip: float = Field(
-        default=1e9,
-        gt=0,
-        description="Samples enter the fast window clipped at this many slow scales from the "
-        "slow mean: one outlier then barely moves the fast window, a sustained shift still does.",
-    )
 
 
 class ChangePoint(Detector):
@@ -76,9 +70,8 @@ class ChangePoint(Detector):
         count = self.arr("count")[slots]
         wsl = np.maximum(time_weight(cfg.alpha_slow, ctx.ratio), 1.0 / (count + 2.0))
         self.arr("count")[slots] = count + 1.0
-        xf = np.clip(x, sm - cfg.fast_clip * sd, sm + cfg.fast_clip * sd)
-        fm = fm + wf * (xf - fm)
-        fd = fd + wf * (np.abs(xf - fm) - fd)
+        fm = fm + wf * (x - fm)
+        fd = fd + wf * (np.abs(x - fm) - fd)
         # Standard error of the fast mean, for roughly independent samples.
         se = sd * 1.25 * np.sqrt(cfg.alpha_fast / (2.0 - cfg.alpha_fast))
         level_z = np.abs(fm - sm) / se

@@ -140,11 +140,5 @@ class Ensemble(Detector):
             score = np.maximum(score, np.where(heard, z / peak, 0.0))
             peak_all[slots] = np.where(tracking, np.maximum(z, peak_all[slots] * fade), 0.0)
             active_all[slots] = active
-        import os
-        n0 = float(os.environ.get("YOUTH", "0"))
-        if n0 > 0:
-            n = self.arr("_n")[slots] + 1.0
-            g = float(os.environ.get("YG", "1"))
-            score = score * np.minimum(1.0, np.log1p(n) / np.log1p(n0)) ** g
         band = steps[self._band]
         return Step(score=score, expected=band.expected, scale=band.scale)

@@ -82,6 +82,7 @@ class StageCounters:
     write_failures: int = 0
     bands_dropped: int = 0
     saves: int = 0
+    save_failures: int = 0
     busy_seconds: float = 0.0
     scoring_seconds: float = 0.0
     writing_seconds: float = 0.0
@@ -184,8 +185,9 @@ class MetricAnalysisStage:
                 self.counters.writing_seconds += time.perf_counter() - scored
             finally:
                 self.counters.busy_seconds += time.perf_counter() - started
-            if time.monotonic() - self._last_save >= self.save_interval:
-                self._save()
+                # Even while the store fails: what the detectors learnt is worth keeping.
+                if time.monotonic() - self._last_save >= self.save_interval:
+                    self._save_logged()
             return found
 
     def save(self) -> None:
@@ -206,7 +208,8 @@ class MetricAnalysisStage:
     # -- steps ------------------------------------------------------------------------
 
     def _series_ids(self, samples: Sequence[MetricSample]) -> list[str]:
-        # Hashing name and labels costs more than scoring; label sets repeat, so cache.
+        # Hashing every sample's name and labels would be a large share of the stage's
+        # time; label sets repeat, so cache them.
         ids = self._ids
         if len(ids) > _ID_CACHE_LIMIT:
             ids.clear()
@@ -308,6 +311,13 @@ class MetricAnalysisStage:
             self.counters.unpublished += 1
             log.warning("%d metric anomalies stored but not published: queue full",
                         len(anomalies))
+
+    def _save_logged(self) -> None:
+        try:
+            self._save()
+        except OSError:
+            self.counters.save_failures += 1
+            log.exception("cannot save the metric detector state to %s", self._state_path)
 
     def _save(self) -> None:
         self._last_save = time.monotonic()

@@ -27,7 +27,7 @@ from opscope.react.actions.base import (
     DeliveryFailed,
     Outcome,
 )
-from opscope.react.templates import RENDERER
+from opscope.react.templates import RENDERER, ROOT_CAUSE_TEXT
 
 SUBJECT_MAX = 250
 
@@ -48,7 +48,7 @@ class EmailConfig(ActionConfig):
     )
     body: str = Field(
         default="{{ incident.summary or event.summary or anomaly.summary }}\n\n"
-        "Root cause: {{ incident.root_cause }}\n{{ links.subject }}\n",
+        "Root cause: " + ROOT_CAUSE_TEXT + "\n{{ links.subject }}\n",
         description="Body template (plain text).",
     )
     timeout: float = Field(default=15.0, gt=0, le=120, description="Seconds for each SMTP step.")

@@ -32,7 +32,7 @@ from opscope.react.actions.base import (
     host_of,
     post_json,
 )
-from opscope.react.templates import RENDERER
+from opscope.react.templates import RENDERER, ROOT_CAUSE_TEXT
 
 _SEVERITY_TO_LEVEL = {"critical": "1", "error": "2", "warning": "2", "info": "3"}
 
@@ -47,7 +47,7 @@ class TicketConfig(ActionConfig):
         default="{{ incident.title or event.name or kind }}", description="Template."
     )
     description: str = Field(
-        default="{{ incident.summary or event.summary }}\n\nRoot cause: {{ incident.root_cause }}\n"
+        default="{{ incident.summary or event.summary }}\n\nRoot cause: " + ROOT_CAUSE_TEXT + "\n"
         "{{ links.subject }}",
         description="Template.",
     )

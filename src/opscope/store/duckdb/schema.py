@@ -248,11 +248,92 @@ _V4 = _sql(
     """,
 )
 
+_V5 = _sql(
+    # Incidents as the correlation engine last published them: the snapshot as JSON plus
+    # the columns the list filters and pages on.
+    """
+    CREATE TABLE incidents (
+        id VARCHAR PRIMARY KEY,
+        status VARCHAR NOT NULL,
+        severity VARCHAR NOT NULL,
+        title VARCHAR NOT NULL,
+        opened_at TIMESTAMP NOT NULL,
+        updated_at TIMESTAMP NOT NULL,
+        resolved_at TIMESTAMP,
+        entities VARCHAR[] NOT NULL,
+        doc JSON NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE incident_members (
+        incident_id VARCHAR NOT NULL,
+        signal_id VARCHAR NOT NULL,
+        joined_at TIMESTAMP NOT NULL,
+        muted BOOLEAN NOT NULL,
+        doc JSON NOT NULL,
+        PRIMARY KEY (incident_id, signal_id)
+    )
+    """,
+    """
+    CREATE TABLE incident_timeline (
+        seq BIGINT NOT NULL,
+        incident_id VARCHAR NOT NULL,
+        ts TIMESTAMP NOT NULL,
+        kind VARCHAR NOT NULL,
+        summary VARCHAR NOT NULL,
+        signal_id VARCHAR,
+        data JSON NOT NULL
+    )
+    """,
+    # The latest ranking of each incident's root causes, one row per hypothesis.
+    """
+    CREATE TABLE incident_hypotheses (
+        incident_id VARCHAR NOT NULL,
+        rank INTEGER NOT NULL,
+        ranked_at TIMESTAMP NOT NULL,
+        entity VARCHAR NOT NULL,
+        doc JSON NOT NULL,
+        PRIMARY KEY (incident_id, rank)
+    )
+    """,
+    # Operator actions (ack, resolve, merge, split) as an audit trail, and the merge and
+    # split feedback learned correlation uses.
+    """
+    CREATE TABLE incident_actions (
+        seq BIGINT NOT NULL,
+        ts TIMESTAMP NOT NULL,
+        action VARCHAR NOT NULL,
+        actor VARCHAR NOT NULL,
+        incident_ids VARCHAR[] NOT NULL,
+        doc JSON NOT NULL
+    )
+    """,
+    """
+    CREATE TABLE silences (
+        id VARCHAR PRIMARY KEY,
+        starts_at TIMESTAMP NOT NULL,
+        ends_at TIMESTAMP NOT NULL,
+        created_by VARCHAR NOT NULL,
+        doc JSON NOT NULL,
+        updated_at TIMESTAMP NOT NULL
+    )
+    """,
+    # The correlation engine's saved state (versioned JSON), one row per engine.
+    """
+    CREATE TABLE correlation_state (
+        name VARCHAR PRIMARY KEY,
+        data BLOB NOT NULL,
+        saved_at TIMESTAMP NOT NULL
+    )
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events, logs, metrics, tickets, changes, topology, anomalies", _V1),
     Migration(2, "event history and API tokens", _V2),
     Migration(3, "log templates, their counts and log analysis progress", _V3),
     Migration(4, "expected bands of metric series", _V4),
+    Migration(5, "incidents, members, timeline, hypotheses, operator actions, silences", _V5),
 )
 
 LATEST = MIGRATIONS[-1].version

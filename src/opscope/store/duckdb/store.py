@@ -15,9 +15,12 @@ from typing import Any
 
 from opscope.model import Anomaly, Change, Entity, Event, LogRecord, MetricSample, Relation, Ticket
 from opscope.model.base import now_utc
+from opscope.model.hypothesis import Hypothesis
+from opscope.model.incident import Feedback, IncidentChange, Silence
 from opscope.store.duckdb import anomalies as _anomalies
 from opscope.store.duckdb import bands as _bands
 from opscope.store.duckdb import events as _events
+from opscope.store.duckdb import incidents as _incidents
 from opscope.store.duckdb import logs as _logs
 from opscope.store.duckdb import metrics as _metrics
 from opscope.store.duckdb import records as _records
@@ -29,12 +32,14 @@ from opscope.store.duckdb.database import Database
 from opscope.store.ports import (
     BandRow,
     EventQuery,
+    IncidentQuery,
     LabelMatcher,
     LogQuery,
     Page,
     RecordQuery,
     Row,
     SampleColumns,
+    SeriesColumns,
     SeriesQuery,
     TemplateQuery,
     TimeRange,
@@ -176,6 +181,58 @@ class DuckDBStore:
 
     def get_log_template(self, template_id: str, query: TemplateQuery) -> Row | None:
         return _templates.get_template(self._db, template_id, query)
+
+    # --- incidents (written by correlation and root-cause ranking) -------------------
+
+    def write_changes(self, changes: Sequence[IncidentChange]) -> None:
+        _incidents.write_changes(self._db, changes)
+
+    def write_feedback(self, feedback: Sequence[Feedback]) -> None:
+        _incidents.write_feedback(self._db, feedback)
+
+    def record_incident_action(self, action: str, actor: str, incident_ids: Sequence[str],
+                               at: datetime, detail: dict[str, Any]) -> None:
+        _incidents.record_action(self._db, action, actor, incident_ids, at, detail)
+
+    def write_hypotheses(self, incident_id: str, ranked_at: datetime,
+                         hypotheses: Sequence[Hypothesis]) -> None:
+        _incidents.write_hypotheses(self._db, incident_id, ranked_at, hypotheses)
+
+    def query_incidents(self, query: IncidentQuery) -> Page:
+        return _incidents.query_incidents(self._db, query)
+
+    def get_incident(self, incident_id: str) -> Row | None:
+        return _incidents.get_incident(self._db, incident_id)
+
+    def save_engine_state(self, name: str, data: bytes) -> None:
+        _incidents.save_state(self._db, name, data, self._clock())
+
+    def load_engine_state(self, name: str) -> bytes | None:
+        return _incidents.load_state(self._db, name)
+
+    def put_silence(self, silence: Silence) -> None:
+        _incidents.put_silence(self._db, silence, self._clock())
+
+    def get_silence(self, silence_id: str) -> Silence | None:
+        return _incidents.get_silence(self._db, silence_id)
+
+    def list_silences(self, active_at: datetime | None = None) -> list[Silence]:
+        return _incidents.list_silences(self._db, active_at)
+
+    def entity_series(self, entities: Sequence[str], start: datetime,
+                      end: datetime) -> list[SeriesColumns]:
+        return _incidents.entity_series(self._db, entities, start, end)
+
+    def changes_between(self, entities: Sequence[str], start: datetime,
+                        end: datetime) -> list[Change]:
+        return _incidents.changes_between(self._db, entities, start, end)
+
+    def anomalies_between(self, entities: Sequence[str], start: datetime,
+                          end: datetime) -> list[Anomaly]:
+        return _incidents.anomalies_between(self._db, entities, start, end)
+
+    def topology_models(self) -> tuple[list[Entity], list[Relation]]:
+        return _incidents.topology_models(self._db)
 
     # --- tokens ----------------------------------------------------------------------
 

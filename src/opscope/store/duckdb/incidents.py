@@ -1,0 +1,318 @@
+"""Incidents in the embedded store: the correlation change stream, rankings, actions, silences.
+
+The correlation engine publishes :class:`IncidentChange` records; here each one upserts
+the incident snapshot and the members it carries, deletes members split away, and
+appends its timeline. Root-cause rankings replace the incident's previous ranking.
+Operator actions (ack, resolve, merge, split) are kept as an audit trail. The same
+module answers what root-cause ranking reads around an incident (series of entities,
+changes, anomalies, topology), returning model objects and plain columns so that the
+analysis layer needs nothing from the store package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from opscope.model import Anomaly, Change, Entity, Relation
+from opscope.model.hypothesis import Hypothesis
+from opscope.model.incident import Feedback, IncidentChange, Silence
+from opscope.store.duckdb.codec import TS, as_labels, aware, iso, to_naive_utc
+from opscope.store.duckdb.database import Database, first_row
+from opscope.store.duckdb.paging import PageSpec, fetch_page
+from opscope.store.duckdb.where import Where, invalid
+from opscope.store.ports import IncidentQuery, Page, Row, SeriesColumns
+
+STATUSES = ("pending", "open", "resolved", "merged")
+SEVERITIES = ("critical", "error", "warning", "info")
+MAX_SERIES = 2000
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# --- engine state ---------------------------------------------------------------------
+
+
+def save_state(db: Database, name: str, data: bytes, now: datetime) -> None:
+    with db.write() as con:
+        con.execute(
+            "INSERT INTO correlation_state VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE "
+            "SET data = excluded.data, saved_at = excluded.saved_at",
+            [name, data, to_naive_utc(now)],
+        )
+
+
+def load_state(db: Database, name: str) -> bytes | None:
+    with db.read() as cur:
+        row = first_row(cur, "SELECT data FROM correlation_state WHERE name = ?", [name])
+    return bytes(row[0]) if row else None
+
+
+# --- the change stream ----------------------------------------------------------------
+
+
+def write_changes(db: Database, changes: Sequence[IncidentChange]) -> None:
+    """Apply changes in ``seq`` order: the last snapshot of an incident or member wins."""
+    if not changes:
+        return
+    ordered = sorted(changes, key=lambda c: c.seq)
+    incidents = {c.incident.id: c.incident for c in ordered}
+    members: dict[tuple[str, str], Any] = {}
+    removed: list[tuple[str, str]] = []
+    timeline = []
+    for change in ordered:
+        inc_id = change.incident.id
+        for signal_id in change.removed_signal_ids:
+            members.pop((inc_id, signal_id), None)
+            removed.append((inc_id, signal_id))
+        for member in change.members:
+            members[(inc_id, member.signal.id)] = member
+        timeline.extend(change.timeline)
+    with db.write() as con:
+        con.executemany(
+            "INSERT INTO incidents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO "
+            "UPDATE SET status = excluded.status, severity = excluded.severity, "
+            "title = excluded.title, opened_at = excluded.opened_at, "
+            "updated_at = excluded.updated_at, resolved_at = excluded.resolved_at, "
+            "entities = excluded.entities, doc = excluded.doc",
+            [[i.id, i.status.value, i.severity.value, i.title, to_naive_utc(i.opened_at),
+              to_naive_utc(i.updated_at),
+              to_naive_utc(i.resolved_at) if i.resolved_at else None, list(i.entities),
+              _json(i.model_dump(mode="json"))] for i in incidents.values()],
+        )
+        for inc_id, signal_id in removed:
+            con.execute("DELETE FROM incident_members WHERE incident_id = ? AND signal_id = ?",
+                        [inc_id, signal_id])
+        if members:
+            rows = list(members.values())
+            db.insert_arrow(con, (
+                "INSERT INTO incident_members SELECT * FROM batch ON CONFLICT "
+                "(incident_id, signal_id) DO UPDATE SET joined_at = excluded.joined_at, "
+                "muted = excluded.muted, doc = excluded.doc"), pa.table({
+                    "incident_id": pa.array([m.incident_id for m in rows], type=pa.string()),
+                    "signal_id": pa.array([m.signal.id for m in rows], type=pa.string()),
+                    "joined_at": pa.array([m.joined_at for m in rows], type=TS),
+                    "muted": pa.array([bool(m.muted_by) for m in rows], type=pa.bool_()),
+                    "doc": pa.array([_json(m.model_dump(mode="json")) for m in rows],
+                                    type=pa.string()),
+                }))
+        if timeline:
+            first = db.allocate(con, "incident_timeline", len(timeline))
+            db.insert_arrow(con, "INSERT INTO incident_timeline SELECT * FROM batch", pa.table({
+                "seq": pa.array(range(first, first + len(timeline)), type=pa.int64()),
+                "incident_id": pa.array([t.incident_id for t in timeline], type=pa.string()),
+                "ts": pa.array([t.ts for t in timeline], type=TS),
+                "kind": pa.array([t.kind.value for t in timeline], type=pa.string()),
+                "summary": pa.array([t.summary for t in timeline], type=pa.string()),
+                "signal_id": pa.array([t.signal_id for t in timeline], type=pa.string()),
+                "data": pa.array([_json(t.data) for t in timeline], type=pa.string()),
+            }))
+
+
+def write_feedback(db: Database, feedback: Sequence[Feedback]) -> None:
+    for item in feedback:
+        record_action(db, item.kind.value, item.actor, item.incident_ids, item.ts,
+                      item.model_dump(mode="json"))
+
+
+def record_action(db: Database, action: str, actor: str, incident_ids: Sequence[str],
+                  at: datetime, detail: dict[str, Any]) -> None:
+    with db.write() as con:
+        seq = db.allocate(con, "incident_actions", 1)
+        con.execute("INSERT INTO incident_actions VALUES (?, ?, ?, ?, ?, ?)",
+                    [seq, to_naive_utc(at), action, actor, list(incident_ids), _json(detail)])
+
+
+def write_hypotheses(db: Database, incident_id: str, ranked_at: datetime,
+                     hypotheses: Sequence[Hypothesis]) -> None:
+    """Replace the incident's ranking with ``hypotheses`` (ranked at ``ranked_at``)."""
+    with db.write() as con:
+        con.execute("DELETE FROM incident_hypotheses WHERE incident_id = ?", [incident_id])
+        if hypotheses:
+            con.executemany(
+                "INSERT INTO incident_hypotheses VALUES (?, ?, ?, ?, ?)",
+                [[incident_id, h.rank, to_naive_utc(ranked_at), h.entity,
+                  _json(h.model_dump(mode="json"))] for h in hypotheses],
+            )
+
+
+# --- reads ----------------------------------------------------------------------------
+
+
+def _incident_row(r: dict[str, Any]) -> Row:
+    row: Row = orjson.loads(r["doc"])
+    top = r.get("top")
+    row["top_hypothesis"] = orjson.loads(top) if top else None
+    return row
+
+
+# A sub-select, so that the filters and the keyset clause name bare columns.
+_INCIDENTS = PageSpec(
+    "incidents",
+    "SELECT * FROM (SELECT i.id, i.status, i.severity, i.opened_at, i.entities, i.doc, "
+    "h.doc AS top FROM incidents i LEFT JOIN incident_hypotheses h "
+    "ON h.incident_id = i.id AND h.rank = 1) q",
+    "opened_at", "id", str, _incident_row,
+)
+
+
+def query_incidents(db: Database, query: IncidentQuery) -> Page:
+    """Incidents newest first (by opening time), each with its top hypothesis."""
+    where = Where()
+    where.time("opened_at", query.time)
+    if query.status is not None and query.status not in STATUSES:
+        raise invalid("status", f"status must be one of {', '.join(STATUSES)}")
+    where.equals("status", query.status)
+    bad = [s for s in query.severity if s not in SEVERITIES]
+    if bad:
+        raise invalid("severity", f"severity must be among {', '.join(SEVERITIES)}")
+    where.any_of("severity", query.severity)
+    if query.entity:
+        where.add("list_contains(entities, ?)", query.entity)
+    with db.read() as cur:
+        return fetch_page(cur, _INCIDENTS, where, query.limit, query.cursor)
+
+
+def get_incident(db: Database, incident_id: str) -> Row | None:
+    """The incident with its members, timeline, ranking and operator actions."""
+    with db.read() as cur:
+        row = first_row(cur, "SELECT doc FROM incidents WHERE id = ?", [incident_id])
+        if row is None:
+            return None
+        out: Row = orjson.loads(row[0])
+        members = cur.execute(
+            "SELECT doc FROM incident_members WHERE incident_id = ? ORDER BY joined_at, "
+            "signal_id", [incident_id]).fetchall()
+        timeline = cur.execute(
+            "SELECT ts, kind, summary, signal_id, data FROM incident_timeline "
+            "WHERE incident_id = ? ORDER BY ts, seq", [incident_id]).fetchall()
+        ranked = cur.execute(
+            "SELECT ranked_at, doc FROM incident_hypotheses WHERE incident_id = ? "
+            "ORDER BY rank", [incident_id]).fetchall()
+        actions = cur.execute(
+            "SELECT ts, action, actor, doc FROM incident_actions "
+            "WHERE list_contains(incident_ids, ?) ORDER BY seq", [incident_id]).fetchall()
+    out["members"] = [orjson.loads(m[0]) for m in members]
+    out["timeline"] = [{"ts": iso(t[0]), "kind": t[1], "summary": t[2], "signal_id": t[3],
+                        "data": orjson.loads(t[4])} for t in timeline]
+    out["ranked_at"] = iso(ranked[0][0]) if ranked else None
+    out["hypotheses"] = [orjson.loads(h[1]) for h in ranked]
+    out["actions"] = [{"ts": iso(a[0]), "action": a[1], "actor": a[2],
+                       "detail": orjson.loads(a[3])} for a in actions]
+    return out
+
+
+# --- silences -------------------------------------------------------------------------
+
+
+def put_silence(db: Database, silence: Silence, now: datetime) -> None:
+    with db.write() as con:
+        con.execute(
+            "INSERT INTO silences VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "starts_at = excluded.starts_at, ends_at = excluded.ends_at, "
+            "created_by = excluded.created_by, doc = excluded.doc, "
+            "updated_at = excluded.updated_at",
+            [silence.id, to_naive_utc(silence.starts_at), to_naive_utc(silence.ends_at),
+             silence.created_by, _json(silence.model_dump(mode="json")), to_naive_utc(now)],
+        )
+
+
+def get_silence(db: Database, silence_id: str) -> Silence | None:
+    with db.read() as cur:
+        row = first_row(cur, "SELECT doc FROM silences WHERE id = ?", [silence_id])
+    return Silence.model_validate_json(row[0]) if row else None
+
+
+def list_silences(db: Database, active_at: datetime | None = None) -> list[Silence]:
+    """Every silence (or those active at ``active_at``), latest ending first."""
+    where = Where()
+    if active_at is not None:
+        at = to_naive_utc(active_at)
+        where.add("starts_at <= ? AND ends_at > ?", at, at)
+    with db.read() as cur:
+        rows = cur.execute(f"SELECT doc FROM silences{where.sql()} ORDER BY ends_at DESC, id",
+                           where.params).fetchall()
+    return [Silence.model_validate_json(r[0]) for r in rows]
+
+
+# --- what root-cause ranking reads ----------------------------------------------------
+
+
+def entity_series(db: Database, entities: Sequence[str], start: datetime,
+                  end: datetime) -> list[SeriesColumns]:
+    """Every stored series of ``entities`` with its samples in ``[start, end)``."""
+    if not entities:
+        return []
+    with db.read() as cur:
+        series = cur.execute(
+            "SELECT series_id, entity, name, labels FROM series "
+            "WHERE entity IN (SELECT unnest(?::VARCHAR[])) ORDER BY series_id "
+            f"LIMIT {MAX_SERIES}", [list(entities)]).fetchall()
+        if not series:
+            return []
+        points = cur.execute(
+            "SELECT series_id, epoch_us(ts) / 1e6, value FROM samples "
+            "WHERE series_id IN (SELECT unnest(?::VARCHAR[])) AND ts >= ? AND ts < ? "
+            "ORDER BY series_id, ts",
+            [[r[0] for r in series], to_naive_utc(start), to_naive_utc(end)]).fetchall()
+    times: dict[str, list[float]] = {r[0]: [] for r in series}
+    values: dict[str, list[float]] = {r[0]: [] for r in series}
+    for sid, t, v in points:
+        times[sid].append(float(t))
+        values[sid].append(float("nan") if v is None else float(v))
+    out = []
+    for sid, entity, name, labels in series:
+        if not times[sid]:
+            continue
+        # The entity's own labels say nothing the entity does not; keep the rest
+        # (quantile, database) so that two series of one metric stay apart.
+        extra = ",".join(f"{k}={v}" for k, v in sorted(as_labels(labels).items())
+                         if k not in ("service", "host"))
+        metric = f"{name}{{{extra}}}" if extra else name
+        out.append(SeriesColumns(sid, entity, metric, times[sid], values[sid]))
+    return out
+
+
+def changes_between(db: Database, entities: Sequence[str], start: datetime,
+                    end: datetime) -> list[Change]:
+    with db.read() as cur:
+        rows = cur.execute(
+            "SELECT id, entity, kind, version, author, ts, description, labels FROM changes "
+            "WHERE entity IN (SELECT unnest(?::VARCHAR[])) AND ts >= ? AND ts < ? "
+            "ORDER BY ts, id", [list(entities), to_naive_utc(start), to_naive_utc(end)],
+        ).fetchall()
+    return [Change(id=r[0], entity=r[1], kind=r[2], version=r[3], author=r[4], ts=aware(r[5]),
+                   description=r[6], labels=as_labels(r[7])) for r in rows]
+
+
+def anomalies_between(db: Database, entities: Sequence[str], start: datetime,
+                      end: datetime) -> list[Anomaly]:
+    with db.read() as cur:
+        rows = cur.execute(
+            "SELECT id, kind, detector, entity, subject, ts, score, value, expected, lower, "
+            "upper, direction, summary FROM anomalies "
+            "WHERE entity IN (SELECT unnest(?::VARCHAR[])) AND ts >= ? AND ts < ? "
+            "ORDER BY ts, id LIMIT 10000",
+            [list(entities), to_naive_utc(start), to_naive_utc(end)]).fetchall()
+    return [Anomaly(id=r[0], kind=r[1], detector=r[2], entity=r[3], subject=r[4],
+                    ts=aware(r[5]), score=float(r[6]), value=r[7], expected=r[8], lower=r[9],
+                    upper=r[10], direction=r[11], summary=r[12]) for r in rows]
+
+
+def topology_models(db: Database) -> tuple[list[Entity], list[Relation]]:
+    with db.read() as cur:
+        ents = cur.execute("SELECT id, kind, name, labels FROM entities ORDER BY id").fetchall()
+        rels = cur.execute(
+            "SELECT source, target, kind FROM relations ORDER BY source, target, kind"
+        ).fetchall()
+    entities = [Entity(id=r[0], kind=r[1], name=r[2], labels=as_labels(r[3])) for r in ents]
+    relations = [Relation.model_validate({"source": r[0], "target": r[1], "kind": r[2]})
+                 for r in rels]
+    return entities, relations
+
