@@ -17,6 +17,7 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"model", "pipeline"},
     "analyze": {"model", "pipeline"},
     "sim": {"model", "pipeline"},
+    "react": {"model", "pipeline"},
     "eval": {"model", "pipeline", "analyze", "sim", "collect"},
 }
 ALWAYS = {"errors", "config", "__init__"}

@@ -6,12 +6,11 @@ from collections.abc import Iterator
 from email.policy import default as default_policy
 from typing import Any
 
+import aiosmtpd.controller as aiosmtpd
 import pytest
 from react_kit import incident_trigger, make_engine
 
 from opscope.model.execution import ExecutionStatus
-
-aiosmtpd = pytest.importorskip("aiosmtpd.controller")
 
 
 class Inbox:

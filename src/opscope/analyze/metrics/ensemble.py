@@ -111,6 +111,9 @@ class Ensemble(Detector):
                 layout[f"m{i}.{key}"] = spec
             layout[f"peak{i}"] = ((), 0.0)
             layout[f"active{i}"] = ((), 0.0)
+            layout[f"lm{i}"] = ((), 0.0)
+            layout[f"lv{i}"] = ((), 0.0)
+            layout[f"ls{i}"] = ((), 0.0)
         return layout
 
     def resize(self, capacity: int) -> None:
@@ -137,7 +140,24 @@ class Ensemble(Detector):
             # its first cycles) has no record yet: it is heard once it has one.
             active = active_all[slots] + (tracking & (z > 0))
             heard = (active >= cfg.settle_member) | (not self._relative[i])
-            score = np.maximum(score, np.where(heard, z / peak, 0.0))
+            import os
+            zref = float(os.environ.get("LIK", "0"))
+            if zref > 0 and self._relative[i]:
+                aS = float(os.environ.get("LIKA", "0.2"))
+                lz = np.log1p(z)
+                lm_a, lv_a, ls_a = self.arr(f"lm{i}"), self.arr(f"lv{i}"), self.arr(f"ls{i}")
+                lm, lv, ls = lm_a[slots], lv_a[slots], ls_a[slots]
+                ls = ls + aS * (lz - ls)
+                sd = np.sqrt(np.maximum(lv, 1e-6))
+                lik = (ls - lm) / sd
+                score = np.maximum(score, np.where(heard, lik / zref, 0.0))
+                wl = np.maximum(1.0 / (active + 1.0), 1.0 / cfg.memory)
+                d = lz - lm
+                lm_a[slots] = np.where(tracking, lm + wl * d, lm)
+                lv_a[slots] = np.where(tracking, (1 - wl) * (lv + wl * d * d), lv)
+                ls_a[slots] = ls
+            else:
+                score = np.maximum(score, np.where(heard, z / peak, 0.0))
             peak_all[slots] = np.where(tracking, np.maximum(z, peak_all[slots] * fade), 0.0)
             active_all[slots] = active
         band = steps[self._band]
