@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -23,13 +24,16 @@ from opscope.analyze.logs.stage import LogAnalysisStage
 from opscope.analyze.metrics import BankConfig
 from opscope.analyze.metrics.stage import STATE_FILE, MetricAnalysisStage
 from opscope.config import Settings
-from opscope.errors import ConfigError
+from opscope.errors import ConfigError, Overloaded
 from opscope.model import Anomaly
+from opscope.model.incident import IncidentChange
 from opscope.pipeline import Ingestor, InProcessBus
 from opscope.present.api.auth import Authenticator
 from opscope.present.api.server import create_api
 from opscope.present.api.services import Services
 from opscope.present.api.telemetry import LabelKey, Telemetry
+from opscope.react import ReactionEngine, ReactPorts, ReactSettings
+from opscope.react.stage import ReactionStage, approval_secret, load_rule_files
 from opscope.store.duckdb import DuckDBStore
 from opscope.store.ports import Store, WriteResult
 
@@ -80,6 +84,8 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         services.extras["metric_analysis"] = subscribe_metric_analysis(services)
     if settings.correlation.enabled:
         services.extras["incidents"] = subscribe_incidents(services)
+    if settings.reactions.enabled:
+        services.extras["reactions"] = subscribe_reactions(services)
     return services
 
 
@@ -107,6 +113,10 @@ def subscribe_log_analysis(services: Services) -> LogAnalysisStage:
     services.telemetry.add_gauge(
         "opscope_log_analysis_lines", "Log lines analysed since start.",
         lambda: {(): float(stage.counters.lines)})
+    services.telemetry.add_gauge(
+        "opscope_log_analysis_busy_seconds", "Time log analysis spent on batches "
+        "(lines / busy seconds is the rate it can sustain).",
+        lambda: {(): stage.counters.busy_seconds})
     return stage
 
 
@@ -150,8 +160,16 @@ def subscribe_incidents(services: Services) -> IncidentStage:
     except ValidationError as exc:
         raise ConfigError(f"invalid correlation settings: {exc}") from exc
     entities, relations = services.store.topology_models()
-    stage = IncidentStage(services.store, services.store, config, entities, relations)
-    bus = services.bus
+    bus, retry_after = services.bus, services.settings.limits.retry_after_seconds
+
+    def publish(changes: Sequence[IncidentChange]) -> None:
+        try:
+            bus.publish("incidents", changes, timeout=retry_after)
+        except Overloaded:  # the changes are stored; only reactions to them are dropped
+            log.warning("incident changes not handed on: %d dropped", len(changes))
+
+    stage = IncidentStage(services.store, services.store, config, entities, relations,
+                          publish=publish)
     bus.subscribe("events", stage.name, stage.handle_events)
     bus.subscribe("anomalies", stage.name, stage.handle_anomalies)
     bus.subscribe("metrics", f"{stage.name}-clock", stage.handle_metrics)
@@ -159,6 +177,35 @@ def subscribe_incidents(services: Services) -> IncidentStage:
     services.telemetry.add_gauge(
         "opscope_incident_rankings", "Root-cause rankings made since start.",
         lambda: {(): float(stage.counters.rankings)})
+    return stage
+
+
+def subscribe_reactions(services: Services) -> ReactionStage:
+    """The reaction engine on incident changes, anomalies and events: the configured
+    rule files, with its audit, approvals, notification log and action state kept in
+    the store so that a restart neither forgets nor sends anything twice."""
+    settings, store = services.settings, services.store
+    conf = settings.reactions
+    rules, problems = load_rule_files(conf.rules_paths, {**os.environ, **conf.variables})
+    react_settings = ReactSettings(dry_run=conf.dry_run, runbook_dir=conf.runbook_dir,
+                                   base_url=settings.base_url)
+    if isinstance(store, DuckDBStore):
+        tables = store.reactions
+        ports = ReactPorts(tables.audit, tables.approvals, tables.notifications, tables.state,
+                           tables.annotator)
+    else:  # another store keeps no reaction state: it lives as long as the process
+        ports = ReactPorts.in_memory()
+    engine = ReactionEngine(rules, ports, react_settings,
+                            approval_secret=approval_secret(conf.approval_secret,
+                                                            settings.data_dir))
+    for problem in [*problems, *engine.problems]:
+        log.warning("reaction rules: %s", problem)
+    stage = ReactionStage(engine, store, tick_seconds=conf.tick_seconds, problems=problems)
+    stage.subscribe(services.bus)
+    stage.start()
+    services.telemetry.add_gauge(
+        "opscope_reaction_executions", "Actions considered by reaction rules since start.",
+        lambda: {(): float(stage.counters.executions)})
     return stage
 
 
@@ -235,6 +282,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 metric_analysis.close()  # saves the detector state
             if (incidents := services.extras.get("incidents")) is not None:
                 incidents.close()  # saves the correlation state
+            if (reactions := services.extras.get("reactions")) is not None:
+                reactions.close()  # stops the tick timer
             services.store.close()
 
     api.router.lifespan_context = lifespan

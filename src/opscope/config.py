@@ -150,6 +150,29 @@ class Correlation(Section):
         "start.")
 
 
+class Reactions(Section):
+    enabled: bool = Field(True, description="Run the reaction rules on incidents, anomalies "
+                          "and events (nothing happens without rule files).")
+    rules_paths: list[Path] = Field(
+        default_factory=list, description="Rule files (YAML) to load at start; see "
+        "'opscope rules check'. A file that does not load is skipped and listed as a "
+        "problem by GET /api/v1/rules.")
+    runbook_dir: Path | None = Field(
+        None, description="The only directory runbooks may be run from; none means no "
+        "runbooks run.")
+    dry_run: bool = Field(False, description="Record what every rule would do; deliver "
+                          "nothing.")
+    approval_secret: str = Field(
+        "", repr=False, description="Key approval links are signed with (16 bytes at "
+        "least); when empty one is generated once and kept in the data dir as "
+        "'approval-secret'.")
+    variables: dict[str, str] = Field(
+        default_factory=dict, description="Values for ${NAME} in rule files; the "
+        "environment fills the names not given here.")
+    tick_seconds: float = Field(1.0, gt=0, le=60, description="How often schedules, "
+                                "routing groups and approval expiry are checked.")
+
+
 class Settings(Section):
     data_dir: Path = Field(Path("data"), description="Where the database and state live.")
     host: str = Field("127.0.0.1", description="Address the server listens on.")
@@ -165,6 +188,7 @@ class Settings(Section):
     log_analysis: LogAnalysis = Field(default_factory=LogAnalysis)
     metric_analysis: MetricAnalysis = Field(default_factory=MetricAnalysis)
     correlation: Correlation = Field(default_factory=Correlation)
+    reactions: Reactions = Field(default_factory=Reactions)
 
     @property
     def database_path(self) -> Path:

@@ -58,3 +58,43 @@ def test_latency_on_catalog_becomes_one_incident_with_catalog_ranked_first(
         assert any(e["kind"] == "metric_shift" for e in top["evidence"])
         assert {m["signal"]["entity"] for m in detail["members"]} >= {"catalog"}
         assert detail["timeline"] and detail["severity"] in ("warning", "error", "critical")
+
+
+def test_cli_reads_incidents_and_patterns_from_a_stopped_servers_data_dir(
+        tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from opscope.model import Event, Relation
+    from opscope.present.cli.main import app as cli
+
+    settings = load_settings(environ={}, data_dir=tmp_path, log_analysis={"enabled": False},
+                             metric_analysis={"enabled": False})
+    store = DuckDBStore(settings.database_path)
+    services = build_services(settings, store=store)
+    # The app's lifespan stops every background stage and closes the store on exit.
+    with TestClient(create_app(settings, services)):
+        services.ingestor.ingest("topology", [([], [Relation(source="web", target="api")])])
+        for day in range(3):  # the same pair of alerts on three days: a recurring incident
+            at = START + timedelta(days=day)
+            services.ingestor.ingest("events", [
+                Event(source="am", name="HighLatency", entity=e, starts_at=at,
+                      fingerprint=f"{e}-{day}") for e in ("web", "api")])
+            services.ingestor.ingest("events", [
+                Event(source="am", name="HighLatency", entity=e, status="resolved",
+                      starts_at=at, ends_at=at + timedelta(minutes=2),
+                      fingerprint=f"{e}-{day}") for e in ("web", "api")])
+        assert services.bus.drain()
+
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["incidents", "list", "--data-dir", str(tmp_path)])
+    assert listed.exit_code == 0, listed.output
+    ids = [word for word in listed.output.split() if word.startswith("inc-")]
+    assert len(ids) == 3
+    shown = runner.invoke(cli, ["incidents", "show", ids[0], "--data-dir", str(tmp_path)])
+    assert shown.exit_code == 0, shown.output
+    assert "HighLatency on web" in shown.output and "timeline:" in shown.output
+    found = runner.invoke(cli, ["patterns", "--since", "2026-03-01", "--data-dir",
+                                str(tmp_path)])
+    assert found.exit_code == 0, found.output
+    assert "6 alerts and 3 incidents" in found.output
+    assert "recurring incidents (1):" in found.output

@@ -11,10 +11,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from opscope.app import build_services, create_app
 from opscope.config import load_settings
+from opscope.errors import ConfigError
 from opscope.present.api.auth import create_token
 from opscope.present.api.services import Services
 from opscope.store.duckdb import DuckDBStore
@@ -104,13 +106,36 @@ def test_template_ids_survive_a_restart(tmp_path: Path) -> None:
     assert (tmp_path / "log-analysis.json").exists()
 
     with running(tmp_path, database) as (client, services, headers):
+        stage = services.extras["log_analysis"]
+        assert stage.seq == NORMAL_LINES and not (tmp_path / "log-analysis.json.old").exists()
         send(client, headers, normal_stream(NORMAL_LINES, 30))
         assert services.bus.drain()
         latest = client.get("/api/v1/logs", params={"limit": 30},
                             headers=headers).json()["items"]
         assert {r["template_id"] for r in latest} <= set(before.values())
         assert all(r["template_id"] for r in latest)
-        assert new_template_anomalies(client, headers) == []
         after = {t["template"]: t["template_id"] for t in client.get(
             "/api/v1/log-templates", headers=headers).json()["items"]}
         assert after == before
+        # Still past its warm-up (a fresh analyzer would learn silently for an hour).
+        failure = {"ts": T0 + 4 * (NORMAL_LINES + 30), "entity": "checkout",
+                   "message": FAILURE}
+        send(client, headers, [failure])
+        assert services.bus.drain()
+        assert [a["evidence"]["examples"] for a in new_template_anomalies(
+            client, headers)] == [[FAILURE]]
+
+
+def test_bad_analyzer_settings_are_refused_at_start(tmp_path: Path) -> None:
+    settings = load_settings(environ={}, data_dir=tmp_path,
+                             log_analysis={"analyzer": {"miner": {"similarity": 2}}})
+    with pytest.raises(ConfigError, match=r"log_analysis\.analyzer"):
+        build_services(settings, store=DuckDBStore(None))
+
+
+def test_analysis_progress_is_visible_in_the_server_metrics(tmp_path: Path) -> None:
+    with running(tmp_path, None) as (client, services, headers):
+        send(client, headers, normal_stream(0, 40))
+        assert services.bus.drain()
+        text = client.get("/metrics").text
+        assert "opscope_log_analysis_lines 40" in text

@@ -164,3 +164,17 @@ def test_merged_templates_resolve_everywhere(filled: DuckDBStore) -> None:
     assert detail is not None
     assert detail["template_id"] == "Tlogin" and detail["merged"] == ["Tlogout"]
     assert detail["count"] == 11
+
+
+def test_a_merge_recorded_with_new_lines_of_the_keeper(store: DuckDBStore) -> None:
+    store.append_logs([_log(0, "login a"), _log(1, "logout b")])
+    store.record_log_analysis(2, _analysed(store, 0, TIDS), TEXTS, {})
+    store.append_logs([_log(2, "logout c")])
+    # The miner generalised Tlogin to cover logout lines and folded Tlogout into it.
+    rows = _analysed(store, 2, {"logout": "Tlogin"})
+    store.record_log_analysis(3, rows, {"Tlogin": "<*> <*>"}, {"Tlogout": "Tlogin"})
+    items = store.query_log_templates(TemplateQuery())
+    assert [(i["template_id"], i["template"], i["count"]) for i in items] == [
+        ("Tlogin", "<*> <*>", 3)]
+    assert items[0]["examples"] == ["login a", "logout c"]
+    assert len(store.query_logs(LogQuery(template_id="Tlogin")).items) == 3

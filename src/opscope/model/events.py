@@ -60,16 +60,10 @@ def parse_severity(value: object, default: Severity | None = None) -> Severity:
 
 def fingerprint_of(source: str, name: str, entity: str, labels: dict[str, str]) -> str:
     """A stable identity for an alert when the sender gives none: same labels, same alert."""
-    digest = hashlib.blake2b(digest_size=8)
-    for part in (source, name, entity):
-        digest.update(part.encode())
-        digest.update(b"\0")
-    for key in sorted(labels):
-        digest.update(key.encode())
-        digest.update(b"=")
-        digest.update(labels[key].encode())
-        digest.update(b"\0")
-    return digest.hexdigest()
+    # One joined string and one hash call: this runs for every generic event ingested.
+    parts = [source, name, entity]
+    parts += [f"{key}={labels[key]}" for key in sorted(labels)]
+    return hashlib.blake2b("\0".join(parts).encode(), digest_size=8).hexdigest()
 
 
 class Event(Record):

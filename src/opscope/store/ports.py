@@ -287,6 +287,30 @@ class EvidenceStore(Protocol):
     def topology_models(self) -> tuple[list[Entity], list[Relation]]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ExecutionQuery:
+    """Executions of automated reactions, newest first; empty fields do not filter.
+
+    The reaction engine's own ``AuditQuery`` has the same filter fields, so it can be
+    passed where an ``ExecutionQuery`` is read (``cursor`` then defaults to none).
+    """
+
+    rule: str = ""
+    action: str = ""
+    status: str | None = None
+    subject: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+    cursor: str | None = None
+
+
+class ExecutionStore(Protocol):
+    """Cursor-paged reads of the reaction audit (the writes go through the engine's ports)."""
+
+    def query_executions(self, query: ExecutionQuery) -> Page: ...
+
+
 class Store(EventStore, LogStore, MetricStore, RecordStore, TopologyStore, AnomalyStore,
             TokenStore, TemplateStore, BandStore, IncidentStore, SilenceStore, EvidenceStore,
             Protocol):

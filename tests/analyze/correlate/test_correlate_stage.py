@@ -18,7 +18,7 @@ from opscope.analyze.rca.live import MemoryEvidence
 from opscope.config import Correlation
 from opscope.errors import NotFound, ValidationFailed
 from opscope.model import Entity, Event, MetricSample, Relation
-from opscope.model.incident import IncidentStatus, Matcher, Silence, TimelineKind
+from opscope.model.incident import Incident, IncidentStatus, Matcher, Silence, TimelineKind
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 ENTITIES = [Entity(id="web"), Entity(id="api"), Entity(id="db", kind="database"),
@@ -73,9 +73,9 @@ def feed_storm(st: IncidentStage, evidence: MemoryEvidence) -> str:
     st.handle_events([fire("HighLatency", "web", FAULT_MIN + 1)])
     st.handle_events([fire("HighLatency", "api", FAULT_MIN + 1.2)])
     st.handle_events([fire("DatastoreLatencyHigh", "db", FAULT_MIN + 1.5)])
-    incidents = st.call(lambda engine: engine.incidents())
+    incidents: list[Incident] = st.call(lambda engine: engine.incidents())
     assert len(incidents) == 1
-    return incidents[0].id
+    return str(incidents[0].id)
 
 
 def test_alerts_become_one_incident_ranked_with_the_cause_first(

@@ -251,3 +251,16 @@ def test_state_is_saved_periodically_while_logs_flow(store: DuckDBStore,
     quiet = LogAnalysisStage.open(store, CONFIG, state_path=tmp_path / "other.json")
     quiet.process()
     assert not (tmp_path / "other.json").exists()  # default interval: not yet
+
+
+def test_state_is_not_saved_ahead_of_the_store(store: DuckDBStore, tmp_path: Path) -> None:
+    path = tmp_path / "log-analysis.json"
+    stage = LogAnalysisStage(FlakyStore(store), None, state_path=path)
+    store.append_logs(normal(0, 10))
+    with pytest.raises(StorageError):
+        stage.process()
+    stage.close()
+    assert not path.exists()
+    stage.process()
+    stage.close()
+    assert orjson.loads(path.read_bytes())["seq"] == 10

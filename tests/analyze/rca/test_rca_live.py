@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from opscope.analyze.rca import RcaConfig
 from opscope.analyze.rca.live import (
     LiveRcaConfig,
     MemoryEvidence,
@@ -65,17 +66,23 @@ def shop(fault_minute: float, cause: str) -> MemoryEvidence:
     return source
 
 
-def test_the_silent_dependency_that_explains_the_alerts_ranks_first() -> None:
-    # Only web and api alerted; the database never did, but it moved first and both
+def test_a_silent_dependency_that_explains_the_alerts_ranks_first_unless_alerts_weigh(
+) -> None:
+    # Only web and api alerted; the database never did, but it moved with them and both
     # alerting services call it.
     source = shop(30, "db")
     inc = incident(["api", "web"], 32)
     members = [member("web", 32), member("api", 32.5)]
-    ranked = rank_incident(source, inc, members, RELATIONS, at(40))
+    plain = LiveRcaConfig(rca=RcaConfig(anomaly_weight=0.0))
+    ranked = rank_incident(source, inc, members, RELATIONS, at(40), plain)
     assert ranked[0].entity == "db"
     assert ranked[0].rank == 1 and ranked[0].evidence and ranked[0].reason
     assert {h.entity for h in ranked} >= {"web", "api", "db", "cache"}
     assert ranked[-1].score <= ranked[0].score
+    # By default an entity's own firing alert doubles its score: api (alerting, and
+    # explaining web) now outranks the database that explains both but never alerted.
+    default = rank_incident(source, inc, members, RELATIONS, at(40))
+    assert [h.entity for h in default[:2]] == ["api", "db"]
 
 
 def test_the_window_has_a_reference_before_the_fault_and_ends_at_ranking_time() -> None:

@@ -166,7 +166,8 @@ class IncidentStage:
     def __init__(self, sink: IncidentSink, evidence: EvidenceSource,
                  config: IncidentStageConfig | None = None, entities: Sequence[Entity] = (),
                  relations: Sequence[Relation] = (),
-                 on_ranked: Callable[[Incident, list[Hypothesis], datetime], None] | None = None
+                 on_ranked: Callable[[Incident, list[Hypothesis], datetime], None] | None = None,
+                 publish: Callable[[Sequence[IncidentChange]], None] | None = None,
                  ) -> None:
         self.config = config or IncidentStageConfig()
         self.sink = sink
@@ -179,6 +180,8 @@ class IncidentStage:
         self.engine.subscribe(self._collect)
         self.counters = StageCounters()
         self.on_ranked = on_ranked
+        self.publish = publish
+        """Hands each step's stored changes on (the bus topic ``incidents``)."""
         self._changed: list[IncidentChange] = []
         self._schedule = _Schedule()
         self._queue: queue.Queue[Any] = queue.Queue()
@@ -375,6 +378,8 @@ class IncidentStage:
             for inc_id, due in sorted(sched.due.items(), key=lambda kv: (kv[1], kv[0])):
                 if due <= now:
                     self._rank(inc_id, now)
+        if changes and self.publish is not None:
+            self.publish(changes)  # after ranking, so subscribers read the fresh root cause
 
     def _rank(self, incident_id: str, now: datetime) -> None:
         sched = self._schedule

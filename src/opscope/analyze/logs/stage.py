@@ -253,8 +253,9 @@ class LogAnalysisStage:
         return changed
 
     def _commit(self, results: _Results) -> None:
-        # Anomalies first (idempotent by id): if the step's commit then fails or the
-        # process dies, the step is redone and finds the same anomalies again.
+        # Anomalies first (idempotent by id): if the step's commit then fails, it is
+        # written again with the next batch; if the process dies, the step is analysed
+        # again after the restart and finds the same anomalies, which are not stored twice.
         self._pending = results
         try:
             if results.anomalies:
@@ -285,6 +286,12 @@ class LogAnalysisStage:
     def _save(self) -> None:
         self._last_save = time.monotonic()
         if self._state_path is None:
+            return
+        if self._pending is not None:
+            # A state ahead of the store's mark would skip the unstored rows on restart;
+            # the previous state file stays, and the rows are analysed again instead.
+            log.warning("log analysis state not saved: results up to seq %d are not "
+                        "stored yet", self._pending.upto_seq)
             return
         save_state(self._state_path, self.analyzer, self._seq)
         self.counters.saves += 1

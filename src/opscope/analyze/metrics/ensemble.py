@@ -13,6 +13,12 @@ Range novelty is already measured against the series' history and is divided by 
 reference only. The ensemble takes the largest of these ratios, so a sample is
 surprising when any member finds it so: 1 means "at the member's own record".
 
+A record is only worth beating once it is long enough to mean something: a member is
+heard after it has scored ``settle_member`` samples *and* its record spans
+``record_span`` of event time (a day by default), so that the first daily cycle a member
+sees does not count as news; on a coarse cadence the sample count governs, on a fine one
+the day does.
+
 The expected value and band come from the member named in ``band_from`` (the seasonal
 baseline by default), which is what a chart should draw.
 """
@@ -52,7 +58,7 @@ class Member(BaseModel):
 
 class EnsembleConfig(DetectorConfig):
     warmup: int = Field(
-        default=300, ge=0, description="Samples a series must have before its scores count."
+        default=150, ge=0, description="Samples a series must have before its scores count."
     )
     floor: float = Field(
         default=0.15,
@@ -75,12 +81,17 @@ class EnsembleConfig(DetectorConfig):
         description="Samples over which a member's past peak score fades by a factor e.",
     )
     settle: int = Field(
-        default=300, ge=0, description="Samples before members' peaks start to be tracked."
+        default=150, ge=0, description="Samples before members' peaks start to be tracked."
     )
     settle_member: int = Field(
         default=150,
         ge=0,
         description="Samples a member must have spoken (scored above 0) before it is heard.",
+    )
+    record_span: float = Field(
+        default=86_400.0,
+        ge=0,
+        description="Seconds of event time a member's record must span before it is heard.",
     )
 
 
@@ -88,6 +99,7 @@ class Ensemble(Detector):
     """Maximum of the members' scores, each relative to its record on the series."""
 
     name: ClassVar[str] = "ensemble"
+    state_version: ClassVar[int] = 2
     config_class: ClassVar[type[DetectorConfig]] = EnsembleConfig
     config: EnsembleConfig
 
@@ -111,9 +123,7 @@ class Ensemble(Detector):
                 layout[f"m{i}.{key}"] = spec
             layout[f"peak{i}"] = ((), 0.0)
             layout[f"active{i}"] = ((), 0.0)
-            layout[f"lm{i}"] = ((), 0.0)
-            layout[f"lv{i}"] = ((), 0.0)
-            layout[f"ls{i}"] = ((), 0.0)
+            layout[f"since{i}"] = ((), np.nan)
         return layout
 
     def resize(self, capacity: int) -> None:
@@ -134,31 +144,20 @@ class Ensemble(Detector):
             # Surprise relative to this series' own record: a score counts only as far as
             # it exceeds the (fading) peak this member has already produced on the series.
             peak_all, active_all = self.arr(f"peak{i}"), self.arr(f"active{i}")
+            since_all = self.arr(f"since{i}")
             z = np.where(np.isfinite(step.score), step.score, 0.0)
             peak = np.maximum(peak_all[slots], ref) if self._relative[i] else ref
             # A member that has only just started to speak (the seasonal baseline after
             # its first cycles) has no record yet: it is heard once it has one.
-            active = active_all[slots] + (tracking & (z > 0))
-            heard = (active >= cfg.settle_member) | (not self._relative[i])
-            import os
-            zref = float(os.environ.get("LIK", "0"))
-            if zref > 0 and self._relative[i]:
-                aS = float(os.environ.get("LIKA", "0.2"))
-                lz = np.log1p(z)
-                lm_a, lv_a, ls_a = self.arr(f"lm{i}"), self.arr(f"lv{i}"), self.arr(f"ls{i}")
-                lm, lv, ls = lm_a[slots], lv_a[slots], ls_a[slots]
-                ls = ls + aS * (lz - ls)
-                sd = np.sqrt(np.maximum(lv, 1e-6))
-                lik = (ls - lm) / sd
-                score = np.maximum(score, np.where(heard, lik / zref, 0.0))
-                wl = np.maximum(1.0 / (active + 1.0), 1.0 / cfg.memory)
-                d = lz - lm
-                lm_a[slots] = np.where(tracking, lm + wl * d, lm)
-                lv_a[slots] = np.where(tracking, (1 - wl) * (lv + wl * d * d), lv)
-                ls_a[slots] = ls
-            else:
-                score = np.maximum(score, np.where(heard, z / peak, 0.0))
+            speaking = tracking & (z > 0)
+            active = active_all[slots] + speaking
+            since = since_all[slots]
+            since = np.where(speaking & ~np.isfinite(since), t, since)
+            spanned = (t - since) >= cfg.record_span  # False while ``since`` is unset (NaN)
+            heard = ((active >= cfg.settle_member) & spanned) | (not self._relative[i])
+            score = np.maximum(score, np.where(heard, z / peak, 0.0))
             peak_all[slots] = np.where(tracking, np.maximum(z, peak_all[slots] * fade), 0.0)
             active_all[slots] = active
+            since_all[slots] = np.where(tracking, since, np.nan)
         band = steps[self._band]
         return Step(score=score, expected=band.expected, scale=band.scale)

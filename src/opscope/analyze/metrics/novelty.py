@@ -43,12 +43,19 @@ class NoveltyConfig(DetectorConfig):
         description="Seconds of event time before a value can be new: a series must show a "
         "full day of its range before leaving it means anything.",
     )
+    horizon: float = Field(
+        default=2500.0,
+        ge=1,
+        description="Samples after which the known range is taken as mature; before that an "
+        "excursion must exceed ln(horizon / samples seen) extra units (see module docs).",
+    )
 
 
 class RangeNovelty(Detector):
     """Excursion beyond the fading range of past values, in units of spread."""
 
     name: ClassVar[str] = "novelty"
+    state_version: ClassVar[int] = 2
     config_class: ClassVar[type[DetectorConfig]] = NoveltyConfig
     config: NoveltyConfig
 
@@ -56,7 +63,7 @@ class RangeNovelty(Detector):
         return {
             "hi": ((), np.nan), "lo": ((), np.nan), "shi": ((), np.nan), "slo": ((), np.nan),
             "short": ((), np.nan), "center": ((), np.nan), "spread": ((), 0.0),
-            "t0": ((), np.nan),
+            "t0": ((), np.nan), "count": ((), 0.0),
         }
 
     def _update(self, slots: IntArray, t: FloatArray, x: FloatArray, ctx: Context) -> Step:
@@ -85,5 +92,8 @@ class RangeNovelty(Detector):
         a("short")[slots] = short
         t0 = np.where(fresh, t, a("t0")[slots])
         a("t0")[slots] = t0
-        score = np.where(t - t0 >= cfg.min_history, score, 0.0)
+        count = a("count")[slots] + 1.0
+        a("count")[slots] = count
+        youth = np.log(np.maximum(cfg.horizon / count, 1.0))
+        score = np.where(t - t0 >= cfg.min_history, np.maximum(score - youth, 0.0), 0.0)
         return Step(score=score, expected=center, scale=unit)

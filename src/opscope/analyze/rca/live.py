@@ -78,7 +78,13 @@ class LiveRcaConfig(BaseModel):
     max_candidates: int = Field(default=60, ge=1, description="Bound on candidate entities.")
     change_horizon_minutes: float = Field(
         default=60.0, gt=0, description="Changes this long before the fault start are read.")
-    rca: RcaConfig = Field(default_factory=RcaConfig)
+    rca: RcaConfig = Field(
+        default_factory=lambda: RcaConfig(anomaly_weight=1.0),
+        description="The ranker's settings. Alerts of the incident reach the ranker as "
+                    "alarm records, so anomaly_weight is what an entity's own firing alert "
+                    "counts for: 1.0 makes an alerting entity twice as suspect as a "
+                    "neighbour that only moved (neighbours' metrics also move when their "
+                    "callers misbehave, e.g. connections held longer by a slow caller).")
 
 
 def candidates(incident: Incident, members: Sequence[IncidentMember],

@@ -8,13 +8,16 @@ import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from opscope.config import Settings
 from opscope.present.cli.options import settings_from
+from opscope.sim.slack_receiver import SlackMessage, SlackReceiver, render_message
 
 log = logging.getLogger("opscope.demo")
+EXAMPLES = Path(__file__).resolve().parents[4] / "examples"
 
 
 def demo(
@@ -31,14 +34,53 @@ def demo(
                                    help="Minutes of history simulated before real time."),
     minutes: float | None = typer.Option(None, "--minutes", min=0.1,
                                          help="Stop after this many minutes (default: never)."),
+    rules: Path = typer.Option(EXAMPLES / "rules" / "demo.yaml", "--rules",
+                               help="Reaction rules; their Slack messages go to a local "
+                                    "Slack-shaped receiver shown in this terminal."),
+    runbooks: Path = typer.Option(EXAMPLES / "runbooks", "--runbooks",
+                                  help="The runbook directory of the demo rules."),
 ) -> None:
     """Run the server and the simulated shop; print the dashboard link with a token."""
-    settings = settings_from(None, host=host, port=port, data_dir=data_dir)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
-    try:
-        asyncio.run(_run(settings, seed, speed, fault_every, backfill, minutes))
-    except KeyboardInterrupt:
-        typer.echo("demo stopped")
+    with SlackReceiver(on_message=_show_message) as slack:
+        reactions = {"rules_paths": [rules] if rules.is_file() else [],
+                     "runbook_dir": runbooks if runbooks.is_dir() else None,
+                     "variables": {"OPSCOPE_DEMO_SLACK_URL": slack.url}}
+        settings = settings_from(None, host=host, port=port, data_dir=data_dir,
+                                 reactions=reactions)
+        try:
+            asyncio.run(_run(settings, seed, speed, fault_every, backfill, minutes))
+        except KeyboardInterrupt:
+            typer.echo("demo stopped")
+
+
+def _show_message(message: SlackMessage) -> None:
+    typer.secho(render_message(message), fg="cyan")
+
+
+def _announce_approvals(services: Any, admin: str, seen: set[str]) -> None:
+    """Print signed approve/reject links for each action newly held for approval."""
+    from opscope.model.execution import ApprovalState
+    from opscope.present.api.reactions import decide_url
+    from opscope.react.stage import ReactionStage
+
+    stage = services.extras.get("reactions")
+    if not isinstance(stage, ReactionStage):
+        return
+    engine = stage.engine
+    base = services.settings.base_url
+    for request in engine.ports.approvals.list(ApprovalState.PENDING):
+        if request.id in seen:
+            continue
+        seen.add(request.id)
+        approve = decide_url(base, engine.approval_token(request.id, "approve", "demo"))
+        reject = decide_url(base, engine.approval_token(request.id, "reject", "demo"))
+        typer.secho(f"approval needed: {request.rule}/{request.action} for "
+                    f"{request.subject} {request.inputs.get('args', '')}", fg="magenta",
+                    bold=True)
+        typer.echo(f"  approve: {approve}\n  reject:  {reject}")
+        typer.echo(f"  or: curl -X POST -H 'Authorization: Bearer {admin}' "
+                   f"{base}/api/v1/approvals/{request.id}/approve")
 
 
 async def _run(settings: Settings, seed: int, speed: float, fault_every: float,
@@ -52,6 +94,7 @@ async def _run(settings: Settings, seed: int, speed: float, fault_every: float,
 
     services = build_services(settings)
     token = create_token(services.store, ["ingest", "read"], "demo")
+    admin = create_token(services.store, ["admin"], "demo-admin")
     server = uvicorn.Server(uvicorn.Config(create_app(settings, services), host=settings.host,
                                            port=settings.port, log_level="warning",
                                            access_log=False))
@@ -67,7 +110,13 @@ async def _run(settings: Settings, seed: int, speed: float, fault_every: float,
     typer.echo(f"  dashboard: {base}/#token={token}")
     typer.echo(f"  API docs:  {base}/docs")
     typer.echo(f"  token (ingest, read): {token}")
-    typer.echo(f"  e.g. curl -H 'Authorization: Bearer {token}' {base}/api/v1/events\n")
+    typer.echo(f"  e.g. curl -H 'Authorization: Bearer {token}' {base}/api/v1/events")
+    rules = settings.reactions.rules_paths
+    typer.echo(f"  reaction rules: {', '.join(map(str, rules)) or 'none'}; audit: "
+               f"opscope audit --url {base} --token {token}")
+    typer.echo(f"  approvals: {base}/api/v1/approvals?state=pending (approve with the "
+               f"admin token {admin}; signed links are printed as actions wait)\n")
+    announced: set[str] = set()
 
     start = datetime.now(UTC) - timedelta(minutes=backfill)
     sim = Simulation(seed, start, step_seconds=10.0)
@@ -88,6 +137,7 @@ async def _run(settings: Settings, seed: int, speed: float, fault_every: float,
 
             async def sink(batch: Batch) -> None:
                 await feed(batch)
+                await asyncio.to_thread(_announce_approvals, services, admin, announced)
                 for truth in sim.ground_truth():
                     if truth.fault_id not in reported:
                         reported.add(truth.fault_id)

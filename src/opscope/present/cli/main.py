@@ -5,14 +5,17 @@ from __future__ import annotations
 import typer
 
 from opscope import __version__
+from opscope.present.cli.audit import audit
 from opscope.present.cli.config_cmd import config_app
 from opscope.present.cli.demo import demo
 from opscope.present.cli.eval import eval_app
+from opscope.present.cli.incidents_cmd import incidents_app, patterns
 from opscope.present.cli.ingest import ingest
 from opscope.present.cli.logs_cmd import logs_app
 from opscope.present.cli.serve import serve
 from opscope.present.cli.token import token_app
 from opscope.present.cli.train import train
+from opscope.react.cli import rules_app
 
 app = typer.Typer(
     name="opscope",
@@ -29,6 +32,10 @@ app.add_typer(token_app, name="token")
 app.add_typer(config_app, name="config")
 app.add_typer(eval_app, name="eval")
 app.add_typer(logs_app, name="logs")
+app.add_typer(incidents_app, name="incidents")
+app.command()(patterns)
+app.add_typer(rules_app, name="rules")
+app.command()(audit)
 
 
 @app.command()

@@ -328,12 +328,56 @@ _V5 = _sql(
     """,
 )
 
+_V6 = _sql(
+    # Automated reactions. Every execution (the audit record) with the columns the list
+    # filters and pages on; ``seq`` is the keyset tiebreaker.
+    """
+    CREATE TABLE react_executions (
+        seq BIGINT NOT NULL,
+        id VARCHAR PRIMARY KEY,
+        rule VARCHAR NOT NULL,
+        action VARCHAR NOT NULL,
+        status VARCHAR NOT NULL,
+        subject VARCHAR NOT NULL,
+        started_at TIMESTAMP NOT NULL,
+        doc JSON NOT NULL
+    )
+    """,
+    # Actions held for approval, as their last state.
+    """
+    CREATE TABLE react_approvals (
+        id VARCHAR PRIMARY KEY,
+        state VARCHAR NOT NULL,
+        requested_at TIMESTAMP NOT NULL,
+        doc JSON NOT NULL
+    )
+    """,
+    # The notification log: a delivery key is claimed before sending and marked after,
+    # so a restarted engine never delivers the same key twice.
+    """
+    CREATE TABLE react_notifications (
+        key VARCHAR PRIMARY KEY,
+        state VARCHAR NOT NULL,
+        doc JSON NOT NULL
+    )
+    """,
+    # Small per-key memory of actions, e.g. the Slack message an incident is posted as.
+    """
+    CREATE TABLE react_action_state (
+        key VARCHAR PRIMARY KEY,
+        value JSON NOT NULL,
+        updated_at TIMESTAMP NOT NULL
+    )
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events, logs, metrics, tickets, changes, topology, anomalies", _V1),
     Migration(2, "event history and API tokens", _V2),
     Migration(3, "log templates, their counts and log analysis progress", _V3),
     Migration(4, "expected bands of metric series", _V4),
     Migration(5, "incidents, members, timeline, hypotheses, operator actions, silences", _V5),
+    Migration(6, "reaction audit, approvals, notification log and action state", _V6),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -23,6 +23,7 @@ from opscope.store.duckdb import events as _events
 from opscope.store.duckdb import incidents as _incidents
 from opscope.store.duckdb import logs as _logs
 from opscope.store.duckdb import metrics as _metrics
+from opscope.store.duckdb import reactions as _reactions
 from opscope.store.duckdb import records as _records
 from opscope.store.duckdb import retention as _retention
 from opscope.store.duckdb import templates as _templates
@@ -32,6 +33,7 @@ from opscope.store.duckdb.database import Database
 from opscope.store.ports import (
     BandRow,
     EventQuery,
+    ExecutionQuery,
     IncidentQuery,
     LabelMatcher,
     LogQuery,
@@ -68,6 +70,8 @@ class DuckDBStore:
         self._clock = clock
         self._db = Database(path)
         self._samples = _metrics.SampleWriter(self._db)
+        self.reactions = _reactions.ReactionTables.open(self._db, clock)
+        """Durable adapters of the reaction engine's ports (audit, approvals, ...)."""
 
     @property
     def schema_version(self) -> int:
@@ -233,6 +237,11 @@ class DuckDBStore:
 
     def topology_models(self) -> tuple[list[Entity], list[Relation]]:
         return _incidents.topology_models(self._db)
+
+    # --- automated reactions (written through ``reactions``) ------------------------
+
+    def query_executions(self, query: ExecutionQuery) -> Page:
+        return _reactions.query_executions(self.reactions, query)
 
     # --- tokens ----------------------------------------------------------------------
 

@@ -66,7 +66,8 @@ def logs_after(db: Database, seq: int, limit: int) -> list[tuple[int, LogRecord]
         (row_seq, construct(
             ts=ts.replace(tzinfo=UTC), source=source, entity=entity,
             level=levels.get(level, Level.UNKNOWN), message=message,
-            attributes=loads(attributes), template_id=None, params=[]))
+            attributes=loads(attributes) if attributes != "{}" else {},
+            template_id=None, params=[]))
         for row_seq, ts, source, entity, level, message, attributes in rows
     ]
 

@@ -1,0 +1,247 @@
+"""``opscope incidents list|show`` and ``opscope patterns``: incidents, their root causes,
+and the patterns in alert and incident history.
+
+Both read a running server over the API (``--url``, ``--token``), or, with
+``--data-dir``, the database of a stopped one directly (DuckDB lets one process open
+the file at a time).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import typer
+
+from opscope.present.cli.options import CONFIG, URL, settings_from
+
+incidents_app = typer.Typer(help="Incidents and their ranked root causes.",
+                            no_args_is_help=True)
+
+TOKEN = typer.Option(None, "--token", envvar="OPSCOPE_TOKEN",
+                     help="API token with the read scope (or OPSCOPE_TOKEN).")
+DATA_DIR = typer.Option(None, "--data-dir",
+                        help="Read this data directory instead of a server (server stopped).")
+_EVENT_FIELDS = ("source", "fingerprint", "name", "status", "severity", "entity", "summary",
+                 "labels", "annotations", "starts_at", "ends_at")
+_PAGE = 500
+
+
+class Reader(Protocol):
+    def page(self, kind: str, params: dict[str, Any]) -> dict[str, Any]: ...
+    def incident(self, incident_id: str) -> dict[str, Any] | None: ...
+
+
+class ApiReader:
+    def __init__(self, url: str, token: str) -> None:
+        import httpx
+
+        self._client = httpx.Client(base_url=url, timeout=30,
+                                    headers={"Authorization": f"Bearer {token}"})
+
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        import httpx
+
+        try:
+            resp = self._client.get(path, params=params)
+        except httpx.HTTPError as exc:
+            raise typer.BadParameter(f"cannot reach the server: {exc}") from None
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            typer.secho(f"error {resp.status_code}: {resp.text[:2000]}", fg="red", err=True)
+            raise typer.Exit(1)
+        return resp.json()
+
+    def page(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+        found: dict[str, Any] = self._get(f"/api/v1/{kind}", params)
+        return found
+
+    def incident(self, incident_id: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = self._get(f"/api/v1/incidents/{incident_id}")
+        return found
+
+
+class StoreReader:
+    def __init__(self, data_dir: Path, config: Path | None) -> None:
+        from opscope.store.duckdb import DuckDBStore
+
+        settings = settings_from(config, data_dir=data_dir)
+        if not settings.database_path.exists():
+            typer.secho(f"error: no database at {settings.database_path}", fg="red", err=True)
+            raise typer.Exit(1)
+        self._store = DuckDBStore(settings.database_path)
+
+    def page(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+        from opscope.store.ports import EventQuery, IncidentQuery, TimeRange
+
+        span = TimeRange(params.get("start"), None)
+        if kind == "events":
+            page = self._store.query_events(EventQuery(span, limit=params["limit"],
+                                                       cursor=params.get("cursor")))
+        else:
+            page = self._store.query_incidents(IncidentQuery(
+                span, params.get("status"), tuple(params.get("severity", ())),
+                params.get("entity"), params["limit"], params.get("cursor")))
+        return {"items": page.items, "next_cursor": page.next_cursor}
+
+    def incident(self, incident_id: str) -> dict[str, Any] | None:
+        return self._store.get_incident(incident_id)
+
+
+def _reader(url: str, token: str | None, data_dir: Path | None,
+            config: Path | None) -> Reader:
+    if data_dir is not None:
+        return StoreReader(data_dir, config)
+    if not token:
+        raise typer.BadParameter("give --token (or OPSCOPE_TOKEN), or --data-dir")
+    return ApiReader(url, token)
+
+
+def _all(reader: Reader, kind: str, params: dict[str, Any], most: int) -> Iterator[Any]:
+    cursor, seen = None, 0
+    while seen < most:
+        page = reader.page(kind, {**params, "limit": min(_PAGE, most - seen),
+                                  **({"cursor": cursor} if cursor else {})})
+        yield from page["items"]
+        seen += len(page["items"])
+        cursor = page.get("next_cursor")
+        if not cursor or not page["items"]:
+            return
+
+
+def _when(value: Any) -> str:
+    return str(value or "").replace("T", " ").removesuffix("Z")[:19]
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """``7d``, ``12h``, ``30m`` back from ``now``, or an ISO 8601 time."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([dhm])\s*", text)
+    if match:
+        unit = {"d": "days", "h": "hours", "m": "minutes"}[match.group(2)]
+        return now - timedelta(**{unit: float(match.group(1))})
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"--since: use 7d, 12h, 30m or an ISO time, not {text!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@incidents_app.command("list")
+def list_incidents(
+    url: str = URL, token: str | None = TOKEN, data_dir: Path | None = DATA_DIR,
+    config: Path | None = CONFIG,
+    status: str | None = typer.Option(None, help="open, resolved or merged."),
+    entity: str | None = typer.Option(None, "--entity", "-e", help="An affected entity."),
+    top: int = typer.Option(30, "--top", "-n", min=1, max=10_000, help="Incidents to show."),
+) -> None:
+    """Incidents, newest first, with severity, entities and the top root cause."""
+    from rich.console import Console
+    from rich.table import Table
+
+    reader = _reader(url, token, data_dir, config)
+    params = {k: v for k, v in (("status", status), ("entity", entity)) if v}
+    table = Table(title="incidents")
+    table.add_column("id", no_wrap=True)  # ids are what `show` takes: never cut them
+    for name in ("status", "severity", "opened", "signals", "entities", "likely cause"):
+        table.add_column(name)
+    for item in _all(reader, "incidents", params, top):
+        cause = (item.get("top_hypothesis") or {}).get("entity", "")
+        table.add_row(item["id"], item["status"], item["severity"], _when(item["opened_at"]),
+                      str(item.get("signal_count", 0)), ", ".join(item["entities"][:6]), cause)
+    Console().print(table)
+
+
+@incidents_app.command("show")
+def show_incident(
+    incident_id: str = typer.Argument(..., help="Incident id."),
+    url: str = URL, token: str | None = TOKEN, data_dir: Path | None = DATA_DIR,
+    config: Path | None = CONFIG,
+) -> None:
+    """One incident: members, ranked root causes with evidence, timeline."""
+    reader = _reader(url, token, data_dir, config)
+    inc = reader.incident(incident_id)
+    if inc is None:
+        typer.secho(f"no incident {incident_id}", fg="red", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{inc['id']}  {inc['status']}  {inc['severity']}  {inc['title']}")
+    typer.echo(f"opened {_when(inc['opened_at'])}  updated {_when(inc['updated_at'])}"
+               f"  entities {', '.join(inc['entities'])}  impact "
+               f"{', '.join(inc['impact']) or '-'}")
+    typer.echo(f"\nroot causes (ranked {_when(inc.get('ranked_at')) or 'not yet'}):")
+    for hyp in inc.get("hypotheses", [])[:5]:
+        typer.echo(f"  {hyp['rank']}. {hyp['entity']}  score {hyp['score']:.3g}  "
+                   f"{hyp['reason']}")
+        for ev in hyp.get("evidence", [])[:4]:
+            typer.echo(f"       - {ev['kind']}: {ev['summary']}")
+    typer.echo(f"\nmembers ({len(inc.get('members', []))}):")
+    for m in inc.get("members", []):
+        sig = m["signal"]
+        muted = f"  [muted: {', '.join(x['kind'] for x in m['muted_by'])}]" \
+            if m["muted_by"] else ""
+        typer.echo(f"  {_when(sig['starts_at'])}  {sig['name']} on {sig['entity']}"
+                   f"  ({m['reason']}){muted}")
+    typer.echo("\ntimeline:")
+    for entry in inc.get("timeline", []):
+        typer.echo(f"  {_when(entry['ts'])}  {entry['kind']:16} {entry['summary']}")
+
+
+def patterns(
+    since: str = typer.Option("7d", help="How far back: 7d, 12h, 30m or an ISO time."),
+    url: str = URL, token: str | None = TOKEN, data_dir: Path | None = DATA_DIR,
+    config: Path | None = CONFIG,
+    most: int = typer.Option(20_000, "--max-events", min=1, help="Events read at most."),
+) -> None:
+    """Patterns in alert and incident history: alerts that fire together or in
+    sequence, recurring incidents, periodic alerts (with a suggested silence) and alerts
+    nobody acts on."""
+    from opscope.analyze import patterns as pt
+    from opscope.model import Event
+    from opscope.model.incident import Incident, IncidentMember
+
+    reader = _reader(url, token, data_dir, config)
+    start = parse_since(since, datetime.now(UTC))
+    params = {"start": start.isoformat() if isinstance(reader, ApiReader) else start}
+    events = [Event.model_validate({k: row[k] for k in _EVENT_FIELDS if k in row})
+              for row in _all(reader, "events", params, most)]
+    incidents: list[Incident] = []
+    members: dict[str, list[IncidentMember]] = {}
+    for row in _all(reader, "incidents", params, 2_000):
+        detail = reader.incident(row["id"]) or {}
+        incidents.append(Incident.model_validate({k: v for k, v in row.items()
+                                                  if k in Incident.model_fields}))
+        members[row["id"]] = [IncidentMember.model_validate(m)
+                              for m in detail.get("members", [])]
+    typer.echo(f"{len(events)} alerts and {len(incidents)} incidents since {_when(start)}")
+    sections: list[tuple[str, list[Any]]] = [
+        ("fire together", pt.co_occurrences(events)),
+        ("fire in sequence", pt.sequences(events)),
+        ("recurring incidents", pt.recurring_incidents(incidents, members)),
+        ("periodic alerts", pt.periodic_alerts(events)),
+        ("alerts nobody acts on", pt.idle_alerts(events, incidents, members)),
+    ]
+    for title, found in sections:
+        typer.echo(f"\n{title} ({len(found)}):")
+        for item in found[:10]:
+            typer.echo("  " + _describe(item))
+
+
+def _describe(item: Any) -> str:
+    data: dict[str, Any] = item.model_dump(mode="json")
+    if "antecedent" in data:
+        return (f"{data['antecedent']} {data['kind']} -> {data['consequent']}  "
+                f"count {data['count']}  confidence {data['confidence']:.2f}  "
+                f"lift {data['lift']:.1f}")
+    if "signature" in data:
+        return f"{data['count']}x  {', '.join(data['signature'][:4])}"
+    if "pattern" in data:
+        return (f"{data['type_key']}  {data['pattern']} every {data['period_minutes']:g} min"
+                f"  regularity {data['regularity']:.2f}")
+    if "in_incidents" in data:
+        return (f"{data['type_key']}  {data['count']} firings, {data['in_incidents']} in "
+                f"incidents, none acted on")
+    return ", ".join(f"{k} {v}" for k, v in list(data.items())[:4])
