@@ -88,6 +88,40 @@ def test_corpus_normalisation() -> None:
     assert result.score == pytest.approx(100 * (-0.11 + 2) / 4)
 
 
+def test_group_scores_are_normalised_per_group() -> None:
+    files = [
+        nab.NabFile("g1/a.csv", [], np.zeros(100), np.zeros(100), windows=[(40, 49)]),
+        nab.NabFile("g1/b.csv", [], np.zeros(100), np.zeros(100), windows=[(30, 39)]),
+        nab.NabFile("g2/c.csv", [], np.zeros(100), np.zeros(100), windows=[]),
+    ]
+    alarms = {
+        "g1/a.csv": alarms_at(100, [40]),  # +1
+        "g1/b.csv": np.zeros(100, dtype=bool),  # -1
+        "g2/c.csv": alarms_at(100, [50, 60]),  # 2 x -0.11
+    }
+    groups = nab.group_scores(files, nab.score_corpus(files, alarms, "standard"))
+    assert list(groups) == ["g1", "g2"]
+    assert (groups["g1"]["tp"], groups["g1"]["fn"], groups["g1"]["fp"]) == (1, 1, 0)
+    assert groups["g1"]["score"] == pytest.approx(100 * (0.0 + 2) / 4)
+    assert groups["g2"]["raw"] == pytest.approx(-0.22)
+    assert groups["g2"]["fp"] == 2 and groups["g2"]["score"] is None
+
+
+def test_truncate_keeps_only_windows_that_can_still_be_scored() -> None:
+    values = np.arange(100, dtype=float)
+    f = nab.NabFile("g/a.csv", [str(i) for i in range(100)], values, values,
+                    windows=[(40, 49), (80, 89)])
+    tail = nab.truncate(f, 50, "tail")
+    # Rows 50..99; the first window is gone, the second moves to 30..39.
+    assert tail.windows == [(30, 39)] and tail.values[0] == 50.0 and len(tail.t) == 50
+    head = nab.truncate(f, 60, "head")
+    # Rows 0..59: the second window no longer fits; probation of 60 rows is 9 < 40.
+    assert head.windows == [(40, 49)] and len(head.timestamps) == 60
+    # A window inside the cut stream's probationary period is dropped, as NAB does.
+    assert nab.truncate(f, 65, "tail").windows == [(45, 54)]
+    assert nab.truncate(nab.NabFile("g/b.csv", [], values, values), 10, "tail").windows is None
+
+
 def test_average_precision_by_hand() -> None:
     truth = np.array([True, False, True, False])
     score = np.array([0.9, 0.8, 0.7, 0.1])
@@ -130,11 +164,30 @@ def test_command_scores_and_saves_predictions(tmp_path: Path) -> None:
     assert baseline["detector"].startswith("baseline")
     assert default["files"]["grp/tiny.csv"]["tp"] == 1
     assert default["profiles"]["standard"]["score"] > 50
+    assert report["cuts"] == {}
+    group = default["profiles"]["standard"]["groups"]["grp"]
+    assert (group["windows"], group["tp"], group["fn"]) == (1, 1, 0)
     with (out / "grp" / "tiny.csv").open() as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["timestamp", "value", "score", "alarm"]
     assert len(rows) == 1001
     assert rows[801][3] == "1"
+
+
+def test_command_scores_cut_files(tmp_path: Path) -> None:
+    make_corpus(tmp_path / "nab", labelled=True)
+    result = CliRunner().invoke(
+        app, ["eval", "nab", "--data", str(tmp_path / "nab"), "--json", "--cut", "600"]
+    )
+    assert result.exit_code == 0, result.output
+    cuts = json.loads(result.output)["cuts"]
+    assert set(cuts) == {"head 600", "tail 600"}
+    # The window (rows 780..830) lies beyond the first 600 rows, inside the last 600.
+    assert cuts["head 600"]["default ensemble"]["windows"] == 0
+    assert cuts["head 600"]["default ensemble"]["profiles"]["standard"]["score"] is None
+    assert cuts["tail 600"]["default ensemble"]["windows"] == 1
+    text = CliRunner().invoke(app, ["eval", "nab", "--data", str(tmp_path / "nab"), "--cut", "600"])
+    assert text.exit_code == 0 and "cut to tail 600" in text.output
 
 
 def test_command_without_labels_says_it_cannot_score(tmp_path: Path) -> None:

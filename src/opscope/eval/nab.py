@@ -114,6 +114,31 @@ def load_corpus(root: Path) -> tuple[list[NabFile], bool]:
     return files, labels is not None
 
 
+def truncate(nab: NabFile, rows: int, keep: str) -> NabFile:
+    """The first (``keep="head"``) or last (``"tail"``) ``rows`` rows as a stream of its own.
+
+    Windows that no longer fit, or that now start inside the shorter stream's probationary
+    period, are dropped, as NAB dropped windows overlapping the probationary period. Cut
+    files show, with labelled data already in hand, how a detector does on short streams
+    and on anomalies that come early in a series' life, which the full files rarely test.
+    """
+    if keep not in ("head", "tail"):
+        raise ValueError("keep must be 'head' or 'tail'")
+    n = len(nab.t)
+    start = max(0, n - rows) if keep == "tail" else 0
+    stop = n if keep == "tail" else min(n, rows)
+    windows = None
+    if nab.windows is not None:
+        first = probation(stop - start)
+        windows = [
+            (s - start, e - start) for s, e in nab.windows if s - start > first and e < stop
+        ]
+    return NabFile(
+        key=nab.key, timestamps=nab.timestamps[start:stop], t=nab.t[start:stop],
+        values=nab.values[start:stop], windows=windows,
+    )
+
+
 # -- NAB scoring ----------------------------------------------------------------------
 
 
@@ -179,6 +204,36 @@ def score_corpus(files: list[NabFile], alarms: dict[str, BoolArray], profile: st
     null, perfect = -a_fn * n_windows, a_tp * n_windows
     score = 100.0 * (total - null) / (perfect - null) if n_windows else math.nan
     return CorpusScore(profile=profile, raw=total, windows=n_windows, score=score, files=per_file)
+
+
+def group_scores(files: list[NabFile], corpus: CorpusScore) -> dict[str, dict[str, Any]]:
+    """Per group (a file's folder): raw score, windows, tp/fn/fp and, for a group with
+    windows, its own normalised score (null 0, perfect 100), as the corpus is normalised.
+
+    Groups are reported apart because they fail differently (a group without windows can
+    only lose points, through false positives), and because the held-out groups differ.
+    """
+    a_tp, _a_fp, a_fn = PROFILES[corpus.profile]
+    groups: dict[str, dict[str, Any]] = {}
+    for nab in files:
+        fs = corpus.files.get(nab.key)
+        if fs is None or nab.windows is None:
+            continue
+        group = groups.setdefault(
+            nab.key.split("/")[0], {"files": 0, "windows": 0, "raw": 0.0, "tp": 0, "fn": 0, "fp": 0}
+        )
+        group["files"] += 1
+        group["windows"] += len(nab.windows)
+        group["raw"] += fs.raw
+        group["tp"] += fs.tp
+        group["fn"] += fs.fn
+        group["fp"] += fs.fp
+    for group in groups.values():
+        w = group["windows"]
+        normalised = 100.0 * (group["raw"] + a_fn * w) / ((a_tp + a_fn) * w) if w else None
+        group["score"] = None if normalised is None else round(normalised, 2)
+        group["raw"] = round(group["raw"], 3)
+    return dict(sorted(groups.items()))
 
 
 def pointwise(
@@ -298,7 +353,8 @@ def evaluate(files: list[NabFile], run: Run) -> dict[str, Any]:
     for profile in PROFILES:
         corpus = score_corpus(files, run.alarms, profile)
         report["profiles"][profile] = {
-            "score": round(corpus.score, 2), "raw": round(corpus.raw, 3), "windows": corpus.windows
+            "score": round(corpus.score, 2), "raw": round(corpus.raw, 3), "windows": corpus.windows,
+            "groups": group_scores(files, corpus),
         }
         if profile == "standard":
             report["files"] = {
@@ -320,6 +376,14 @@ def nab_command(
     per_file: Annotated[
         bool, typer.Option("--per-file", help="Also list per-file scores.")
     ] = False,
+    cut: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--cut",
+            help="Also score every file cut to its first and to its last N rows (repeatable): "
+            "a check of short and young streams on the same labelled data.",
+        ),
+    ] = None,
 ) -> None:
     """Run the default metric detector over NAB data and print NAB scores."""
     files, labelled = load_corpus(data)
@@ -340,8 +404,10 @@ def nab_command(
             typer.echo(message)
         return
     reports = [evaluate(files, run) for run in runs]
+    cuts = cut_scores(files, cut or [])
     if as_json:
-        typer.echo(json.dumps({"files": len(files), "rows": rows, "runs": reports}, indent=2))
+        document = {"files": len(files), "rows": rows, "runs": reports, "cuts": cuts}
+        typer.echo(json.dumps(document, indent=2))
         return
     windows = reports[0]["profiles"]["standard"]["windows"]
     typer.echo(f"NAB: {len(files)} files, {rows} rows, {windows} windows")
@@ -349,6 +415,12 @@ def nab_command(
         typer.echo(f"\n{report['detector']}")
         for profile, values in report["profiles"].items():
             typer.echo(f"  {profile:<20} {values['score']:7.2f}   (raw {values['raw']:.3f})")
+        for group, g in report["profiles"]["standard"]["groups"].items():
+            score = "   n/a" if g["score"] is None else f"{g['score']:6.2f}"
+            typer.echo(
+                f"    {group:<24} standard {score}  raw {g['raw']:7.3f}  windows {g['windows']:>2}"
+                f"  tp {g['tp']:>2} fn {g['fn']:>2} fp {g['fp']:>2}"
+            )
         point = report["pointwise"]
         typer.echo(
             "  point-wise: precision {precision:.3f} recall {recall:.3f} F1 {f1:.3f} "
@@ -359,3 +431,42 @@ def nab_command(
                 typer.echo(
                     f"    {key:<55} raw {f['raw']:7.3f} tp {f['tp']} fn {f['fn']} fp {f['fp']}"
                 )
+    for cut_name, by_run in cuts.items():
+        typer.echo(f"\ncut to {cut_name}")
+        for run_name, values in by_run.items():
+            scores = " / ".join(
+                "   n/a" if v["score"] is None else f"{v['score']:6.2f}"
+                for v in values["profiles"].values()
+            )
+            typer.echo(
+                f"  {run_name:<28} {scores}   (windows {values['windows']}, "
+                f"fn {values['fn']}, fp {values['fp']})"
+            )
+
+
+def cut_scores(files: list[NabFile], rows: list[int]) -> dict[str, dict[str, Any]]:
+    """Scores of both runs on files cut to their first and last ``rows`` (see ``truncate``)."""
+    result: dict[str, dict[str, Any]] = {}
+    for n in rows:
+        for keep in ("head", "tail"):
+            cut = [truncate(nab, n, keep) for nab in files]
+            by_run: dict[str, Any] = {}
+            for name, config in (
+                ("default ensemble", default_config()),
+                ("baseline: trailing z-score", baseline_config()),
+            ):
+                run = run_bank(cut, name, config)
+                profiles = {p: score_corpus(cut, run.alarms, p) for p in PROFILES}
+                standard = profiles["standard"]
+                by_run[name] = {
+                    # No window left (a cut that kept only the quiet part): no score.
+                    "profiles": {
+                        p: {"score": round(c.score, 2) if c.windows else None}
+                        for p, c in profiles.items()
+                    },
+                    "windows": standard.windows,
+                    "fn": sum(f.fn for f in standard.files.values()),
+                    "fp": sum(f.fp for f in standard.files.values()),
+                }
+            result[f"{keep} {n}"] = by_run
+    return result

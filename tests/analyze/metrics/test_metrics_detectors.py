@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -50,6 +52,36 @@ def test_level_shift_is_seen(name: str) -> None:
     before = scores[100:800].max()
     after = scores[800:830].max()
     assert after > 2.0 * before
+
+
+def test_novelty_discounts_a_young_range() -> None:
+    # The same excursion scores ln(horizon / samples seen) less while the range is young,
+    # and exactly the same once the series has shown ``horizon`` samples.
+    values = noise(400)
+    values[300] += 20.0
+    plain = {"warmup": 0, "min_history": 0.0}
+    mature = run(create("novelty", {**plain, "horizon": 1.0}), values)
+    young = run(create("novelty", {**plain, "horizon": 3010.0}), values)
+    grown = run(create("novelty", {**plain, "horizon": 200.0}), values)
+    assert mature[300] > 10.0
+    assert young[300] == pytest.approx(mature[300] - math.log(10.0))  # 301 samples seen
+    assert grown[300] == pytest.approx(mature[300])
+    # Early records of plain noise are discounted away.
+    assert young[20:300].max() < 0.5 * mature[20:300].max()
+
+
+def test_ensemble_member_is_heard_once_its_record_spans_a_day() -> None:
+    # One-minute samples: a member that started speaking a few hours ago has a record
+    # that has not seen the day yet, so a level shift then is not compared against it.
+    values = noise(900)
+    values[600:] += 8.0
+    members = [{"detector": "changepoint", "reference": 6.0}]
+    settings = {"warmup": 10, "settle": 10, "settle_member": 20, "members": members}
+    day = run(create("ensemble", {**settings, "record_span": 86_400.0}), values, step=60.0)
+    soon = run(create("ensemble", {**settings, "record_span": 3_600.0}), values, step=60.0)
+    assert not day.any()
+    assert soon[600:630].max() > 1.0
+    assert soon[600:630].max() > 2.0 * soon[100:600].max()
 
 
 def test_variance_change_is_seen() -> None:

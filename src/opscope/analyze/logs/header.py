@@ -101,6 +101,41 @@ _TS_FORMATS = (
 )
 
 
+# A source writes one timestamp form, so the form that read a shape of text (digits
+# folded to 9) is tried first next time: one strptime per line instead of a dozen.
+_DIGITS = str.maketrans("012345678", "999999999")
+_FORM_BY_SHAPE: dict[str, str | None] = {}
+_MAX_SHAPES = 4096
+
+
+def _read(candidate: str, forms: tuple[str, ...], key: str) -> datetime | None:
+    shape = key + candidate.translate(_DIGITS)
+    known = _FORM_BY_SHAPE.get(shape, "")
+    if known is None:
+        return None
+    if known:
+        try:
+            return datetime.strptime(candidate, known)
+        except ValueError:
+            pass
+    for fmt in forms:
+        try:
+            value = datetime.strptime(candidate, fmt)
+        except ValueError:
+            continue
+        if len(_FORM_BY_SHAPE) >= _MAX_SHAPES:
+            _FORM_BY_SHAPE.clear()
+        _FORM_BY_SHAPE[shape] = fmt
+        return value
+    if len(_FORM_BY_SHAPE) >= _MAX_SHAPES:
+        _FORM_BY_SHAPE.clear()
+    _FORM_BY_SHAPE[shape] = None
+    return None
+
+
+_YEARLESS_FORMATS = ("%Y %b %d %H:%M:%S", "%Y %m-%d %H:%M:%S.%f", "%Y %m.%d %H:%M:%S")
+
+
 def parse_timestamp(text: str, reference: datetime | None = None) -> datetime | None:
     """Read the timestamp forms found in log headers; None when none fits.
 
@@ -112,21 +147,16 @@ def parse_timestamp(text: str, reference: datetime | None = None) -> datetime | 
         seconds = int(text) / (1000 if len(text) == 13 else 1)
         return datetime.fromtimestamp(seconds, UTC)
     candidate = text.replace(",", ".").replace("Z", "+0000")
-    for fmt in _TS_FORMATS:
-        try:
-            value = datetime.strptime(candidate, fmt)
-        except ValueError:
-            continue
+    value = _read(candidate, _TS_FORMATS, "")
+    if value is not None:
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if reference is None:
         return None
-    for fmt in ("%Y %b %d %H:%M:%S", "%Y %m-%d %H:%M:%S.%f", "%Y %m.%d %H:%M:%S"):
-        try:
-            value = datetime.strptime(f"{reference.year} {' '.join(candidate.split())}", fmt)
-        except ValueError:
-            continue
-        return value.replace(tzinfo=reference.tzinfo or UTC)
-    return None
+    yearless = f"{reference.year} {' '.join(candidate.split())}"
+    value = _read(yearless, _YEARLESS_FORMATS, "y")
+    if value is None:
+        return None
+    return value.replace(tzinfo=reference.tzinfo or UTC)
 
 
 class HeaderFormat:

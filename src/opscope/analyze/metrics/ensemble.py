@@ -58,7 +58,11 @@ class Member(BaseModel):
 
 class EnsembleConfig(DetectorConfig):
     warmup: int = Field(
-        default=150, ge=0, description="Samples a series must have before its scores count."
+        default=150,
+        ge=0,
+        description="Samples a series must have before its scores count. Kept short so that "
+        "coarse series (hourly) speak within days; on fine cadences the members' own gates "
+        "in event time (a day of range, two seasonal cycles, a day of record) govern.",
     )
     floor: float = Field(
         default=0.15,

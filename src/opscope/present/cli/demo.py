@@ -128,8 +128,12 @@ async def _run(settings: Settings, seed: int, speed: float, fault_every: float,
                 await feed(batch)
             typer.echo(f"simulated {backfill:.0f} min of history; now live, a fault every "
                        f"~{fault_every:g} min")
+            # The first fault is a memory leak on the cache: its root cause is a memory
+            # series, so the bundled rule offers its restart runbook for approval.
+            leak_minutes = 5.0
+            sim.inject("memory_leak", "redis-cache", duration=leak_minutes * 60)
             sim.faults.schedule_random(FaultScheduleConfig(
-                every_minutes=fault_every, first_after_minutes=min(1.0, fault_every),
+                every_minutes=fault_every, first_after_minutes=leak_minutes + 1.0,
                 min_duration_minutes=min(3.0, fault_every * 0.6),
                 max_duration_minutes=min(6.0, fault_every * 0.8),
                 quiet_gap_minutes=min(1.0, fault_every * 0.2)))

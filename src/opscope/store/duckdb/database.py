@@ -9,7 +9,9 @@ DuckDB errors are translated into ``StorageError`` here, at the boundary.
 
 from __future__ import annotations
 
+import atexit
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +22,21 @@ import pyarrow as pa
 
 from opscope.errors import StorageError
 from opscope.store.duckdb.schema import migrate
+
+
+_OPEN: weakref.WeakSet[Database] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_databases() -> None:
+    # Close connections while the interpreter is still whole: a DuckDB connection torn
+    # down during interpreter finalisation (e.g. still held by a daemon worker thread)
+    # can abort the process instead of checkpointing cleanly.
+    for database in list(_OPEN):
+        try:
+            database.close()
+        except Exception:  # at exit there is no one left to tell; the WAL stays valid
+            pass
 
 
 def first_row(
@@ -70,6 +87,7 @@ class Database:
         self._local = threading.local()
         self._seq: dict[str, int] = {}
         self._closed = False
+        _OPEN.add(self)
 
     @contextmanager
     def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
