@@ -10,6 +10,7 @@ DuckDB errors are translated into ``StorageError`` here, at the boundary.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
@@ -23,7 +24,6 @@ import pyarrow as pa
 from opscope.errors import StorageError
 from opscope.store.duckdb.schema import migrate
 
-
 _OPEN: weakref.WeakSet[Database] = weakref.WeakSet()
 
 
@@ -33,10 +33,9 @@ def _close_open_databases() -> None:
     # down during interpreter finalisation (e.g. still held by a daemon worker thread)
     # can abort the process instead of checkpointing cleanly.
     for database in list(_OPEN):
-        try:
+        # At exit there is no one left to tell of a failure; the WAL stays valid.
+        with contextlib.suppress(Exception):
             database.close()
-        except Exception:  # at exit there is no one left to tell; the WAL stays valid
-            pass
 
 
 def first_row(
