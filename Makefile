@@ -42,7 +42,7 @@ unit: setup
 	$(BIN)/pytest
 
 test: setup system-deps lint
-	OPSCOPE_REQUIRE_SYSTEM_TOOLS=1 $(BIN)/pytest
+	REQUIRE_SYSTEM_TOOLS=1 $(BIN)/pytest
 
 bench: setup
 	$(BIN)/python -m pip install -q -e '.[test,bench]'

@@ -201,8 +201,7 @@ def subscribe_reactions(services: Services) -> ReactionStage:
     for problem in [*problems, *engine.problems]:
         log.warning("reaction rules: %s", problem)
     stage = ReactionStage(engine, store, tick_seconds=conf.tick_seconds, problems=problems)
-    stage.subscribe(services.bus)
-    stage.start()
+    stage.subscribe(services.bus)  # its tick timer starts with the app (create_app)
     services.telemetry.add_gauge(
         "opscope_reaction_executions", "Actions considered by reaction rules since start.",
         lambda: {(): float(stage.counters.executions)})
@@ -263,6 +262,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         retention = asyncio.create_task(_retention_loop(services))
+        if (reactions := services.extras.get("reactions")) is not None:
+            reactions.start()  # schedules, routing flushes, approval expiry
         receivers = start_receivers(services)
         services.extras["receivers"] = receivers
         for receiver in receivers:
@@ -282,7 +283,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 metric_analysis.close()  # saves the detector state
             if (incidents := services.extras.get("incidents")) is not None:
                 incidents.close()  # saves the correlation state
-            if (reactions := services.extras.get("reactions")) is not None:
+            if reactions is not None:
                 reactions.close()  # stops the tick timer
             services.store.close()
 

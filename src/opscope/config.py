@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from opscope.errors import ConfigError
 
 ENV_PREFIX = "OPSCOPE_"
+# Variables of the command line itself, not settings of the server.
+CLIENT_VARIABLES = frozenset({"OPSCOPE_CONFIG", "OPSCOPE_URL", "OPSCOPE_TOKEN"})
 
 
 class Section(BaseModel):
@@ -202,7 +204,7 @@ class Settings(Section):
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     tree: dict[str, Any] = {}
     for key, value in environ.items():
-        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+        if not key.startswith(ENV_PREFIX) or key in CLIENT_VARIABLES:
             continue
         path = key[len(ENV_PREFIX):].lower().split("__")
         node = tree

@@ -18,7 +18,7 @@ from integration.server_process import ServerProcess, free_port, make_token
 
 BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 
-if BINARY is None and os.environ.get("OPSCOPE_REQUIRE_SYSTEM_TOOLS"):
+if BINARY is None and os.environ.get("REQUIRE_SYSTEM_TOOLS"):
     raise RuntimeError("prometheus-alertmanager is required (make system-deps installs it)")
 
 pytestmark = pytest.mark.skipif(BINARY is None, reason="prometheus-alertmanager not installed")

@@ -6,6 +6,10 @@ of them because a series only ever sees its own rows). Its alarms are scored wit
 windowed scoring under the three standard profiles, together with point-wise precision,
 recall, F1 and AUC-PR, and a trailing-window z-score is scored the same way in the same
 run as a reference. The detector never reads the labels and has one fixed setting.
+
+Scores are also broken down by group (a file's folder), and ``--cut N`` scores every file
+cut to its first and to its last N rows: a check, on the labelled data in hand, of short
+streams and of anomalies early in a series' life, which held-out data may hold more of.
 """
 
 from __future__ import annotations

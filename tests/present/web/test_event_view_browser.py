@@ -14,7 +14,7 @@ from integration.server_process import ServerProcess, make_token
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
-if CHROMIUM is None and os.environ.get("OPSCOPE_REQUIRE_SYSTEM_TOOLS"):
+if CHROMIUM is None and os.environ.get("REQUIRE_SYSTEM_TOOLS"):
     raise RuntimeError("chromium is required (make system-deps installs it)")
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
