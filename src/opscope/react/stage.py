@@ -6,8 +6,9 @@ It subscribes to three topics and hands every item to :meth:`ReactionEngine.hand
   an ``incident.opened|updated|resolved`` trigger whose ``incident`` holds the snapshot
   plus what rules and messages want and the snapshot lacks: ``version`` (the change's
   ``seq``, so each change is one notification and a replayed change is recognised),
-  ``service``, ``labels``, ``summary``, ``evidence`` and ``root_cause`` (the top-ranked
-  hypothesis, read from the incident store when one is given);
+  ``service``, ``labels``, ``summary``, ``evidence``, ``root_cause`` (the top-ranked
+  hypothesis, read from the incident store when one is given) and ``alert_names`` (the
+  names of every signal the incident holds);
 * ``anomalies`` — lists of :class:`~opscope.model.anomaly.Anomaly` -> ``anomaly`` triggers;
 * ``events`` — lists of :class:`~opscope.model.events.Event` -> ``event`` triggers.
 
@@ -65,18 +66,26 @@ class StageCounters:
     ticks: int = 0
 
 
-def top_hypothesis(reader: IncidentReader | None, incident_id: str) -> dict[str, Any] | None:
-    """The rank-1 hypothesis stored with the incident, or None."""
-    if reader is None:
-        return None
-    row = reader.get_incident(incident_id)
+def top_hypothesis(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The rank-1 hypothesis of a stored incident, or None."""
     ranked = row.get("hypotheses") if row else None
     if not isinstance(ranked, list) or not ranked or not isinstance(ranked[0], Mapping):
         return None
     return dict(ranked[0])
 
 
-def incident_fields(change: IncidentChange, root: Mapping[str, Any] | None) -> dict[str, Any]:
+def alert_names(row: Mapping[str, Any] | None, change: IncidentChange) -> list[str]:
+    """Names of every signal the incident holds (stored members and this change's)."""
+    names = [m.signal.name for m in change.members]
+    for member in (row or {}).get("members") or ():
+        signal = member.get("signal") if isinstance(member, Mapping) else None
+        if isinstance(signal, Mapping) and isinstance(signal.get("name"), str):
+            names.append(signal["name"])
+    return sorted(set(names))
+
+
+def incident_fields(change: IncidentChange, root: Mapping[str, Any] | None,
+                    alerts: Sequence[str] = ()) -> dict[str, Any]:
     """The ``incident`` object rules and actions see for one change."""
     incident = change.incident
     body = incident.model_dump(mode="json")
@@ -102,13 +111,16 @@ def incident_fields(change: IncidentChange, root: Mapping[str, Any] | None) -> d
         summary=f"{counts} on {where}" if where else counts,
         evidence=list(dict.fromkeys(evidence))[:MAX_EVIDENCE],
         root_cause=cause,
+        alert_names=list(alerts),
     )
     return body
 
 
-def incident_trigger(change: IncidentChange, root: Mapping[str, Any] | None = None) -> Trigger:
+def incident_trigger(change: IncidentChange, root: Mapping[str, Any] | None = None,
+                     alerts: Sequence[str] = ()) -> Trigger:
     return trigger_from_fields(
-        {"kind": f"incident.{change.kind.value}", "incident": incident_fields(change, root)},
+        {"kind": f"incident.{change.kind.value}",
+         "incident": incident_fields(change, root, alerts)},
         at=change.ts,
     )
 
@@ -203,12 +215,15 @@ class ReactionStage:
     # -- internals ---------------------------------------------------------------------
 
     def _incident_trigger(self, change: IncidentChange) -> Trigger:
-        return incident_trigger(change, self._root_cause(change))
+        row = self._stored(change)
+        return incident_trigger(change, top_hypothesis(row), alert_names(row, change))
 
-    def _root_cause(self, change: IncidentChange) -> dict[str, Any] | None:
+    def _stored(self, change: IncidentChange) -> Mapping[str, Any] | None:
         # Resolved incidents are looked up too: their last message still names the cause.
+        if self.incidents is None:
+            return None
         try:
-            return top_hypothesis(self.incidents, change.incident.id)
+            return self.incidents.get_incident(change.incident.id)
         except OpscopeError:
             log.warning("no root cause for %s: the store could not be read",
                         change.incident.id, exc_info=True)
