@@ -5,13 +5,18 @@ batches for a fixed time and reports items/s, next to the ceiling of merely pars
 same bodies with orjson in this process. A mixed soak run then samples the server's
 resident memory to show whether it stays flat.
 
-    python bench/bench_ingest.py [--seconds 10] [--soak 120] [--clients 2]
+    python bench/bench_ingest.py [--seconds 10] [--soak 120] [--clients 2] [--analysis off]
+
+With ``--analysis off`` the server runs without its analysis stages (log templates,
+metric detectors, correlation, reactions): the figure is then the store-and-acknowledge
+path alone. With analysis on, the slowest stage sets the pace through back-pressure.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -107,7 +112,12 @@ def main() -> None:
     parser.add_argument("--soak", type=float, default=120.0, help="Mixed run for memory.")
     parser.add_argument("--clients", type=int, default=2, help="Concurrent HTTP clients.")
     parser.add_argument("--json", action="store_true", help="Print JSON only.")
+    parser.add_argument("--analysis", choices=("on", "off"), default="on",
+                        help="Run the server's analysis stages (default) or not.")
     args = parser.parse_args()
+    if args.analysis == "off":
+        for section in ("LOG_ANALYSIS", "METRIC_ANALYSIS", "CORRELATION", "REACTIONS"):
+            os.environ[f"OPSCOPE_{section}__ENABLED"] = "false"
 
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,6 +169,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, indent=2))
         return
+    print(f"analysis {args.analysis}, {args.clients} clients, {args.seconds:.0f}s per kind")
     print(f"{'kind':<8} {'items/s':>12} {'orjson parse/s':>15} {'ratio':>7} {'batch':>7}")
     for kind in KINDS:
         r = results[kind]

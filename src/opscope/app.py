@@ -44,7 +44,8 @@ RETENTION_INTERVAL_S = 3600.0
 
 def open_store(settings: Settings) -> DuckDBStore:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return DuckDBStore(settings.database_path, retention=settings.retention.as_timedeltas())
+    return DuckDBStore(settings.database_path, retention=settings.retention.as_timedeltas(),
+                       memory_limit=settings.storage_memory_limit)
 
 
 def build_services(settings: Settings, store: Store | None = None) -> Services:

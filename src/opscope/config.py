@@ -181,6 +181,9 @@ class Settings(Section):
     port: int = Field(8080, ge=1, le=65535, description="Port the server listens on.")
     topology_file: Path | None = Field(
         None, description="YAML file with entities and relations loaded at start.")
+    storage_memory_limit: str = Field(
+        "1GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+        description="Most memory the embedded database may use for its caches (e.g. 2GB).")
     public_url: str = Field(
         "", description="URL people use to reach opscope (for links); defaults to host:port.")
     limits: Limits = Field(default_factory=Limits)

@@ -67,9 +67,11 @@ def _target(path: str | Path | None) -> str:
 class Database:
     """The connection, its write lock and its per-thread read cursors; migrates on open."""
 
-    def __init__(self, path: str | Path | None) -> None:
+    def __init__(self, path: str | Path | None, memory_limit: str | None = None) -> None:
+        # DuckDB's buffer pool may otherwise grow to most of the machine's memory.
+        config = {"memory_limit": memory_limit} if memory_limit else {}
         try:
-            self._con = duckdb.connect(_target(path))
+            self._con = duckdb.connect(_target(path), config=config)
         except (duckdb.Error, OSError) as exc:
             raise StorageError(f"cannot open the database at {path}: {exc}") from exc
         try:

@@ -65,10 +65,11 @@ class DuckDBStore:
         retention: dict[str, timedelta] | None = None,
         *,
         clock: Callable[[], datetime] = now_utc,
+        memory_limit: str | None = None,
     ) -> None:
         self._retention = _retention.check_retention(retention)
         self._clock = clock
-        self._db = Database(path)
+        self._db = Database(path, memory_limit)
         self._samples = _metrics.SampleWriter(self._db)
         self.reactions = _reactions.ReactionTables.open(self._db, clock)
         """Durable adapters of the reaction engine's ports (audit, approvals, ...)."""
