@@ -50,7 +50,7 @@ class LogAnalyzer:
                  miner: TemplateMiner | None = None) -> None:
         self.config = config or LogAnalyzerConfig()
         self.miner = miner or TemplateMiner(self.config.miner)
-        self._headers = HeaderParser(self.config.header_layout)
+        self._headers = HeaderParser(self.config.header_layout, timestamps=False)
         text = self.miner.template
         cfg = self.config
         self.new_template = (NewTemplateDetector(cfg.new_template, text)
@@ -61,7 +61,7 @@ class LogAnalyzer:
         self.sessions = SessionDetector(cfg.sessions, text) if cfg.sessions else None
 
     def process(self, records: Sequence[LogRecord]) -> tuple[list[LogRecord], list[Anomaly]]:
-        mined = [self._mine(record) for record in records]
+        mined = self._mine(records)
         anomalies: list[Anomaly] = []
         for detector in (self.new_template, self.template_rate, self.level_surge,
                          self.sessions):
@@ -69,25 +69,37 @@ class LogAnalyzer:
                 anomalies.extend(detector.observe(mined))
         return mined, anomalies
 
-    def _mine(self, record: LogRecord) -> LogRecord:
-        update: dict[str, Any] = {}
-        content = record.message
-        if self.config.parse_headers:
-            parsed = self._headers.parse(record.message)
-            content = parsed.content
-            if record.level is Level.UNKNOWN and parsed.level is not Level.UNKNOWN:
-                update["level"] = parsed.level
-            attributes = dict(record.attributes)
-            for name, value in (("host", parsed.host), ("component", parsed.component),
-                                ("pid", parsed.pid)):
-                if value and name not in attributes and len(attributes) < 64:
-                    attributes[name] = value[:4096]
-            if attributes != record.attributes:
-                update["attributes"] = attributes
-        match = self.miner.add(content)
-        update["template_id"] = match.template_id
-        update["params"] = match.params
-        return record.model_copy(update=update)
+    def _mine(self, records: Sequence[LogRecord]) -> list[LogRecord]:
+        # The per-line loop of the stage: names are bound once, outside it.
+        add = self.miner.add
+        parse = self._headers.parse if self.config.parse_headers else None
+        unknown = Level.UNKNOWN
+        out: list[LogRecord] = []
+        append = out.append
+        for record in records:
+            update: dict[str, Any] = {}
+            content = record.message
+            if parse is not None:
+                parsed = parse(content)
+                content = parsed.content
+                if record.level is unknown and parsed.level is not unknown:
+                    update["level"] = parsed.level
+                attributes = record.attributes
+                added: dict[str, str] | None = None
+                for name, value in (("host", parsed.host), ("component", parsed.component),
+                                    ("pid", parsed.pid)):
+                    if value and name not in attributes:
+                        if added is None:
+                            added = dict(attributes)
+                        if len(added) < 64:
+                            added[name] = value[:4096]
+                if added is not None and len(added) != len(attributes):
+                    update["attributes"] = added
+            match = add(content)
+            update["template_id"] = match.template_id
+            update["params"] = match.params
+            append(_filled(record, update))
+        return out
 
     def to_json(self) -> dict[str, Any]:
         def state(detector: Any) -> Any:
@@ -119,3 +131,25 @@ class LogAnalyzer:
         if state["sessions"] is not None:
             analyzer.sessions = SessionDetector.from_json(state["sessions"], text)
         return analyzer
+
+
+def _filled(record: LogRecord, update: dict[str, Any]) -> LogRecord:
+    """``record.model_copy(update=update)`` without its generic copying, for plain records.
+
+    Like ``model_copy`` it does not validate: the values come from the analysis itself.
+    """
+    if (type(record) is not LogRecord or record.__pydantic_extra__ is not None
+            or record.__pydantic_private__ is not None):
+        return record.model_copy(update=update)
+    copied = _new_record(LogRecord)
+    values = record.__dict__.copy()
+    values.update(update)
+    _set(copied, "__dict__", values)
+    _set(copied, "__pydantic_extra__", None)
+    _set(copied, "__pydantic_fields_set__", record.__pydantic_fields_set__ | update.keys())
+    _set(copied, "__pydantic_private__", None)
+    return copied
+
+
+_new_record = object.__new__
+_set = object.__setattr__

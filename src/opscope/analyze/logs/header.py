@@ -167,6 +167,10 @@ class HeaderFormat:
         self.regex = re.compile(pattern) if isinstance(pattern, str) else pattern
         if "content" not in self.regex.groupindex:
             raise ValidationFailed(f"header format {name!r} needs a <Content> field")
+        # Layout fields (``f_<name>``) and the output each one feeds, in group order.
+        self.fields: tuple[tuple[str, str | None], ...] = tuple(
+            (key, _FIELD_ROLES.get(re.sub(r"_\d+$", "", key[2:]).lower()))
+            for key in self.regex.groupindex if key.startswith("f_"))
 
     @classmethod
     def from_layout(cls, layout: str, name: str = "custom") -> HeaderFormat:
@@ -205,8 +209,12 @@ _FIELD_ROLES = {
 class HeaderParser:
     """Detects the header shape of each line; see the module doc."""
 
-    def __init__(self, layout: str | None = None, reference: datetime | None = None) -> None:
+    def __init__(self, layout: str | None = None, reference: datetime | None = None,
+                 timestamps: bool = True) -> None:
         self.reference = reference
+        # Reading the timestamp is most of the cost of a line; callers that keep the
+        # record's own time (log analysis) switch it off.
+        self.timestamps = timestamps
         if layout is not None:
             self._shapes = [HeaderFormat.from_layout(layout)]
         else:
@@ -215,53 +223,66 @@ class HeaderParser:
 
     def parse(self, line: str) -> ParsedLine:
         line = line.rstrip("\r\n")
-        order = [self._last, *(i for i in range(len(self._shapes)) if i != self._last)]
-        for index in order:
-            shape = self._shapes[index]
+        shapes = self._shapes
+        last = self._last
+        shape = shapes[last]
+        found = shape.regex.match(line)
+        if found is not None:
+            return self._build(shape, found)
+        for index, shape in enumerate(shapes):
+            if index == last:
+                continue
             found = shape.regex.match(line)
             if found is not None:
                 self._last = index
-                return self._build(shape.name, found)
+                return self._build(shape, found)
         return ParsedLine(content=line.strip())
 
     def parse_batch(self, lines: list[str]) -> list[ParsedLine]:
         return [self.parse(line) for line in lines]
 
-    def _build(self, name: str, found: re.Match[str]) -> ParsedLine:
-        groups = {k: v for k, v in found.groupdict().items() if v is not None}
-        ts_text = groups.get("ts", "")
-        level_text = groups.get("level") or groups.get("ulevel", "")
-        host = groups.get("host", "")
-        component = groups.get("component", "")
-        pid = groups.get("pid", "")
-        custom_ts: list[str] = []
-        for key, value in groups.items():
-            if not key.startswith("f_"):
-                continue
-            role = _FIELD_ROLES.get(re.sub(r"_\d+$", "", key[2:]).lower())
-            if role == "ts":
-                custom_ts.append(value)
-            elif role == "level":
-                level_text = value
-            elif role == "host":
-                host = value
-            elif role == "component":
-                component = value
-            elif role == "pid":
-                pid = value
-        if custom_ts:
-            ts_text = " ".join(custom_ts)
-        ts = parse_timestamp(ts_text, self.reference) if ts_text else None
-        if ts is None and "epoch" in groups:
-            ts = parse_timestamp(groups["epoch"])
-        if ts is None and "pri" in groups and name == "rfc5424" and ts_text:
-            ts = _parse_rfc3339(ts_text)
+    def _build(self, shape: HeaderFormat, found: re.Match[str]) -> ParsedLine:
+        groups = found.groupdict()
+        ts_text = groups.get("ts") or ""
+        level_text = groups.get("level") or groups.get("ulevel") or ""
+        host = groups.get("host") or ""
+        component = groups.get("component") or ""
+        pid = groups.get("pid") or ""
+        pri = groups.get("pri")
+        if shape.fields:
+            custom_ts: list[str] = []
+            for key, role in shape.fields:
+                value = groups[key]
+                if value is None:
+                    continue
+                if role == "ts":
+                    custom_ts.append(value)
+                elif role == "level":
+                    level_text = value
+                elif role == "host":
+                    host = value
+                elif role == "component":
+                    component = value
+                elif role == "pid":
+                    pid = value
+            if custom_ts:
+                ts_text = " ".join(custom_ts)
+        ts = None
+        if self.timestamps:
+            ts = parse_timestamp(ts_text, self.reference) if ts_text else None
+            epoch = groups.get("epoch")
+            if ts is None and epoch is not None:
+                ts = parse_timestamp(epoch)
+            if ts is None and pri is not None and shape.name == "rfc5424" and ts_text:
+                ts = _parse_rfc3339(ts_text)
         level = _level_of(level_text)
-        if level is Level.UNKNOWN and "pri" in groups:
-            level = _SYSLOG_SEVERITY[int(groups["pri"]) % 8]
+        if level is Level.UNKNOWN and pri is not None:
+            level = _SYSLOG_SEVERITY[int(pri) % 8]
+        content = groups["content"]
         return ParsedLine(
-            content=groups.get("content", "").strip(), ts=ts, level=level, host=host.strip(),
-            component=component.strip(), pid=pid.strip().removesuffix(".0"), shape=name,
+            content=content.strip() if content is not None else "", ts=ts, level=level,
+            host=host.strip(), component=component.strip(),
+            pid=pid.strip().removesuffix(".0"), shape=shape.name,
         )
 
 
@@ -271,7 +292,22 @@ _LOGCAT = {"V": Level.DEBUG, "D": Level.DEBUG, "I": Level.INFO, "W": Level.WARNI
            "E": Level.ERROR, "F": Level.FATAL, "A": Level.FATAL}
 
 
+# Level words repeat on every line: remember how each spelling reads (a bounded table).
+_LEVEL_BY_TEXT: dict[str, Level] = {}
+_MAX_LEVEL_TEXTS = 1024
+
+
 def _level_of(text: str) -> Level:
+    known = _LEVEL_BY_TEXT.get(text)
+    if known is not None:
+        return known
+    level = _read_level(text)
+    if len(_LEVEL_BY_TEXT) < _MAX_LEVEL_TEXTS:
+        _LEVEL_BY_TEXT[text] = level
+    return level
+
+
+def _read_level(text: str) -> Level:
     text = text.strip()
     if len(text) == 1 and text in _LOGCAT:
         return _LOGCAT[text]

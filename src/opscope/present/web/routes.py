@@ -24,3 +24,15 @@ def static_files() -> StaticFiles:
 @router.get("/", response_class=HTMLResponse)
 async def event_view(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(request, "events.html", {"version": __version__})
+
+
+@router.get("/incidents", response_class=HTMLResponse)
+async def incident_list(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "incidents.html", {"version": __version__})
+
+
+@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
+async def incident_page(request: Request, incident_id: str) -> HTMLResponse:
+    # The id only reaches the page as data for its script, which fetches the incident.
+    return templates.TemplateResponse(request, "incident.html", {
+        "version": __version__, "incident_id": incident_id})
