@@ -146,7 +146,7 @@ def _filled(record: LogRecord, update: dict[str, Any]) -> LogRecord:
     values.update(update)
     _set(copied, "__dict__", values)
     _set(copied, "__pydantic_extra__", None)
-    _set(copied, "__pydantic_fields_set__", record.__pydantic_fields_set__ | update.keys())
+    _set(copied, "__pydantic_fields_set__", record.__pydantic_fields_set__.union(update))
     _set(copied, "__pydantic_private__", None)
     return copied
 

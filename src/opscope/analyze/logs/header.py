@@ -15,15 +15,16 @@ the year of ``reference``, an event-time hint the caller supplies, never the wal
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from typing import NamedTuple
 
 from opscope.errors import ValidationFailed
 from opscope.model.logs import LEVEL_ALIASES, Level, parse_level
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedLine:
+class ParsedLine(NamedTuple):
+    """The fields of one line (a named tuple: built for every line, cheaply)."""
+
     content: str
     ts: datetime | None = None
     level: Level = Level.UNKNOWN

@@ -228,8 +228,12 @@ class SessionDetector:
                     return value
         message = record.message
         for pattern, words in self._patterns:
-            if words is not None and not any(word in message for word in words):
-                continue
+            if words is not None:
+                for word in words:
+                    if word in message:
+                        break
+                else:
+                    continue
             found = pattern.search(message)
             if found is not None:
                 return found.group(1)

@@ -12,6 +12,18 @@ from opscope.model.hypothesis import Evidence
 _SHIFTS_SHOWN = 3
 
 
+
+# A series that never varied in its reference gives an unbounded z-score; past this it
+# reads as "far outside" rather than as a meaningless 13-digit number.
+_SIGMA_SHOWN_MAX = 10_000.0
+
+
+def _sigmas(value: float, *, signed: bool = True) -> str:
+    if abs(value) >= _SIGMA_SHOWN_MAX:
+        word = ("+" if value > 0 else "-") if signed else ""
+        return f"{word}>{_SIGMA_SHOWN_MAX:,.0f}"
+    return f"{value:+.1f}" if signed else f"{value:.1f}"
+
 def _when(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
 
@@ -39,7 +51,7 @@ def build_evidence(
             summary=(f"{s.metric} {verb} to {_fmt(s.value)} against a normal level of "
                      f"{_fmt(s.baseline.center)} ("
                      + ("relative change, little normal history" if s.relative
-                        else "robust z") + f" {s.signed:+.1f})"),
+                        else "robust z") + f" {_sigmas(s.signed)})"),
             ts=_when(s.onset) if s.onset is not None else None,
         ))
     if onset is not None:
@@ -94,7 +106,8 @@ def build_reason(
     """One sentence saying why the entity sits at ``rank``."""
     parts: list[str] = []
     if peak is not None and degree > 0:
-        parts.append(f"its {peak.metric} moved {peak.score:.1f} robust sigmas from normal")
+        parts.append(f"its {peak.metric} moved {_sigmas(peak.score, signed=False)} robust "
+                     "sigmas from normal")
     elif peak is not None:
         parts.append(f"its largest move ({peak.metric}, {peak.score:.1f} sigmas) "
                      "stayed within the normal band")

@@ -142,7 +142,7 @@ def build_inputs(source: EvidenceSource, incident: Incident,
     anomalies = list(source.anomalies_between(names, fault, end_exclusive))
     anomalies += alert_records(members)
     return RcaInputs(series=series, fault_time=fault.timestamp(), edges=edges,
-                     topology_source="topology", changes=list(changes),
+                     topology_source="the stored topology", changes=list(changes),
                      anomalies=anomalies, entities=tuple(names))
 
 
