@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -181,13 +182,19 @@ def subscribe_incidents(services: Services) -> IncidentStage:
     return stage
 
 
+def api_rules_dir(settings: Settings) -> Path:
+    """Where rule sets created through the API are kept."""
+    return settings.data_dir / "rules"
+
+
 def subscribe_reactions(services: Services) -> ReactionStage:
     """The reaction engine on incident changes, anomalies and events: the configured
     rule files, with its audit, approvals, notification log and action state kept in
     the store so that a restart neither forgets nor sends anything twice."""
     settings, store = services.settings, services.store
     conf = settings.reactions
-    rules, problems = load_rule_files(conf.rules_paths, {**os.environ, **conf.variables})
+    rules, problems = load_rule_files(conf.rules_paths, {**os.environ, **conf.variables},
+                                      api_rules_dir(settings))
     react_settings = ReactSettings(dry_run=conf.dry_run, runbook_dir=conf.runbook_dir,
                                    base_url=settings.base_url)
     if isinstance(store, DuckDBStore):

@@ -20,6 +20,7 @@ rest of its batch still runs. :meth:`close` stops the timer and is idempotent.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -36,7 +37,13 @@ from opscope.model.events import Event
 from opscope.model.execution import Execution
 from opscope.model.incident import IncidentChange, IncidentStatus
 from opscope.react.engine import ReactionEngine
-from opscope.react.rules import RuleError, RuleSet, load_rules, merge_rulesets
+from opscope.react.rules import (
+    RuleError,
+    RuleSet,
+    load_rules,
+    merge_rulesets,
+    rules_from_data,
+)
 from opscope.react.triggers import Trigger, event_trigger, trigger_from_fields
 
 log = logging.getLogger(__name__)
@@ -266,21 +273,31 @@ def approval_secret(configured: str, data_dir: Path) -> bytes:
     return secret.encode()
 
 
-def load_rule_files(paths: Sequence[Path],
-                    variables: Mapping[str, str]) -> tuple[RuleSet, list[str]]:
+API_RULES_SUFFIX = ".rules.json"
+
+
+def load_rule_files(paths: Sequence[Path], variables: Mapping[str, str],
+                    api_dir: Path | None = None) -> tuple[RuleSet, list[str]]:
     """The rules of every file that loads, and one problem line per file that does not.
 
-    A server keeps running on the files that load, so that one broken file does not stop
-    every other reaction; the problems are logged and listed by the API.
+    ``api_dir`` holds the rule sets created through the API (``<name>.rules.json``, the
+    same document shape as a YAML rules file); they are merged after the files. A server
+    keeps running on the sets that load, so that one broken file does not stop every
+    other reaction; the problems are logged and listed by the API.
     """
     sets: list[RuleSet] = []
     problems: list[str] = []
-    for path in paths:
+    api_files = sorted(api_dir.glob("*" + API_RULES_SUFFIX)) if api_dir is not None else []
+    for path in [*paths, *api_files]:
         try:
-            sets.append(load_rules(path, variables))
-        except RuleError as exc:
-            problems.append(str(exc))
-            log.error("reaction rules not loaded: %s", exc)
+            if path.name.endswith(API_RULES_SUFFIX):
+                sets.append(rules_from_data(json.loads(path.read_text(encoding="utf-8")),
+                                            variables))
+            else:
+                sets.append(load_rules(path, variables))
+        except (RuleError, OSError, ValueError) as exc:
+            problems.append(f"{path}: {exc}")
+            log.error("reaction rules not loaded from %s: %s", path, exc)
     try:
         return merge_rulesets(sets), problems
     except RuleError as exc:

@@ -189,3 +189,34 @@ def test_rules_and_their_problems(app: App) -> None:
                                "target": "runbook:fix.sh", "approval": True,
                                "dry_run": False}]
     assert len(body["problems"]) == 1 and "not-there.sh" in body["problems"][0]
+
+
+def test_rule_sets_through_the_api(tmp_path: Path) -> None:
+    settings = load_settings(environ={}, data_dir=tmp_path)
+    services = build_services(settings, store=DuckDBStore(None))
+    admin = {"Authorization": f"Bearer {create_token(services.store, ['admin'], 'ops')}"}
+    reader = {"Authorization": f"Bearer {create_token(services.store, ['read'], 'viewer')}"}
+    doc = {"rules": [{
+        "name": "page-on-critical",
+        "trigger": {"on": ["incident.opened"]},
+        "when": 'incident.severity == "critical"',
+        "actions": [{"kind": "annotate", "name": "note", "with": {"text": "paged"}}],
+    }]}
+    with TestClient(create_app(settings, services)) as client:
+        assert client.put("/api/v1/rules/sets/paging", json=doc,
+                          headers=reader).status_code == 403
+        resp = client.put("/api/v1/rules/sets/paging", json=doc, headers=admin)
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["rules"] == ["page-on-critical"]
+        names = [r["name"] for r in client.get("/api/v1/rules", headers=reader).json()["rules"]]
+        assert "page-on-critical" in names
+        broken = {"rules": [{"name": "x", "trigger": {"on": ["incident.opened"]},
+                             "when": "incident.severity ==", "actions": []}]}
+        bad = client.put("/api/v1/rules/sets/broken", json=broken, headers=admin)
+        assert bad.status_code == 422
+        assert bad.json()["problems"]
+        assert not (tmp_path / "rules" / "broken.rules.json").exists()
+        assert client.delete("/api/v1/rules/sets/paging", headers=admin).status_code == 200
+        names = [r["name"] for r in client.get("/api/v1/rules", headers=reader).json()["rules"]]
+        assert "page-on-critical" not in names
+        assert client.delete("/api/v1/rules/sets/paging", headers=admin).status_code == 404

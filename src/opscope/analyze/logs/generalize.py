@@ -134,12 +134,17 @@ def params_of(template_token: str, token: str) -> list[str]:
     return list(found.groups()) if found is not None else [token]
 
 
+_DATED = DATETIME_MASK + "\x01"
+
+
 def line_params(template: list[str], tokens: list[str]) -> list[str]:
     params: list[str] = []
     for tmpl, token in zip(template, tokens, strict=False):
         if WILDCARD in tmpl:
-            if token.startswith(DATETIME_MASK + "\x01"):
-                params.append(token[len(DATETIME_MASK) + 1:].replace("\x02", " "))
+            if token.startswith(_DATED):
+                params.append(token[len(_DATED):].replace("\x02", " "))
+            elif tmpl == WILDCARD:
+                params.append(token)  # what params_of gives, without the call
             else:
                 params.extend(params_of(tmpl, token))
     return params

@@ -184,12 +184,18 @@ def template_id_of(template: str) -> str:
     return "T" + hashlib.blake2b(template.encode(), digest_size=6).hexdigest()
 
 
+# Messages whose split is remembered: at most this many, of at most this length.
+_MAX_REMEMBERED_LINES = 4096
+_MAX_REMEMBERED_LENGTH = 1024
+
+
 class TemplateMiner:
     """Learns log templates from a stream of messages; see the module doc for the method."""
 
     def __init__(self, config: MinerConfig | None = None) -> None:
         self.config = config or MinerConfig()
         self._masker = TokenMasker()
+        self._lines: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._clusters: dict[str, _Cluster] = {}
         self._by_key: dict[tuple[str, ...], str] = {}
         self._by_length: dict[int, list[str]] = {}
@@ -208,9 +214,8 @@ class TemplateMiner:
 
     def add(self, message: str) -> Match:
         """Learn from one message and return its template."""
-        tokens, dated = self._tokens(message)
-        masked = self._masker.mask_tokens([_dated(t) for t in tokens] if dated else tokens)
-        key = tuple(masked)
+        split, key = self._split(message)
+        tokens = list(split)
         self._seq += 1
         self._merged_now = []
         cid = self._by_key.get(key)
@@ -220,6 +225,7 @@ class TemplateMiner:
             known.last_seen = self._seq
             return Match(cid, known.text, template_tokens=known.tokens, tokens=tokens,
                          run_at=known.run_at)
+        masked = list(key)
         closest, score, word_diffs = self._closest(masked)
         is_new = changed = False
         if closest is not None and score >= self.config.similarity and not word_diffs:
@@ -316,9 +322,9 @@ class TemplateMiner:
 
     def match(self, message: str) -> Match | None:
         """The template of a message without learning from it; None when none fits."""
-        tokens, dated = self._tokens(message)
-        masked = self._masker.mask_tokens([_dated(t) for t in tokens] if dated else tokens)
-        cid = self._by_key.get(tuple(masked))
+        split, key = self._split(message)
+        tokens, masked = list(split), list(key)
+        cid = self._by_key.get(key)
         if cid is not None:
             cluster = self._clusters[cid]
         else:
@@ -422,6 +428,21 @@ class TemplateMiner:
         return miner
 
     # -- internals ------------------------------------------------------------------
+
+    def _split(self, message: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The tokens of a message and their masked form, remembered for short messages:
+        many lines repeat exactly once their header is gone (a bounded table)."""
+        known = self._lines.get(message)
+        if known is not None:
+            return known
+        tokens, dated = self._tokens(message)
+        masked = self._masker.mask_tokens([_dated(t) for t in tokens] if dated else tokens)
+        found = (tuple(tokens), tuple(masked))
+        if len(message) <= _MAX_REMEMBERED_LENGTH:
+            if len(self._lines) >= _MAX_REMEMBERED_LINES:
+                self._lines.clear()
+            self._lines[message] = found
+        return found
 
     def _tokens(self, message: str) -> tuple[list[str], bool]:
         dated = ":" in message and _may_hold_date(message) and (

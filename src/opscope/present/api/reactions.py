@@ -8,7 +8,9 @@ Reads (scope ``read``): ``GET /api/v1/executions`` (filters ``rule``, ``action``
 Decisions (scope ``admin``): ``POST /api/v1/approvals/{id}/approve`` and ``.../reject``
 record the token's name as who decided and answer the execution that followed (for an
 approval, the action's run). ``GET /api/v1/approvals/{id}/link`` makes a signed link
-for one approver.
+for one approver. ``PUT /api/v1/rules/sets/{name}`` creates or replaces a rule set (the
+document shape of a rules file, as JSON; kept in the data directory, merged after the
+configured files and loaded at once); ``DELETE`` removes one.
 
 Signed links need no bearer token: the HMAC-signed ``token`` is the credential. ``GET
 /api/v1/approvals/decide?token=...`` only shows what the link would decide, with a
@@ -19,11 +21,15 @@ because chat tools and mail scanners fetch the links they see.
 from __future__ import annotations
 
 import html
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 from urllib.parse import parse_qs, quote
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as Path_
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -34,7 +40,8 @@ from opscope.present.api.deps import require, services_of
 from opscope.present.api.responses import JSONAnswer
 from opscope.present.api.services import Services
 from opscope.react import AuditQuery
-from opscope.react.stage import ReactionStage
+from opscope.react.rules import rules_from_data
+from opscope.react.stage import API_RULES_SUFFIX, ReactionStage, load_rule_files
 from opscope.store.ports import ExecutionQuery, Page
 
 router = APIRouter(prefix="/api/v1", tags=["reactions"])
@@ -243,6 +250,52 @@ async def decide_by_link(request: Request,
 
 
 # --- rules ----------------------------------------------------------------------------
+
+RULE_SET_NAME = Path_(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+                      description="Name of the rule set (letters, digits, . _ -).")
+
+
+def _rules_dir(services: Services) -> Path:
+    return services.settings.data_dir / "rules"
+
+
+def _reload_rules(services: Services) -> list[str]:
+    """Load the rule files and the API's rule sets again and swap them in."""
+    stage = _stage(services)
+    conf = services.settings.reactions
+    rules, problems = load_rule_files(conf.rules_paths, {**os.environ, **conf.variables},
+                                      _rules_dir(services))
+    stage.load_problems = problems
+    return [*problems, *stage.engine.reload(rules)]
+
+
+@router.put("/rules/sets/{name}", dependencies=ADMIN,
+            summary="Create or replace a rule set (the document shape of a rules file)")
+async def put_rule_set(body: dict[str, Any], name: str = RULE_SET_NAME,
+                       services: Services = Depends(services_of)) -> JSONAnswer:
+    conf = services.settings.reactions
+    ruleset = rules_from_data(body, {**os.environ, **conf.variables})  # 422 naming fields
+    folder = _rules_dir(services)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{name}{API_RULES_SUFFIX}"
+    staged = target.with_suffix(".tmp")
+    staged.write_bytes(orjson.dumps(body, option=orjson.OPT_INDENT_2))
+    staged.replace(target)  # atomic: a crash leaves the old set or the new one
+    problems = await run_in_threadpool(_reload_rules, services)
+    return JSONAnswer({"name": name, "rules": [r.name for r in ruleset.rules],
+                       "problems": problems})
+
+
+@router.delete("/rules/sets/{name}", dependencies=ADMIN,
+               summary="Delete a rule set created through the API")
+async def delete_rule_set(name: str = RULE_SET_NAME,
+                          services: Services = Depends(services_of)) -> JSONAnswer:
+    target = _rules_dir(services) / f"{name}{API_RULES_SUFFIX}"
+    if not target.exists():
+        raise NotFound(f"no rule set {name!r} was created through the API")
+    target.unlink()
+    problems = await run_in_threadpool(_reload_rules, services)
+    return JSONAnswer({"deleted": name, "problems": problems})
 
 
 @router.get("/rules", dependencies=READ, summary="The loaded reaction rules and their problems")
