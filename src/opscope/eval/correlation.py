@@ -381,7 +381,8 @@ def render(report: dict[str, Any]) -> str:
 
 # -- the live incident stage on single faults --------------------------------------
 
-LIVE_WARMUP = timedelta(minutes=35)
+# Longer than the log analysis warm-up (an hour of event time before new templates alarm).
+LIVE_WARMUP = timedelta(minutes=65)
 LIVE_AFTER = timedelta(minutes=10)
 LIVE_FAULT = timedelta(minutes=5)
 
@@ -400,7 +401,9 @@ class LiveOutcome:
 
 def replay_live(seed: int, index: int) -> LiveOutcome:
     """One fault on a fresh simulated shop, replayed batch by batch through the live
-    incident stage (the same code the server runs) with an in-memory store."""
+    incident stage (the same code the server runs) with an in-memory store. As in the
+    server, the shop's logs go through log analysis first and its anomalies (new and
+    surging error templates) reach the incident stage beside the alerts."""
     import numpy as np
 
     from opscope.analyze.correlate.stage import (
@@ -408,6 +411,7 @@ def replay_live(seed: int, index: int) -> LiveOutcome:
         IncidentStageConfig,
         MemoryIncidentSink,
     )
+    from opscope.analyze.logs import LogAnalyzer
     from opscope.analyze.rca.live import MemoryEvidence
     from opscope.config import Correlation
     from opscope.sim import FaultKind, Simulation, SimulationConfig, run_fast
@@ -415,7 +419,8 @@ def replay_live(seed: int, index: int) -> LiveOutcome:
     rng = np.random.default_rng([seed, index, 1])
     start = BASE + timedelta(days=index)
     sim = Simulation(seed=seed * 7_919 + index, start=start, step_seconds=10.0,
-                     config=SimulationConfig(log_volume=0.0))
+                     config=SimulationConfig())
+    logs = LogAnalyzer()
     kind = sorted(FaultKind)[index % len(FaultKind)]
     targets = sim.faults.candidates(kind)
     entity = targets[int(rng.integers(len(targets)))]
@@ -432,6 +437,10 @@ def replay_live(seed: int, index: int) -> LiveOutcome:
         for batch in run_fast(sim, LIVE_WARMUP + LIVE_AFTER):
             evidence.add_samples(batch.metrics)
             evidence.changes.extend(batch.changes)
+            _, anomalies = logs.process(batch.logs)
+            if anomalies:  # stored anomalies are evidence for the ranker, as in the server
+                evidence.anomalies.extend(anomalies)
+                stage.handle_anomalies(anomalies)
             stage.handle_events(batch.events)
             stage.handle_metrics(batch.metrics)
     finally:
@@ -479,10 +488,12 @@ def evaluate_live(seed: int = 7, faults: int = 10, within_s: float = 60.0) -> di
 
 def render_live(report: dict[str, Any]) -> str:
     lines = [f"{'kind':28}{'root':18}{'incid.':>7}{'opened s':>9}{'right s':>9}  final top"]
+    def secs(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f}"
+
     for o in report["faults_detail"]:
         lines.append(f"{o['kind']:28}{o['root']:18}{o['incidents']:>7}"
-                     f"{o['opened_s'] if o['opened_s'] is not None else '-':>9}"
-                     f"{o['first_right_s'] if o['first_right_s'] is not None else '-':>9}"
+                     f"{secs(o['opened_s']):>9}{secs(o['first_right_s']):>9}"
                      f"  {o['final_top']}")
     lines += [f"{k}: {v}" for k, v in report.items() if k != "faults_detail"]
     return "\n".join(lines)

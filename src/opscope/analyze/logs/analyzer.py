@@ -70,20 +70,27 @@ class LogAnalyzer:
         return mined, anomalies
 
     def _mine(self, records: Sequence[LogRecord]) -> list[LogRecord]:
-        # The per-line loop of the stage: names are bound once, outside it.
-        add = self.miner.add
+        # The per-line loop of the stage: names are bound once, outside it, and each result
+        # is a copy of the record made as ``model_copy`` makes it, without its generic steps.
+        add = self.miner.add_values
         parse = self._headers.parse if self.config.parse_headers else None
         unknown = Level.UNKNOWN
         out: list[LogRecord] = []
         append = out.append
         for record in records:
-            update: dict[str, Any] = {}
+            if (type(record) is not LogRecord or record.__pydantic_extra__ is not None
+                    or record.__pydantic_private__ is not None):
+                append(record.model_copy(update=self._update(record)))
+                continue
+            values = record.__dict__.copy()
+            changed = _MINED
             content = record.message
             if parse is not None:
                 parsed = parse(content)
                 content = parsed.content
                 if record.level is unknown and parsed.level is not unknown:
-                    update["level"] = parsed.level
+                    values["level"] = parsed.level
+                    changed = _MINED_LEVEL
                 attributes = record.attributes
                 added: dict[str, str] | None = None
                 for name, value in (("host", parsed.host), ("component", parsed.component),
@@ -94,12 +101,35 @@ class LogAnalyzer:
                         if len(added) < 64:
                             added[name] = value[:4096]
                 if added is not None and len(added) != len(attributes):
-                    update["attributes"] = added
-            match = add(content)
-            update["template_id"] = match.template_id
-            update["params"] = match.params
-            append(_filled(record, update))
+                    values["attributes"] = added
+                    changed = changed | _ATTRIBUTES
+            values["template_id"], values["params"] = add(content)
+            copied = _new_record(LogRecord)
+            _set(copied, "__dict__", values)
+            _set(copied, "__pydantic_extra__", None)
+            _set(copied, "__pydantic_fields_set__", record.__pydantic_fields_set__ | changed)
+            _set(copied, "__pydantic_private__", None)
+            append(copied)
         return out
+
+    def _update(self, record: LogRecord) -> dict[str, Any]:
+        """The fields analysis fills in on one record (the general path of ``_mine``)."""
+        update: dict[str, Any] = {}
+        content = record.message
+        if self.config.parse_headers:
+            parsed = self._headers.parse(record.message)
+            content = parsed.content
+            if record.level is Level.UNKNOWN and parsed.level is not Level.UNKNOWN:
+                update["level"] = parsed.level
+            attributes = dict(record.attributes)
+            for name, value in (("host", parsed.host), ("component", parsed.component),
+                                ("pid", parsed.pid)):
+                if value and name not in attributes and len(attributes) < 64:
+                    attributes[name] = value[:4096]
+            if attributes != record.attributes:
+                update["attributes"] = attributes
+        update["template_id"], update["params"] = self.miner.add_values(content)
+        return update
 
     def to_json(self) -> dict[str, Any]:
         def state(detector: Any) -> Any:
@@ -133,23 +163,9 @@ class LogAnalyzer:
         return analyzer
 
 
-def _filled(record: LogRecord, update: dict[str, Any]) -> LogRecord:
-    """``record.model_copy(update=update)`` without its generic copying, for plain records.
-
-    Like ``model_copy`` it does not validate: the values come from the analysis itself.
-    """
-    if (type(record) is not LogRecord or record.__pydantic_extra__ is not None
-            or record.__pydantic_private__ is not None):
-        return record.model_copy(update=update)
-    copied = _new_record(LogRecord)
-    values = record.__dict__.copy()
-    values.update(update)
-    _set(copied, "__dict__", values)
-    _set(copied, "__pydantic_extra__", None)
-    _set(copied, "__pydantic_fields_set__", record.__pydantic_fields_set__.union(update))
-    _set(copied, "__pydantic_private__", None)
-    return copied
-
-
+# The fields a mined record has set on top of the record's own.
+_MINED = frozenset({"template_id", "params"})
+_MINED_LEVEL = _MINED | {"level"}
+_ATTRIBUTES = frozenset({"attributes"})
 _new_record = object.__new__
 _set = object.__setattr__

@@ -150,6 +150,24 @@ def line_params(template: list[str], tokens: list[str]) -> list[str]:
     return params
 
 
+def params_at(template: list[str], positions: tuple[int, ...], tokens: list[str]) -> list[str]:
+    """``line_params`` given the ascending positions of the template's ``<*>`` tokens,
+    which a template keeps: the other tokens need not be looked at for every line."""
+    params: list[str] = []
+    count = len(tokens)
+    for index in positions:
+        if index >= count:
+            break
+        tmpl, token = template[index], tokens[index]
+        if token.startswith(_DATED):
+            params.append(token[len(_DATED):].replace("\x02", " "))
+        elif tmpl == WILDCARD:
+            params.append(token)
+        else:
+            params.extend(params_of(tmpl, token))
+    return params
+
+
 def run_params(template: list[str], run_at: int, tokens: list[str]) -> list[str]:
     """Values of a line whose template has a run of values at ``run_at`` (see below)."""
     if run_at < 0:

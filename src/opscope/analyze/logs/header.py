@@ -160,6 +160,9 @@ def parse_timestamp(text: str, reference: datetime | None = None) -> datetime | 
     return value.replace(tzinfo=reference.tzinfo or UTC)
 
 
+_GROUPS = ("ts", "level", "ulevel", "host", "component", "pid", "pri", "epoch", "content")
+
+
 class HeaderFormat:
     """One header shape: a compiled regex with named groups, including ``content``."""
 
@@ -168,10 +171,14 @@ class HeaderFormat:
         self.regex = re.compile(pattern) if isinstance(pattern, str) else pattern
         if "content" not in self.regex.groupindex:
             raise ValidationFailed(f"header format {name!r} needs a <Content> field")
+        index = self.regex.groupindex
+        # Where each named group is in ``match.groups()`` (-1: not in this shape), read
+        # once here rather than through a dict of all groups for every line.
+        self.slots: tuple[int, ...] = tuple(index.get(name, 0) - 1 for name in _GROUPS)
         # Layout fields (``f_<name>``) and the output each one feeds, in group order.
-        self.fields: tuple[tuple[str, str | None], ...] = tuple(
-            (key, _FIELD_ROLES.get(re.sub(r"_\d+$", "", key[2:]).lower()))
-            for key in self.regex.groupindex if key.startswith("f_"))
+        self.fields: tuple[tuple[int, str | None], ...] = tuple(
+            (number - 1, _FIELD_ROLES.get(re.sub(r"_\d+$", "", key[2:]).lower()))
+            for key, number in index.items() if key.startswith("f_"))
 
     @classmethod
     def from_layout(cls, layout: str, name: str = "custom") -> HeaderFormat:
@@ -243,17 +250,20 @@ class HeaderParser:
         return [self.parse(line) for line in lines]
 
     def _build(self, shape: HeaderFormat, found: re.Match[str]) -> ParsedLine:
-        groups = found.groupdict()
-        ts_text = groups.get("ts") or ""
-        level_text = groups.get("level") or groups.get("ulevel") or ""
-        host = groups.get("host") or ""
-        component = groups.get("component") or ""
-        pid = groups.get("pid") or ""
-        pri = groups.get("pri")
+        values = found.groups()
+        at_ts, at_level, at_ulevel, at_host, at_component, at_pid, at_pri, at_epoch, at_content = (
+            shape.slots)
+        ts_text = (values[at_ts] if at_ts >= 0 else None) or ""
+        level_text = ((values[at_level] if at_level >= 0 else None)
+                      or (values[at_ulevel] if at_ulevel >= 0 else None) or "")
+        host = (values[at_host] if at_host >= 0 else None) or ""
+        component = (values[at_component] if at_component >= 0 else None) or ""
+        pid = (values[at_pid] if at_pid >= 0 else None) or ""
+        pri = values[at_pri] if at_pri >= 0 else None
         if shape.fields:
             custom_ts: list[str] = []
-            for key, role in shape.fields:
-                value = groups[key]
+            for at, role in shape.fields:
+                value = values[at]
                 if value is None:
                     continue
                 if role == "ts":
@@ -271,7 +281,7 @@ class HeaderParser:
         ts = None
         if self.timestamps:
             ts = parse_timestamp(ts_text, self.reference) if ts_text else None
-            epoch = groups.get("epoch")
+            epoch = values[at_epoch] if at_epoch >= 0 else None
             if ts is None and epoch is not None:
                 ts = parse_timestamp(epoch)
             if ts is None and pri is not None and shape.name == "rfc5424" and ts_text:
@@ -279,7 +289,7 @@ class HeaderParser:
         level = _level_of(level_text)
         if level is Level.UNKNOWN and pri is not None:
             level = _SYSLOG_SEVERITY[int(pri) % 8]
-        content = groups["content"]
+        content = values[at_content]
         return ParsedLine(
             content=content.strip() if content is not None else "", ts=ts, level=level,
             host=host.strip(), component=component.strip(),

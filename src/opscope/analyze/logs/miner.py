@@ -32,6 +32,7 @@ from opscope.analyze.logs.generalize import (
     covers,
     fits_run,
     merge_tokens,
+    params_at,
     run_params,
     value_run,
     word_difference,
@@ -123,13 +124,22 @@ class _Cluster:
     text: str = ""
     # Index of a <*> that stands for a run of any number of value tokens, or -1.
     run_at: int = -1
+    # Positions of the tokens holding a <*>, where a line's parameters are.
+    wild: tuple[int, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.text = " ".join(self.tokens)
+        self.set_tokens(self.tokens)
 
     def set_tokens(self, tokens: list[str]) -> None:
         self.tokens = tokens
         self.text = " ".join(tokens)
+        self.wild = tuple(i for i, token in enumerate(tokens) if WILDCARD in token)
+
+    def params(self, tokens: list[str]) -> list[str]:
+        """The parameters of a line of this template (``Match.params``)."""
+        if self.run_at >= 0:
+            return run_params(self.tokens, self.run_at, tokens)
+        return params_at(self.tokens, self.wild, tokens)
 
 
 def _may_hold_date(message: str) -> bool:
@@ -214,6 +224,18 @@ class TemplateMiner:
 
     def add(self, message: str) -> Match:
         """Learn from one message and return its template."""
+        cid, cluster, tokens, is_new, changed = self._learn(message)
+        return Match(cid, cluster.text, is_new, changed or bool(self._merged_now),
+                     cluster.tokens, tokens, tuple(self._merged_now), cluster.run_at)
+
+    def add_values(self, message: str) -> tuple[str, list[str]]:
+        """Learn from one message; its template id and parameters (``add`` without the
+        :class:`Match`, for callers that need only these, once per line)."""
+        cid, cluster, tokens, _, _ = self._learn(message)
+        return cid, cluster.params(tokens)
+
+    def _learn(self, message: str) -> tuple[str, _Cluster, list[str], bool, bool]:
+        """(template id, its cluster, the line's tokens, new template?, template changed?)"""
         split, key = self._split(message)
         tokens = list(split)
         self._seq += 1
@@ -223,8 +245,7 @@ class TemplateMiner:
             known = self._clusters[cid]
             known.count += 1
             known.last_seen = self._seq
-            return Match(cid, known.text, template_tokens=known.tokens, tokens=tokens,
-                         run_at=known.run_at)
+            return cid, known, tokens, False, False
         masked = list(key)
         closest, score, word_diffs = self._closest(masked)
         is_new = changed = False
@@ -253,8 +274,7 @@ class TemplateMiner:
         cluster.count += 1
         cluster.last_seen = self._seq
         self._remember_key(key, cluster)
-        return Match(cluster.id, cluster.text, is_new, changed or bool(self._merged_now),
-                     cluster.tokens, tokens, tuple(self._merged_now), cluster.run_at)
+        return cluster.id, cluster, tokens, is_new, changed
 
     def add_batch(self, messages: Iterable[str]) -> list[Match]:
         return [self.add(message) for message in messages]

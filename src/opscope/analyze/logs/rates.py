@@ -104,7 +104,8 @@ class CountBaseline:
         self.evicted = 0
 
     def add(self, key: str, ts: float, message: str) -> None:
-        bucket = int(ts // self.config.bucket_seconds)
+        config = self.config
+        bucket = int(ts // config.bucket_seconds)
         series = self._series.get(key)
         if series is None:
             if len(self._series) >= self.config.max_keys:
@@ -115,7 +116,11 @@ class CountBaseline:
         if series.last_closed is not None and bucket <= series.last_closed:
             return  # later than the lateness allowance: the bucket is already scored
         series.open[bucket] = series.open.get(bucket, 0) + 1
-        bounded_examples(series.examples.setdefault(bucket, []), message, self.config.examples)
+        examples = series.examples.get(bucket)
+        if examples is None:
+            examples = series.examples[bucket] = []
+        if len(examples) < config.examples:
+            bounded_examples(examples, message, config.examples)
         if self._watermark is None or bucket > self._watermark:
             self._watermark = bucket
 
@@ -209,10 +214,11 @@ class _RateDetectorBase:
         raise NotImplementedError
 
     def observe(self, records: Sequence[LogRecord]) -> list[Anomaly]:
+        key_of, add = self.key_of, self._baseline.add
         for record in records:
-            key = self.key_of(record)
+            key = key_of(record)
             if key is not None:
-                self._baseline.add(key, record.ts.timestamp(), record.message)
+                add(key, record.ts.timestamp(), record.message)
         found: list[Anomaly] = []
         cfg = self.config
         for key, series, bucket, count, expected, sd, examples in self._baseline.close():
@@ -272,9 +278,10 @@ class TemplateRateDetector(_RateDetectorBase):
     anomaly_kind = "log_rate"
 
     def key_of(self, record: LogRecord) -> str | None:
-        if not record.template_id:
+        tid = record.template_id
+        if not tid:
             return None
-        return f"{entity_of(record)}\0{record.template_id}"
+        return f"{record.entity or record.source}\0{tid}"  # entity_of, inlined: every line
 
     def _describe(self, key: str) -> tuple[str, str, dict[str, Any]]:
         entity, _, tid = key.partition("\0")
