@@ -49,6 +49,7 @@ bench: setup
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_metrics.py
+	$(BIN)/python bench/bench_react.py
 
 eval: setup
 	$(BIN)/python -m pip install -q -e '.[test,bench]'

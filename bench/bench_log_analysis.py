@@ -9,7 +9,7 @@ are CPU seconds of this process (best of ``--repeat``), which other work on a sh
 machine disturbs far less than wall time.
 
     .venv/bin/python bench/bench_log_analysis.py --data /work/shared/data/loghub_2k \
-        [--batch 2000] [--repeat 3] [--profile]
+        [--batch 2000] [--repeat 3] [--interleave] [--profile]
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import cProfile
 import pstats
 import time
 from datetime import UTC, datetime, timedelta
+from itertools import zip_longest
 from pathlib import Path
 
 from opscope.analyze.logs import LogAnalyzer
@@ -29,16 +30,19 @@ from opscope.model import LogRecord
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 
-def load(root: Path) -> list[LogRecord]:
-    records: list[LogRecord] = []
+def load(root: Path, interleave: bool = False) -> list[LogRecord]:
+    """One file after the other, or (``interleave``) their lines taken in turn, as the
+    server receives several senders at once."""
+    files: list[list[LogRecord]] = []
     for path in sorted(root.glob("*/*_2k.log")):
         name = path.parent.name.lower()
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-        records.extend(
-            LogRecord(ts=T0 + timedelta(seconds=i), source=name, message=line)
-            for i, line in enumerate(lines)
-        )
-    return records
+        files.append([LogRecord(ts=T0 + timedelta(seconds=i), source=name, message=line)
+                      for i, line in enumerate(lines)])
+    if not interleave:
+        return [record for records in files for record in records]
+    turns = zip_longest(*files)
+    return [record for turn in turns for record in turn if record is not None]
 
 
 def analyse(records: list[LogRecord], batch: int) -> float:
@@ -63,8 +67,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
     parser.add_argument("--profile", action="store_true", help="print a cProfile summary")
+    parser.add_argument("--interleave", action="store_true",
+                        help="take the files' lines in turn instead of one file after another")
     args = parser.parse_args()
-    records = load(args.data)
+    records = load(args.data, args.interleave)
     if not records:
         raise SystemExit(f"no */*_2k.log files under {args.data}")
     headers = HeaderParser()

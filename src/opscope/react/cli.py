@@ -24,6 +24,7 @@ import typer
 from opscope.errors import ValidationFailed
 from opscope.react.duration import parse_duration
 from opscope.react.history import JsonFileHistory
+from opscope.react.ports import HistorySource
 from opscope.react.replay import replay
 from opscope.react.rules import RuleError, load_rules
 
@@ -60,8 +61,18 @@ def test_command(
 ) -> None:
     """Show what the rules would have done on stored history, without running anything."""
     try:
-        ruleset = load_rules(file, os.environ)
         source = JsonFileHistory(history)
+    except ValidationFailed as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    run_test(file, source, replay_window, until, as_json)
+
+
+def run_test(file: Path, source: HistorySource, replay_window: str, until: str,
+             as_json: bool) -> None:
+    """Replay ``file``'s rules over ``source`` and print what would have happened."""
+    try:
+        ruleset = load_rules(file, os.environ)
         window = parse_duration(replay_window)
         end = datetime.fromisoformat(until) if until else datetime.now(UTC)
     except (ValidationFailed, ValueError) as exc:

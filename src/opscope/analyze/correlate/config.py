@@ -43,6 +43,11 @@ class DedupConfig(BaseModel):
     retain_resolved_minutes: float = Field(
         default=24 * 60.0, gt=0,
         description="Forget a resolved alert's state after this long (bounds memory).")
+    max_alerts: int = Field(
+        default=100_000, ge=1,
+        description="Most alerts (and anomalies) whose state is tracked at once. A new one "
+                    "past this evicts the least recently seen: it is resolved at that "
+                    "moment (so its incident can end) and forgotten, and counted.")
 
 
 class LinkWeights(BaseModel):

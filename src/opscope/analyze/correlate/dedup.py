@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -117,8 +117,9 @@ def anomaly_fingerprint(anomaly: Anomaly) -> str:
 
 class AlertTracker:
     """Turns raw notifications into occurrence updates. Bounded: resolved state is forgotten
-    after ``retain_resolved_minutes``; timers live in one heap, so ``advance`` costs only
-    the work that is due."""
+    after ``retain_resolved_minutes``, and at most ``max_alerts`` are tracked at once (the
+    least recently seen is evicted: resolved and forgotten, see :meth:`take_evicted`);
+    timers live in one heap, so ``advance`` costs only the work that is due."""
 
     def __init__(self, config: DedupConfig | None = None,
                  anomaly_severity: Severity = Severity.WARNING,
@@ -126,9 +127,13 @@ class AlertTracker:
         self.config = config or DedupConfig()
         self.anomaly_severity = anomaly_severity
         self.anomaly_hold = anomaly_hold_minutes * 60.0
-        self._states: dict[tuple[str, str], _AlertState] = {}
+        # Least recently seen first: the order eviction takes them in.
+        self._states: OrderedDict[tuple[str, str], _AlertState] = OrderedDict()
         self._timers: list[tuple[datetime, int, tuple[str, str], int]] = []
         self._seq = 0
+        self._evicted: list[AlertUpdate] = []
+        self.evicted = 0
+        """Alerts forgotten because ``max_alerts`` were tracked (since start)."""
 
     # -- identity ----------------------------------------------------------------------
 
@@ -182,14 +187,33 @@ class AlertTracker:
                              starts_at=starts_at,
                              last_seen=when, occurrence=occurrence, resolved_at=resolve_at,
                              auto_resolve=auto)
+            self._states.pop(key, None)
+            self._evict_for_one(when)
             self._states[key] = st
             self._arm(st)
             return AlertUpdate(UpdateKind.NEW, st.signal(), when)
+        self._states.move_to_end(key)
         st.last_seen = max(st.last_seen, when)
         st.severity, st.summary, st.labels, st.auto_resolve = severity, summary, labels, auto
         if resolve_at is None:
             return self._fire(st, when)
         return self._resolve(st, when, resolve_at)
+
+    def _evict_for_one(self, at: datetime) -> None:
+        """Make room for one more alert. A firing alert that is evicted is resolved at
+        ``at`` (its last news is older than any other's) so that its incident is not held
+        open by an alert nobody tracks any more."""
+        while len(self._states) >= self.config.max_alerts:
+            _, st = self._states.popitem(last=False)
+            self.evicted += 1
+            if st.resolved_at is None:
+                st.resolved_at, st.held_resolve = max(at, st.last_seen), None
+                self._evicted.append(AlertUpdate(UpdateKind.AUTO_RESOLVED, st.signal(), at))
+
+    def take_evicted(self) -> list[AlertUpdate]:
+        """The resolves caused by eviction since the last call (for correlation)."""
+        out, self._evicted = self._evicted, []
+        return out
 
     def _fire(self, st: _AlertState, when: datetime) -> AlertUpdate:
         st.repeat_count += 1
@@ -248,10 +272,12 @@ class AlertTracker:
         return min(deadlines) if deadlines else None
 
     def _arm(self, st: _AlertState) -> None:
-        st.version += 1
+        # Versions are unique across states: an alert evicted or forgotten and then seen
+        # again must not be woken by the timers of its former state.
+        self._seq += 1
+        st.version = self._seq
         deadline = self._deadline(st)
         if deadline is not None:
-            self._seq += 1
             heapq.heappush(self._timers, (deadline, self._seq, (st.source, st.fingerprint),
                                           st.version))
 
@@ -315,7 +341,10 @@ class AlertTracker:
             raise ValueError(f"unsupported dedup state version {doc.get('version')!r}")
         self._states.clear()
         self._timers.clear()
+        # Saved least recently seen first. A cap smaller than the saved state keeps the
+        # most recent; the others are evicted as at runtime (resolved, counted).
         for item in doc["alerts"]:
             st = _AlertState.from_json(item)
+            self._evict_for_one(st.last_seen)
             self._states[(st.source, st.fingerprint)] = st
             self._arm(st)

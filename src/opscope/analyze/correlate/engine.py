@@ -108,7 +108,7 @@ class CorrelationEngine:
 
     def _tick(self, at: datetime) -> datetime:
         self.clock = at if self.clock is None else max(self.clock, at)
-        for update in self.tracker.advance(self.clock):
+        for update in [*self.tracker.take_evicted(), *self.tracker.advance(self.clock)]:
             self._route(update)
         return self.clock
 
@@ -133,6 +133,8 @@ class CorrelationEngine:
                 update = self.tracker.observe(item, at)
             else:
                 update = self.tracker.observe_anomaly(item)
+            for evicted in self.tracker.take_evicted():  # room was made for this one
+                self._route(evicted)
             if update is not None:
                 self._route(update)
         end = now if now is not None else (items[-1][0] if items else self.clock)

@@ -86,7 +86,7 @@ class LogAnalyzer:
             changed = _MINED
             content = record.message
             if parse is not None:
-                parsed = parse(content)
+                parsed = parse(content, (record.source, record.entity))
                 content = parsed.content
                 if record.level is unknown and parsed.level is not unknown:
                     values["level"] = parsed.level
@@ -117,7 +117,7 @@ class LogAnalyzer:
         update: dict[str, Any] = {}
         content = record.message
         if self.config.parse_headers:
-            parsed = self._headers.parse(record.message)
+            parsed = self._headers.parse(record.message, (record.source, record.entity))
             content = parsed.content
             if record.level is Level.UNKNOWN and parsed.level is not Level.UNKNOWN:
                 update["level"] = parsed.level

@@ -214,6 +214,9 @@ _FIELD_ROLES = {
 }
 
 
+_MAX_STREAMS = 4096  # senders whose last shape is remembered
+
+
 class HeaderParser:
     """Detects the header shape of each line; see the module doc."""
 
@@ -228,14 +231,21 @@ class HeaderParser:
         else:
             self._shapes = [HeaderFormat(name, pattern) for name, pattern in _SHAPES]
         self._last = 0
+        self._last_by_stream: dict[tuple[str, str], int] = {}
 
-    def parse(self, line: str) -> ParsedLine:
+    def parse(self, line: str, stream: tuple[str, str] | None = None) -> ParsedLine:
+        """The fields of ``line``. ``stream`` names its sender (source, entity): each
+        sender's last shape is then tried first, so that interleaved senders with
+        different formats do not each start the search over."""
         line = line.rstrip("\r\n")
         shapes = self._shapes
-        last = self._last
+        known = self._last_by_stream.get(stream) if stream is not None else None
+        last = self._last if known is None else known
         shape = shapes[last]
         found = shape.regex.match(line)
         if found is not None:
+            if stream is not None and known is None:
+                self._remember(stream, last)
             return self._build(shape, found)
         for index, shape in enumerate(shapes):
             if index == last:
@@ -243,8 +253,15 @@ class HeaderParser:
             found = shape.regex.match(line)
             if found is not None:
                 self._last = index
+                if stream is not None:
+                    self._remember(stream, index)
                 return self._build(shape, found)
         return ParsedLine(content=line.strip())
+
+    def _remember(self, stream: tuple[str, str], index: int) -> None:
+        if len(self._last_by_stream) >= _MAX_STREAMS:
+            self._last_by_stream.clear()
+        self._last_by_stream[stream] = index
 
     def parse_batch(self, lines: list[str]) -> list[ParsedLine]:
         return [self.parse(line) for line in lines]

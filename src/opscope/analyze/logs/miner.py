@@ -287,11 +287,14 @@ class TemplateMiner:
             cluster = self._clusters[cid]
             if fits_run(cluster.tokens, cluster.run_at, masked):
                 return cluster, False
+        first = masked[0]
         for length, ids in self._by_length.items():
             if length == len(masked):
                 continue
             for cid in ids:
                 cluster = self._clusters[cid]
+                if not cluster.tokens or cluster.tokens[0] != first:
+                    continue  # value_run's first test, without calling it for every template
                 found = value_run(cluster.tokens, masked)
                 if found is not None:
                     return self._make_run(cluster, *found), True

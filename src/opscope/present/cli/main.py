@@ -12,10 +12,10 @@ from opscope.present.cli.eval import eval_app
 from opscope.present.cli.incidents_cmd import incidents_app, patterns
 from opscope.present.cli.ingest import ingest
 from opscope.present.cli.logs_cmd import logs_app
+from opscope.present.cli.rules_cmd import rules_app
 from opscope.present.cli.serve import serve
 from opscope.present.cli.token import token_app
 from opscope.present.cli.train import train
-from opscope.react.cli import rules_app
 
 app = typer.Typer(
     name="opscope",
