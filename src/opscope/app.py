@@ -146,6 +146,13 @@ def subscribe_metric_analysis(services: Services) -> MetricAnalysisStage:
         "opscope_metric_analysis_samples", "Metric samples scored since start.",
         lambda: {(): float(stage.counters.samples)})
     services.telemetry.add_gauge(
+        "opscope_metric_analysis_series", "Series with detector state (at most "
+        "metric_analysis.bank.capacity).", lambda: {(): float(len(stage.bank))})
+    services.telemetry.add_gauge(
+        "opscope_metric_analysis_series_evicted_total", "Series whose detector state was "
+        "evicted (least recently updated first) because the bank was full, since start.",
+        lambda: {(): float(stage.bank.evicted)})
+    services.telemetry.add_gauge(
         "opscope_metric_analysis_busy_seconds", "Time metric analysis spent on batches "
         "(samples / busy seconds is the rate it can sustain).",
         lambda: {(): stage.counters.busy_seconds})
@@ -179,6 +186,16 @@ def subscribe_incidents(services: Services) -> IncidentStage:
     services.telemetry.add_gauge(
         "opscope_incident_rankings", "Root-cause rankings made since start.",
         lambda: {(): float(stage.counters.rankings)})
+    services.telemetry.add_gauge(
+        "opscope_correlation_state", "Alerts and incidents held in memory by correlation "
+        "(each kind capped by a correlation setting).",
+        lambda: {(("kind", k),): float(held) for k, (held, _) in
+                 stage.engine.bounded_state().items()})
+    services.telemetry.add_gauge(
+        "opscope_correlation_evictions_total", "Alerts and incidents evicted from memory "
+        "because their cap was reached, since start.",
+        lambda: {(("kind", k),): float(evicted) for k, (_, evicted) in
+                 stage.engine.bounded_state().items()})
     return stage
 
 

@@ -145,6 +145,17 @@ class Correlation(Section):
     save_interval_seconds: float = Field(
         60.0, gt=0, description="Wall time between saves of the correlation state to the "
         "store; it is saved on shutdown as well.")
+    max_alerts: int = Field(
+        100_000, ge=1, description="Most alerts and anomalies whose state is tracked at "
+        "once; a new one past this resolves and forgets the least recently seen "
+        "(counted in opscope_correlation_evictions_total).")
+    max_active_incidents: int = Field(
+        10_000, ge=1, description="Most incidents open or pending at once; a new one past "
+        "this ends the one whose latest join is oldest (counted).")
+    max_finished_incidents: int = Field(
+        20_000, ge=1, description="Most resolved incidents remembered in memory for "
+        "recurrence links; past this the oldest are forgotten there (the store keeps "
+        "them; counted).")
     engine: dict[str, Any] = Field(
         default_factory=dict, description="Further settings of the correlation engine, as "
         "the fields of opscope.analyze.correlate.EngineConfig (dedup rules, inhibit rules, "

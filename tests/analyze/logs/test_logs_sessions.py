@@ -39,8 +39,9 @@ def test_streaming_detector_trains_then_flags() -> None:
                                      entity="hdfs"))
     found = detector.observe(records)
     found += detector.flush()
-    assert [a.subject for a in found] == ["blk_60"]
+    assert [a.evidence["session"] for a in found] == ["blk_60"]
     anomaly = found[0]
+    assert anomaly.subject.startswith("session-pattern-")
     assert anomaly.kind == "log_session"
     assert anomaly.ts == t0 + timedelta(seconds=6000)
     assert anomaly.evidence["events"] == ["open", "write"]
@@ -56,3 +57,11 @@ def test_session_key_from_attribute_first() -> None:
     assert detector.key_of(record) == "abc"
     plain = LogRecord(ts=datetime(2024, 1, 1, tzinfo=UTC), message="GET req-1234abcd-99ef ok")
     assert detector.key_of(plain) == "req-1234abcd-99ef"
+
+
+def test_sessions_that_break_alike_share_one_subject() -> None:
+    from opscope.analyze.logs.sessions import abnormality_of
+
+    same = abnormality_of(["missing events ['close']"])
+    assert same == abnormality_of(["missing events ['close']"])
+    assert same != abnormality_of(["unexpected events ['crash']"])

@@ -117,6 +117,10 @@ class CorrelationConfig(BaseModel):
         default_factory=list, description="Entity kinds that are user facing as a whole.")
     learned_min_count: float = Field(
         default=2.0, ge=0, description="Co-occurrences needed before a learned link counts.")
+    learned_max_types: int = Field(
+        default=50_000, ge=1,
+        description="Most signal types (name@entity) whose co-occurrence is learned; past "
+                    "it the rarest are forgotten and counted.")
     feedback_weight: float = Field(
         default=5.0, ge=0, description="One operator merge/split counts as this many "
                                         "observed (co-)occurrences.")
@@ -124,3 +128,13 @@ class CorrelationConfig(BaseModel):
         default=256, ge=1,
         description="Distinct signal types an incident remembers for learned and text links "
                     "(bounds work per signal for very large incidents).")
+    max_active_incidents: int = Field(
+        default=10_000, ge=1,
+        description="Most incidents (open or pending) kept active at once. A new one past "
+                    "this ends the one whose latest join is oldest: an open one is resolved, "
+                    "a pending one forgotten; each is counted.")
+    max_finished_incidents: int = Field(
+        default=20_000, ge=1,
+        description="Most resolved or merged incidents remembered (for recurrence links "
+                    "and operator actions) before the recurrence horizon; past it the "
+                    "oldest are forgotten (the store keeps them) and counted.")

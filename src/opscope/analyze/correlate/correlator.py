@@ -46,7 +46,8 @@ class IncidentCorrelator:
                  linker: Linker | None = None) -> None:
         self.config = config or CorrelationConfig()
         self.topology = topology or TopologyIndex(max_hops=self.config.max_hops)
-        self.learned = learned or CoOccurrenceModel(self.config.learned_min_count)
+        self.learned = learned or CoOccurrenceModel(
+            self.config.learned_min_count, max_known=self.config.learned_max_types)
         self.linker: Linker = linker or EvidenceLinker(self.config, self.topology, self.learned)
         self.changes = ChangeLog()
         self.feedback: list[Feedback] = []
@@ -58,6 +59,10 @@ class IncidentCorrelator:
         # newcomer is compared only with incidents that can still take it.
         self._buckets: dict[int, set[str]] = {}
         self._bucket_of: dict[str, int] = {}
+        self.evicted = 0
+        """Active incidents ended early because ``max_active_incidents`` were active."""
+        self.finished_dropped = 0
+        """Finished incidents forgotten before the recurrence horizon (over the cap)."""
 
     def _bucket(self, at: datetime) -> int:
         return int(at.timestamp() // (self.config.window_minutes * 60.0))
@@ -138,6 +143,7 @@ class IncidentCorrelator:
             return inc.id
         if mutes:
             return None  # suppressed signals never start an incident
+        self._evict_for_one(at)
         inc = self._new_incident(signal, part)
         self._add(inc, MemberState(signal, at, 1.0, "first signal", mutes), at)
         return inc.id
@@ -269,6 +275,19 @@ class IncidentCorrelator:
                 self._resolve(inc, ended)
         self._prune(now)
 
+    def _evict_for_one(self, at: datetime) -> None:
+        """Make room for one more active incident: end the one whose latest join is
+        oldest (the buckets are ordered by it, so only the oldest bucket is scanned)."""
+        while len(self._active) >= self.config.max_active_incidents and self._buckets:
+            oldest = self._buckets[min(self._buckets)]
+            inc = self._active[min(oldest, key=lambda i: (
+                self._active[i].last_activity or self._active[i].opened_at, i))]
+            self.evicted += 1
+            if inc.status is IncidentStatus.PENDING:
+                self._forget_pending(inc)
+            else:
+                self._resolve(inc, max(at, inc.updated_at), evicted=True)
+
     def _forget_pending(self, inc: IncidentState) -> None:
         del self._active[inc.id]
         self._unindex(inc.id)
@@ -277,7 +296,7 @@ class IncidentCorrelator:
             if self._by_signal.get(signal_id) == inc.id:
                 del self._by_signal[signal_id]
 
-    def _resolve(self, inc: IncidentState, at: datetime) -> None:
+    def _resolve(self, inc: IncidentState, at: datetime, evicted: bool = False) -> None:
         self.changes.flush(inc.id)  # earlier changes are snapshotted before it resolves
         inc.status = IncidentStatus.RESOLVED
         inc.resolved_at = at
@@ -288,21 +307,39 @@ class IncidentCorrelator:
         for key in inc.types:
             recent = self._resolved_by_type.setdefault(key, deque(maxlen=_RECENT_PER_TYPE))
             recent.append((at, inc.id))
+        why = (f"resolved: more than {self.config.max_active_incidents} incidents were "
+               "active and this one had been quiet longest" if evicted else
+               "resolved: every signal has been resolved for "
+               f"{self.config.resolve_quiet_minutes:g} minutes")
         self.changes.note(inc, ChangeKind.RESOLVED, at, timeline=TimelineEntry(
             incident_id=inc.id, ts=at, kind=TimelineKind.RESOLVED,
-            summary="resolved: every signal has been resolved for "
-                    f"{self.config.resolve_quiet_minutes:g} minutes"))
+            summary=why))
 
     def _prune(self, now: datetime) -> None:
-        """Forget finished incidents past the recurrence horizon (the store keeps them)."""
+        """Forget finished incidents past the recurrence horizon (the store keeps them),
+        and the oldest finished ones past ``max_finished_incidents``."""
         horizon = timedelta(days=self.config.recurrence_days)
-        for inc_id, inc in list(self._incidents.items()):
-            if inc.active or now - inc.updated_at <= horizon:
-                continue
-            del self._incidents[inc_id]
-            for signal_id in inc.members:
-                if self._by_signal.get(signal_id) == inc_id:
-                    del self._by_signal[signal_id]
+        finished = [inc for inc in self._incidents.values() if not inc.active]
+        cap = self.config.max_finished_incidents
+        if len(finished) > cap:
+            # Down to nine tenths, so that a steady stream sorts once per many incidents.
+            finished.sort(key=lambda inc: (inc.updated_at, inc.id))
+            for inc in finished[:len(finished) - cap * 9 // 10]:
+                self.finished_dropped += 1
+                self._forget(inc)
+        for inc in finished:
+            if inc.id in self._incidents and now - inc.updated_at > horizon:
+                self._forget(inc)
+        # Types whose latest resolve is past the horizon can link no recurrence any more.
+        for key, recent in list(self._resolved_by_type.items()):
+            if not recent or now - recent[-1][0] > horizon:
+                del self._resolved_by_type[key]
+
+    def _forget(self, inc: IncidentState) -> None:
+        del self._incidents[inc.id]
+        for signal_id in inc.members:
+            if self._by_signal.get(signal_id) == inc.id:
+                del self._by_signal[signal_id]
 
     # -- operator actions --------------------------------------------------------------
 
@@ -426,6 +463,13 @@ class IncidentCorrelator:
         return inc.snapshot()
 
     # -- views -------------------------------------------------------------------------
+
+    def bounded_state(self) -> dict[str, tuple[int, int]]:
+        """Per capped kind of state: how many are held now, how many were evicted."""
+        active = len(self._active)
+        return {"active_incidents": (active, self.evicted),
+                "finished_incidents": (len(self._incidents) - active, self.finished_dropped),
+                "learned_types": (len(self.learned.counts), self.learned.forgotten)}
 
     def drain(self) -> list[IncidentChange]:
         return self.changes.drain()

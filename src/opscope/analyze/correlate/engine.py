@@ -87,7 +87,8 @@ class CorrelationEngine:
     def _new_correlator(self, topology: TopologyIndex,
                         learned: CoOccurrenceModel | None = None) -> IncidentCorrelator:
         cc = self.config.correlation
-        learned = learned or CoOccurrenceModel(cc.learned_min_count)
+        learned = learned or CoOccurrenceModel(cc.learned_min_count,
+                                               max_known=cc.learned_max_types)
         linker = self._linker_factory(cc, topology, learned) if self._linker_factory else None
         return IncidentCorrelator(cc, topology, learned, linker)
 
@@ -96,9 +97,11 @@ class CorrelationEngine:
         cc = self.config.correlation
         topology = TopologyIndex(entities, relations, cc.max_hops, cc.impact_label,
                                  cc.impact_kinds)
-        state = self.correlator.to_json()
-        self.correlator = self._new_correlator(topology, self.correlator.learned)
-        self.correlator.load_json(state)
+        old = self.correlator
+        self.correlator = self._new_correlator(topology, old.learned)
+        self.correlator.load_json(old.to_json())
+        self.correlator.evicted, self.correlator.finished_dropped = \
+            old.evicted, old.finished_dropped
 
     # -- the stream --------------------------------------------------------------------
 
@@ -231,6 +234,12 @@ class CorrelationEngine:
         return incident
 
     # -- views -------------------------------------------------------------------------
+
+    def bounded_state(self) -> dict[str, tuple[int, int]]:
+        """Per capped kind of state (alerts, active and finished incidents): how many are
+        held now and how many were evicted since start."""
+        return {"alerts": (len(self.tracker), self.tracker.evicted),
+                **self.correlator.bounded_state()}
 
     def incidents(self, include_pending: bool = False) -> list[Incident]:
         return self.correlator.incidents(include_pending)

@@ -17,9 +17,13 @@ STATE_VERSION = 1
 
 
 class CoOccurrenceModel:
-    def __init__(self, min_count: float = 2.0, max_types: int = 64) -> None:
+    def __init__(self, min_count: float = 2.0, max_types: int = 64,
+                 max_known: int = 50_000) -> None:
         self.min_count = min_count
         self.max_types = max_types
+        self.max_known = max_known
+        self.forgotten = 0
+        """Types forgotten (the rarest first) because ``max_known`` were counted."""
         self.incidents = 0.0
         self.counts: dict[str, float] = defaultdict(float)
         # neighbours[a][b] = [together, apart]; symmetric.
@@ -35,10 +39,29 @@ class CoOccurrenceModel:
         """Count one group of types seen together (a resolved incident)."""
         kept = sorted(set(types))[: self.max_types]  # bounds the pair count per incident
         self.incidents += weight
-        for t in kept:
-            self.counts[t] += weight
+        for t in kept:  # re-inserted: the dict's order is then least recently learned first
+            self.counts[t] = self.counts.pop(t, 0.0) + weight
         for a, b in itertools.combinations(kept, 2):
             self._pair(a, b, weight, 0.0)
+        self._forget_rarest()
+
+    def _forget_rarest(self) -> None:
+        """Keep at most ``max_known`` types: past it, forget the rarest down to nine tenths
+        (so a steady stream of new types sorts once per many incidents, not per one)."""
+        if len(self.counts) <= self.max_known:
+            return
+        # Most counted first; among equals the most recently learned (the latest order).
+        order = list(self.counts)
+        ranked = sorted(range(len(order)), key=lambda i: (-self.counts[order[i]], -i))
+        for t in (order[i] for i in ranked[self.max_known * 9 // 10:]):
+            del self.counts[t]
+            for other in self.neighbours.pop(t, {}):
+                near = self.neighbours.get(other)
+                if near is not None:
+                    near.pop(t, None)
+                    if not near:
+                        del self.neighbours[other]
+            self.forgotten += 1
 
     def separate(self, left: Iterable[str], right: Iterable[str], weight: float) -> None:
         """Count ``left`` and ``right`` as apart (an operator split them)."""

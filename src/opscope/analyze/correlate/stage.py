@@ -124,11 +124,14 @@ class IncidentStageConfig(BaseModel):
         engine = EngineConfig.model_validate({
             **base.model_dump(), "inhibit_rules": [r.model_dump() for r in rules],
             "anomaly_hold_minutes": section.anomaly_hold_minutes,
+            "dedup": {**base.dedup.model_dump(), "max_alerts": section.max_alerts},
             "correlation": {
                 **base.correlation.model_dump(), "window_minutes": section.window_minutes,
                 "min_signals": section.min_signals,
                 "resolve_quiet_minutes": section.resolve_quiet_minutes,
-                "max_hops": section.max_hops}})
+                "max_hops": section.max_hops,
+                "max_active_incidents": section.max_active_incidents,
+                "max_finished_incidents": section.max_finished_incidents}})
         rca = LiveRcaConfig(lookback_minutes=section.rca_lookback_minutes,
                             reference_minutes=section.rca_reference_minutes)
         return cls(engine=engine, rca=rca, rank=section.rank_root_causes,

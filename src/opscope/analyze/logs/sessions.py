@@ -20,6 +20,7 @@ key, closes a session after ``idle_seconds`` of event time without a line (or at
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -169,6 +170,17 @@ DEFAULT_KEY_PATTERNS = tuple(pattern for pattern, _ in _DEFAULT_KEYS)
 _REQUIRED_WORDS = dict(_DEFAULT_KEYS)
 
 
+def abnormality_of(reasons: Sequence[str]) -> str:
+    """What was wrong, as a stable short id: sessions that broke the same way share it.
+
+    It is the anomaly's ``subject``, so that downstream (correlation, dedup) a burst of
+    sessions failing alike is one signal that repeats, not thousands of signals; the
+    session key stays in the evidence.
+    """
+    digest = hashlib.blake2b("; ".join(reasons).encode(), digest_size=8).hexdigest()
+    return f"session-pattern-{digest}"
+
+
 class SessionDetectorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -290,7 +302,8 @@ class SessionDetector:
             texts = {e: self.template_text(e) for e in dict.fromkeys(session.events)}
         return [Anomaly(
             id=anomaly_id(_DETECTOR_KIND, key, session.first), kind="log_session",
-            detector=_DETECTOR_KIND, entity=session.entity, subject=key,
+            detector=_DETECTOR_KIND, entity=session.entity,
+            subject=abnormality_of(verdict.reasons),
             ts=ts_of(session.first), score=verdict.score, value=float(len(session.events)),
             summary=f"abnormal session {key}: {'; '.join(verdict.reasons)}"[:2048],
             evidence={

@@ -69,6 +69,8 @@ class SeriesDetectorBank:
         self._half = np.ones(self.detector.capacity)
         self._threshold = np.full(self.detector.capacity, 0.5)
         self._hold = np.zeros(self.detector.capacity)
+        self.evicted = 0
+        """Series that lost their slot to a newer one because ``capacity`` was reached."""
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -82,6 +84,7 @@ class SeriesDetectorBank:
             return slot
         if len(self._slots) >= self.config.capacity:
             _old, slot = self._slots.popitem(last=False)
+            self.evicted += 1
             self.detector.reset(np.array([slot], dtype=np.intp))
             self.alarm_state.quiet[slot] = np.inf
         elif self._free:

@@ -57,9 +57,11 @@ Publish = Callable[[Sequence[Anomaly]], None]
 # Bounds of the per-series bookkeeping outside the bank: past them the maps start afresh,
 # which costs at most one hash per sample or one extra band point per series.
 _ID_CACHE_LIMIT = 200_000
-# Band points waiting for a store that failed; past this the oldest are given up (the
-# anomalies are always kept, they are few and they matter).
+# Band points waiting for a store that failed; past this the oldest are given up.
 _PENDING_BAND_LIMIT = 500_000
+# Anomalies waiting for a store that failed: they are few and they matter, so far more is
+# kept than ever piles up in practice, but a store down for good must not exhaust memory.
+_PENDING_ANOMALY_LIMIT = 100_000
 
 
 class MetricAnalysisStore(Protocol):
@@ -81,6 +83,7 @@ class StageCounters:
     unpublished: int = 0
     write_failures: int = 0
     bands_dropped: int = 0
+    anomalies_dropped: int = 0
     saves: int = 0
     save_failures: int = 0
     busy_seconds: float = 0.0
@@ -296,6 +299,11 @@ class MetricAnalysisStage:
             if excess > 0:
                 del pending.bands[:excess]
                 self.counters.bands_dropped += excess
+            excess = len(pending.anomalies) - _PENDING_ANOMALY_LIMIT
+            if excess > 0:
+                del pending.anomalies[:excess]
+                self.counters.anomalies_dropped += excess
+                log.error("metric anomalies given up after store failures: %d", excess)
             log.warning("metric analysis results not stored yet (%d anomalies, %d band "
                         "points); retrying with the next batch", len(pending.anomalies),
                         len(pending.bands))
