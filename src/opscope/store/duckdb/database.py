@@ -69,7 +69,8 @@ class Database:
 
     def __init__(self, path: str | Path | None, memory_limit: str | None = None) -> None:
         # DuckDB's buffer pool may otherwise grow to most of the machine's memory.
-        config = {"memory_limit": memory_limit} if memory_limit else {}
+        config: dict[str, str | bool | int | float | list[str]] = (
+            {"memory_limit": memory_limit} if memory_limit else {})
         try:
             self._con = duckdb.connect(_target(path), config=config)
         except (duckdb.Error, OSError) as exc:
