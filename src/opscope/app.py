@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,6 @@ from opscope.analyze.metrics import BankConfig
 from opscope.analyze.metrics.stage import STATE_FILE, MetricAnalysisStage
 from opscope.config import Settings
 from opscope.errors import ConfigError, Overloaded
-from opscope.model import Anomaly
 from opscope.model.incident import IncidentChange
 from opscope.pipeline import Ingestor, InProcessBus
 from opscope.present.api.auth import Authenticator
@@ -91,6 +90,16 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
     return services
 
 
+def publisher(services: Services, topic: str) -> Callable[[Sequence[Any]], None]:
+    """Hands what a stage found on to ``topic``, waiting up to Retry-After for room."""
+    bus, retry_after = services.bus, services.settings.limits.retry_after_seconds
+
+    def publish(items: Sequence[Any]) -> None:
+        bus.publish(topic, items, timeout=retry_after)
+
+    return publish
+
+
 def subscribe_log_analysis(services: Services) -> LogAnalysisStage:
     """Templates and log anomalies for committed logs; anomalies are stored, then
     published on the bus topic ``anomalies``. The analyzer state lives in the data dir."""
@@ -99,11 +108,7 @@ def subscribe_log_analysis(services: Services) -> LogAnalysisStage:
         analyzer_config = LogAnalyzerConfig.model_validate(conf.analyzer)
     except ValidationError as exc:
         raise ConfigError(f"invalid log_analysis.analyzer settings: {exc}") from exc
-    bus, retry_after = services.bus, services.settings.limits.retry_after_seconds
-
-    def publish(anomalies: Sequence[Anomaly]) -> None:
-        bus.publish("anomalies", anomalies, timeout=retry_after)
-
+    bus, publish = services.bus, publisher(services, "anomalies")
     stage = LogAnalysisStage.open(
         services.store, analyzer_config,
         state_path=services.settings.data_dir / "log-analysis.json",
@@ -131,11 +136,7 @@ def subscribe_metric_analysis(services: Services) -> MetricAnalysisStage:
         bank_config = BankConfig.model_validate(conf.bank)
     except ValidationError as exc:
         raise ConfigError(f"invalid metric_analysis.bank settings: {exc}") from exc
-    bus, retry_after = services.bus, services.settings.limits.retry_after_seconds
-
-    def publish(anomalies: Sequence[Anomaly]) -> None:
-        bus.publish("anomalies", anomalies, timeout=retry_after)
-
+    bus, publish = services.bus, publisher(services, "anomalies")
     stage = MetricAnalysisStage.open(
         services.store, bank_config, state_path=services.settings.data_dir / STATE_FILE,
         publish=publish, band_step=conf.band_step_seconds,
