@@ -50,7 +50,8 @@ def open_store(settings: Settings) -> DuckDBStore:
 
 def build_services(settings: Settings, store: Store | None = None) -> Services:
     store = store if store is not None else open_store(settings)
-    bus = InProcessBus(max_batches=settings.pipeline.queue_batches)
+    bus = InProcessBus(max_batches=settings.pipeline.queue_batches,
+                       max_items=settings.pipeline.queue_items)
 
     def write_topology(batch: Sequence[Any]) -> WriteResult:
         entities, relations = batch[0]

@@ -43,6 +43,9 @@ class Pipeline(Section):
     queue_batches: int = Field(
         256, ge=1, description="Batches each analysis subscriber may hold before ingestion "
         "answers 503 (back-pressure instead of unbounded memory).")
+    queue_items: int = Field(
+        250_000, ge=0, description="Items (log lines, samples, events) each analysis "
+        "subscriber may hold before ingestion answers 503; 0 counts batches only.")
 
 
 class Retention(Section):

@@ -89,3 +89,29 @@ def test_stages_chain_and_stop_on_empty() -> None:
     assert isinstance(stages[0], Stage)
     assert list(run_stages(stages, [1, 2, 3, 4])) == [4, 8]
     assert list(run_stages(stages, [1, 3])) == []
+
+
+def test_items_waiting_are_bounded_too() -> None:
+    bus = InProcessBus(max_batches=100, max_items=10)
+    gate, busy = threading.Event(), threading.Event()
+
+    def slow(batch: Sequence[int]) -> None:
+        busy.set()
+        gate.wait(5)
+
+    sub = bus.subscribe("logs", "slow", slow)
+    bus.publish("logs", list(range(6)))
+    assert busy.wait(5)
+    bus.publish("logs", list(range(4)))  # 6 held by the worker + 4 queued = 10
+    assert not bus.has_room("logs", 1)
+    with pytest.raises(Overloaded):
+        bus.publish("logs", [1])
+    assert bus.has_room("events", 1_000)
+    gate.set()
+    assert bus.drain(5)
+    assert sub.pending_items == 0
+    assert bus.has_room("logs", 10)
+    # a batch larger than the whole limit still goes into an empty queue
+    bus.publish("logs", list(range(50)))
+    assert bus.drain(5)
+    bus.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -24,7 +25,7 @@ Handler = Callable[[Sequence[Any]], None]
 
 class Bus(Protocol):
     def subscribe(self, topic: str, name: str, handler: Handler) -> Subscription: ...
-    def has_room(self, topic: str) -> bool: ...
+    def has_room(self, topic: str, size: int = 1) -> bool: ...
     def publish(self, topic: str, items: Sequence[Any], timeout: float = 0.0) -> None: ...
     def close(self, timeout: float = 5.0) -> None: ...
 
@@ -35,13 +36,29 @@ class Subscription:
     name: str
     handler: Handler
     queue: queue.Queue[Sequence[Any] | None]
+    max_items: int = 0
+    """Most items waiting at once (0: no limit beyond the batch count)."""
     processed: int = 0
     failed: int = 0
+    pending_items: int = 0
     thread: threading.Thread | None = field(default=None, repr=False)
+    _count_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def depth(self) -> int:
         return self.queue.qsize()
+
+    def has_room(self, size: int = 1) -> bool:
+        # A batch larger than the whole limit is let into an empty queue, never refused
+        # forever.
+        if self.queue.full():
+            return False
+        return (not self.max_items or self.pending_items == 0
+                or self.pending_items + size <= self.max_items)
+
+    def _count(self, delta: int) -> None:
+        with self._count_lock:
+            self.pending_items += delta
 
     def _run(self) -> None:
         while True:
@@ -55,20 +72,24 @@ class Subscription:
                 self.failed += 1
                 log.exception("subscriber %s on %s failed", self.name, self.topic)
             finally:
+                if batch is not None:
+                    self._count(-len(batch))
                 self.queue.task_done()
 
 
 class InProcessBus:
     """Bounded queues and one worker thread per subscriber, all in this process."""
 
-    def __init__(self, max_batches: int = 256) -> None:
+    def __init__(self, max_batches: int = 256, max_items: int = 0) -> None:
         self.max_batches = max_batches
+        self.max_items = max_items
         self._subs: dict[str, list[Subscription]] = {}
         self._lock = threading.Lock()
         self._closed = False
 
     def subscribe(self, topic: str, name: str, handler: Handler) -> Subscription:
-        sub = Subscription(topic, name, handler, queue.Queue(maxsize=self.max_batches))
+        sub = Subscription(topic, name, handler, queue.Queue(maxsize=self.max_batches),
+                           max_items=self.max_items)
         sub.thread = threading.Thread(target=sub._run, name=f"bus-{topic}-{name}", daemon=True)
         with self._lock:
             self._subs.setdefault(topic, []).append(sub)
@@ -79,20 +100,28 @@ class InProcessBus:
         with self._lock:
             return [s for subs in self._subs.values() for s in subs]
 
-    def has_room(self, topic: str) -> bool:
-        return all(not s.queue.full() for s in self._subs.get(topic, ()))
+    def has_room(self, topic: str, size: int = 1) -> bool:
+        """Whether every subscriber of ``topic`` can take ``size`` more items now."""
+        return all(s.has_room(size) for s in self._subs.get(topic, ()))
 
     def publish(self, topic: str, items: Sequence[Any], timeout: float = 0.0) -> None:
         """Queue ``items`` for every subscriber; wait up to ``timeout`` s for room."""
         if not items or self._closed:
             return
+        deadline = time.monotonic() + timeout
         for sub in self._subs.get(topic, ()):
+            while not sub.has_room(len(items)) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if not sub.has_room(len(items)):
+                raise Overloaded(f"analysis queue {sub.name!r} for {topic} is full")
+            sub._count(len(items))
             try:
                 if timeout > 0:
-                    sub.queue.put(items, timeout=timeout)
+                    sub.queue.put(items, timeout=max(0.001, deadline - time.monotonic()))
                 else:
                     sub.queue.put_nowait(items)
             except queue.Full:
+                sub._count(-len(items))
                 raise Overloaded(f"analysis queue {sub.name!r} for {topic} is full") from None
 
     def drain(self, timeout: float = 10.0) -> bool:

@@ -57,7 +57,7 @@ class Ingestor:
     def ingest(self, kind: str, items: Sequence[Any]) -> IngestReceipt:
         """Commit ``items``; raises Overloaded (nothing written) when there is no room."""
         writer = self._writers[kind]
-        if not self._bus.has_room(kind):
+        if not self._bus.has_room(kind, len(items)):
             raise Overloaded(f"analysis of {kind} is behind; try again later", self.retry_after)
         if not self._slots.acquire(blocking=False):
             raise Overloaded("too many writes in progress; try again later", self.retry_after,
