@@ -4,8 +4,11 @@
   const { el, when, get, filters, start } = window.opscope;
 
   async function refresh() {
-    const page = await get("/api/v1/incidents", Object.assign({ limit: 100 }, filters()));
-    document.querySelector("#incidents tbody").replaceChildren(...page.items.map((i) => {
+    const f = filters();
+    const page = await get("/api/v1/incidents", Object.assign({ limit: 100 }, f));
+    // Merged incidents live on inside the one they joined; show them only when asked.
+    const items = f.status ? page.items : page.items.filter((i) => i.status !== "merged");
+    document.querySelector("#incidents tbody").replaceChildren(...items.map((i) => {
       const tr = el("tr");
       const link = el("a", i.title || i.id);
       link.href = "/incidents/" + encodeURIComponent(i.id);
@@ -17,7 +20,7 @@
         el("td", i.signal_count ?? ""), el("td", when(i.opened_at || i.started_at)));
       return tr;
     }));
-    document.getElementById("count").textContent = "(" + page.items.length + ")";
+    document.getElementById("count").textContent = "(" + items.length + ")";
   }
 
   document.addEventListener("DOMContentLoaded", () => start(refresh, 5000));
