@@ -79,6 +79,10 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
 
     telemetry.add_gauge("opscope_queue_depth_batches",
                         "Batches waiting in each analysis queue.", queue_depth)
+    telemetry.add_gauge(
+        "opscope_unpublished_batches",
+        "Batches committed but not handed to analysis because its queue stayed full.",
+        lambda: {(("kind", kind),): float(n) for kind, n in ingestor.unpublished.items()})
     services = Services(settings, store, bus, ingestor, Authenticator(store), telemetry)
     if settings.log_analysis.enabled:
         services.extras["log_analysis"] = subscribe_log_analysis(services)

@@ -9,6 +9,7 @@ def test_open_endpoints(client: TestClient) -> None:
     assert client.get("/healthz").json()["status"] == "ok"
     metrics = client.get("/metrics").text
     assert "opscope_ingested_items_total" in metrics
+    assert 'opscope_unpublished_batches{kind="logs"} 0' in metrics
 
 
 def test_missing_unknown_and_wrong_scope(client: TestClient, tokens: dict[str, str]) -> None:

@@ -7,7 +7,7 @@ the valid items are committed and the bad ones are listed under ``rejected``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,14 +92,6 @@ async def _json_batch(request: Request, services: Services, model: type[Any]
     return validate_items(model, await _json_items(request, services), max_items=limit)
 
 
-def _validated(model: type[Any], defaults: dict[str, Any] | None = None
-               ) -> Callable[[Any, Services], BatchResult[Any]]:
-    def run(items: Any, services: Services) -> BatchResult[Any]:
-        return validate_items(model, items, max_items=services.settings.limits.max_batch_items,
-                              defaults=defaults)
-    return run
-
-
 @router.post("/events", summary="Ingest events/alerts (JSON array or NDJSON)")
 async def post_events(request: Request, partial: bool = PARTIAL,
                       services: Services = Depends(services_of)) -> JSONAnswer:
@@ -175,15 +167,15 @@ async def post_prometheus(
 @router.post("/tickets", summary="Ingest tickets (JSON array); upserted by id")
 async def post_tickets(request: Request, partial: bool = PARTIAL,
                        services: Services = Depends(services_of)) -> JSONAnswer:
-    result = _validated(Ticket)(await _json_items(request, services), services)
-    return await _commit(services, "tickets", result, partial)
+    return await _commit(services, "tickets", await _json_batch(request, services, Ticket),
+                         partial)
 
 
 @router.post("/changes", summary="Ingest change records: deploys, config changes")
 async def post_changes(request: Request, partial: bool = PARTIAL,
                        services: Services = Depends(services_of)) -> JSONAnswer:
-    result = _validated(Change)(await _json_items(request, services), services)
-    return await _commit(services, "changes", result, partial)
+    return await _commit(services, "changes", await _json_batch(request, services, Change),
+                         partial)
 
 
 @router.post("/topology", summary="Load entities and relations (JSON or YAML)")
