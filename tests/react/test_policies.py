@@ -261,3 +261,38 @@ def test_audit_records_stay_bounded(receiver: Receiver) -> None:
         "headers": execution.inputs["headers"],
         "body": {"id": "inc-0042"},
     }
+
+
+def test_rate_limit_and_cooldown_outlive_a_restart(receiver: Receiver) -> None:
+    rules = _hook_rules(
+        receiver.url,
+        "{rate_limit: {count: 2, per: 1h}, entity_rate_limit: {count: 5, per: 1h}, cooldown: 5m}",
+    )
+    S, R = ExecutionStatus.SUCCEEDED, ExecutionStatus.SUPPRESSED
+    first, ports, clock = make_engine(rules)
+    [one] = first.handle(incident_trigger(id="inc-1", service="search"))
+    clock.advance(timedelta(minutes=6))
+    [two] = first.handle(incident_trigger(id="inc-2", service="cart"))
+    assert (one.status, two.status) == (S, S)
+    # A new engine on the same stored audit: the hour's two deliveries are remembered,
+    # and cart (delivered a minute ago) is still cooling down.
+    clock.advance(timedelta(minutes=1))
+    second, _, _ = make_engine(rules, ports=ports, clock=clock)
+    [limited] = second.handle(incident_trigger(id="inc-3", service="user"))
+    assert limited.status is R and limited.reason.startswith("rate limit: 2 per 1:00:00")
+    clock.advance(timedelta(minutes=54))  # the first delivery leaves the window
+    third, _, _ = make_engine(rules, ports=ports, clock=clock)
+    assert third.restore_limits() == 1  # rebuilt, not added to: only inc-2's delivery is left
+    [after] = third.handle(incident_trigger(id="inc-4", service="user"))
+    assert after.status is S
+
+
+def test_cooldown_is_restored_from_the_audit(receiver: Receiver) -> None:
+    rules = _hook_rules(receiver.url, "{cooldown: 10m}")
+    first, ports, clock = make_engine(rules)
+    assert _versions(first, 1) == [ExecutionStatus.SUCCEEDED]
+    clock.advance(timedelta(minutes=3))
+    second, _, _ = make_engine(rules, ports=ports, clock=clock)
+    [held] = second.handle(incident_trigger("incident.updated", version=2))
+    assert held.status is ExecutionStatus.SUPPRESSED
+    assert held.reason == "cooldown: 420s left for checkout"

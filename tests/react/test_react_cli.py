@@ -86,3 +86,17 @@ def test_replay_with_a_bad_history_file_fails_cleanly(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "1 invalid trigger(s)" in result.output
+
+
+def test_actions_lists_each_kind_and_its_settings() -> None:
+    result = runner.invoke(rules_app, ["actions"])
+    assert result.exit_code == 0, result.output
+    for kind in ("webhook", "runbook", "slack", "pagerduty", "email", "jira", "servicenow"):
+        assert f"\n{kind}: " in "\n" + result.output
+    one = runner.invoke(rules_app, ["actions", "webhook"])
+    assert "  url: HttpUrl (required)" in one.output
+    assert "  timeout: float (default 10.0)" in one.output
+    assert "runbook:" not in one.output
+    bad = runner.invoke(rules_app, ["actions", "fax"])
+    assert bad.exit_code == 1
+    assert "unknown action kind 'fax'; known kinds: annotate," in bad.output

@@ -114,11 +114,13 @@ RULES: dict[str, Any] = {"version": 1, "rules": [{
                           "channel": "C1"}}]}]}
 
 
-def _engine(store: DuckDBStore, url: str) -> ReactionEngine:
+def _engine(store: DuckDBStore, url: str, policies: dict[str, Any] | None = None
+            ) -> ReactionEngine:
     tables = store.reactions
     rules = rules_from_data({"version": 1, "rules": [
-        {**RULES["rules"][0], "actions": [{**RULES["rules"][0]["actions"][0], "with": {
-            **RULES["rules"][0]["actions"][0]["with"], "api_url": url}}]}]})
+        {**RULES["rules"][0], "policies": policies or {},
+         "actions": [{**RULES["rules"][0]["actions"][0], "with": {
+             **RULES["rules"][0]["actions"][0]["with"], "api_url": url}}]}]})
     ports = ReactPorts(tables.audit, tables.approvals, tables.notifications, tables.state,
                        tables.annotator)
     return ReactionEngine(rules, ports, ReactSettings(), clock=ManualClock(T0),
@@ -153,6 +155,27 @@ def test_a_restart_sends_nothing_twice_and_keeps_the_audit(tmp_path: Path) -> No
                                             ExecutionStatus.SUPPRESSED,
                                             ExecutionStatus.SUCCEEDED]
         assert store.reactions.audit.get(first.id) == first
+        engine.close()
+        store.close()
+
+
+def test_a_restart_keeps_the_rate_limit_from_the_stored_audit(tmp_path: Path) -> None:
+    path = tmp_path / "db.duckdb"
+    limit = {"rate_limit": {"count": 1, "per": "1h"}}
+    with SlackReceiver() as slack:
+        store = DuckDBStore(path)
+        engine = _engine(store, slack.url, limit)
+        [first] = engine.handle(_trigger("incident.opened", 1))
+        assert first.status is ExecutionStatus.SUCCEEDED
+        engine.close()
+        store.close()
+
+        store = DuckDBStore(path)
+        engine = _engine(store, slack.url, limit)
+        [update] = engine.handle(_trigger("incident.updated", 2))
+        assert update.status is ExecutionStatus.SUPPRESSED
+        assert update.reason.startswith("rate limit: 1 per")
+        assert len(slack.history) == 1
         engine.close()
         store.close()
 

@@ -9,11 +9,14 @@ Variables ``${NAME}`` in the files are filled from the environment.
 * ``opscope rules test FILE --replay 24h --history triggers.json [--until ISO] [--json]``
   — show which rules would have fired, and what each action would have sent, on the
   triggers of the window; nothing is run.
+* ``opscope rules actions [KIND]`` — the action kinds and the settings each takes under
+  ``with``, read from their config models (so it cannot drift from the code).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -21,7 +24,8 @@ from typing import Annotated
 import orjson
 import typer
 
-from opscope.errors import ValidationFailed
+from opscope.errors import ConfigError, ValidationFailed
+from opscope.react.actions import ACTION_KINDS, action_class
 from opscope.react.duration import parse_duration
 from opscope.react.history import JsonFileHistory
 from opscope.react.ports import HistorySource
@@ -66,6 +70,32 @@ def test_command(
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
     run_test(file, source, replay_window, until, as_json)
+
+
+@rules_app.command("actions")
+def actions_command(
+    kind: Annotated[str | None, typer.Argument(help="One action kind; all when absent.")] = None,
+) -> None:
+    """List the action kinds and the settings each takes under 'with'."""
+    kinds = sorted(ACTION_KINDS) if kind is None else [kind]
+    for name in kinds:
+        try:
+            cls = action_class(name)
+        except ConfigError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from exc
+        doc = (sys.modules[cls.__module__].__doc__ or "").strip()
+        typer.echo(f"{name}: {doc.splitlines()[0] if doc else ''}")
+        for field_name, info in cls.config_model.model_fields.items():
+            key = info.alias or field_name
+            shown = getattr(info.annotation, "__name__", None) or str(info.annotation)
+            shown = shown.replace("typing.", "")
+            need = ("required" if info.is_required()
+                    else f"default {info.get_default(call_default_factory=True)!r}")
+            typer.echo(f"  {key}: {shown} ({need})")
+            if info.description:
+                typer.echo(f"      {info.description}")
+        typer.echo("")
 
 
 def run_test(file: Path, source: HistorySource, replay_window: str, until: str,

@@ -42,7 +42,15 @@ from opscope.react.actions.base import ActionContext, ActionServices, DeliveryFa
 from opscope.react.approval import ApprovalSigner, Decision
 from opscope.react.circuit import CircuitBreaker
 from opscope.react.expr import lookup
-from opscope.react.gates import Gate, Run, Stop, standard_gates
+from opscope.react.gates import (
+    CooldownGate,
+    Gate,
+    PastDelivery,
+    RateLimitGate,
+    Run,
+    Stop,
+    standard_gates,
+)
 from opscope.react.memory import (
     MemoryActionState,
     MemoryApprovalStore,
@@ -54,6 +62,7 @@ from opscope.react.ports import (
     ActionState,
     ApprovalStore,
     AuditLog,
+    AuditQuery,
     Clock,
     IncidentAnnotator,
     NotificationLog,
@@ -165,6 +174,7 @@ class ReactionEngine:
         self.router: Router | None = None
         self.problems: list[str] = self.reload(rules)
         """Problems the rules' actions have with these settings (e.g. a missing runbook)."""
+        self.restore_limits()
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -187,6 +197,47 @@ class ReactionEngine:
         out = [(r.name, r.actions) for r in rules.rules]
         out.extend((ROUTE_PREFIX + name, acts) for name, acts in rules.receivers.items())
         return out
+
+    def restore_limits(self, now: datetime | None = None) -> int:
+        """Rebuild rate-limit and cooldown counters from the audit's recent deliveries.
+
+        Called at start-up, so that a restart neither reopens a rate limit nor ends a
+        cooldown early; the counters are replaced, not added to. Reads the deliveries
+        (succeeded, or failed after an attempt) of the longest window any policy uses, at
+        most the newest 1,000 of each outcome; returns how many were counted.
+        """
+        moment = now or self.clock.now()
+        policies = {(owner, b.name): b.policies
+                    for owner, actions in self._all_actions(self.rules) for b in actions}
+        spans = [span for p in policies.values() for span in (
+            p.rate_limit.per if p.rate_limit else None,
+            p.entity_rate_limit.per if p.entity_rate_limit else None,
+            p.cooldown) if span is not None]
+        if not spans:
+            return 0
+        keepers = [g for g in self.gates if isinstance(g, RateLimitGate | CooldownGate)]
+        for gate in keepers:
+            gate.reset()
+        counted = 0
+        for status in (ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED):
+            query = AuditQuery(status=status, since=moment - max(spans), limit=1000)
+            for execution in self.ports.audit.query(query):
+                chosen = policies.get((execution.rule, execution.action))
+                if chosen is None or execution.dry_run or execution.attempts == 0:
+                    continue
+                try:
+                    trigger = trigger_from_fields(execution.trigger,
+                                                  default_at=execution.started_at)
+                except ValueError:
+                    continue  # a trigger too large to keep whole: its entity is unknown
+                past = PastDelivery(
+                    execution.rule, execution.action, trigger.entity, chosen,
+                    execution.started_at, status is ExecutionStatus.SUCCEEDED,
+                    bool(execution.approved_by))
+                for gate in keepers:
+                    gate.recall(past)
+                counted += 1
+        return counted
 
     def close(self) -> None:
         """Release the HTTP client if the engine made it. Safe to call twice."""
@@ -231,16 +282,20 @@ class ReactionEngine:
         moment = now or self.clock.now()
         out: list[Execution] = []
         for rule in self.rules.rules:
-            every = rule.rule.trigger.every
-            if (
-                rule.rule.enabled
-                and every is not None
-                and TriggerKind.SCHEDULE in (rule.rule.trigger.on)
-            ):
-                for at in self.scheduler.due(rule.name, every, moment):
-                    trig = schedule_trigger(rule.name, at, every)
-                    if rule.matches(trig):
-                        out.extend(self._run(rule.name, b, trig) for b in rule.actions)
+            spec = rule.rule.trigger
+            if not rule.rule.enabled or TriggerKind.SCHEDULE not in spec.on:
+                continue
+            cron = spec.cron_expr()
+            if cron is not None:
+                due = self.scheduler.due_cron(rule.name, cron, spec.catch_up, moment)
+            elif spec.every is not None:
+                due = self.scheduler.due(rule.name, spec.every, moment)
+            else:
+                continue
+            for at in due:
+                trig = schedule_trigger(rule.name, at, spec.every, spec.cron)
+                if rule.matches(trig):
+                    out.extend(self._run(rule.name, b, trig) for b in rule.actions)
         out.extend(self._flush_routes(moment))
         out.extend(self.expire_approvals(moment))
         return out

@@ -32,6 +32,27 @@ from opscope.react.rules import BoundAction
 from opscope.react.triggers import Trigger
 
 
+def action_key(rule: str, action: str) -> str:
+    return f"{rule}/{action}"
+
+
+def entity_key(rule: str, action: str, entity: str) -> str:
+    return f"{rule}/{action}/{entity}"
+
+
+@dataclass(frozen=True)
+class PastDelivery:
+    """A delivery read back from the audit, to rebuild counters after a restart."""
+
+    rule: str
+    action: str
+    entity: str
+    policies: Policies
+    at: datetime
+    delivered: bool
+    approved: bool
+
+
 @dataclass
 class Run:
     """One action about to run for one trigger, as it moves through the gates."""
@@ -52,11 +73,11 @@ class Run:
 
     @property
     def action_key(self) -> str:
-        return f"{self.rule}/{self.bound.name}"
+        return action_key(self.rule, self.bound.name)
 
     @property
     def entity_key(self) -> str:
-        return f"{self.rule}/{self.bound.name}/{self.trigger.entity}"
+        return entity_key(self.rule, self.bound.name, self.trigger.entity)
 
     @property
     def target(self) -> str:
@@ -157,6 +178,17 @@ class RateLimitGate(_Quiet):
         if run.notes.pop(self.name, False):
             self.limiter.refund(self._key(run))
 
+    def reset(self) -> None:
+        self.limiter = WindowLimiter()
+
+    def recall(self, past: PastDelivery) -> None:
+        limit = past.policies.entity_rate_limit if self.per_entity else past.policies.rate_limit
+        if limit is None or past.approved:  # as in check: approved runs are not counted
+            return
+        key = (entity_key(past.rule, past.action, past.entity) if self.per_entity
+               else action_key(past.rule, past.action))
+        self.limiter.seed(key, [past.at])
+
 
 class CooldownGate(_Quiet):
     name = "cooldown"
@@ -179,6 +211,13 @@ class CooldownGate(_Quiet):
     def done(self, run: Run, delivered: bool) -> None:
         if delivered and run.policies.cooldown is not None:
             self.cooldown.mark(run.entity_key, run.now)
+
+    def reset(self) -> None:
+        self.cooldown = Cooldown()
+
+    def recall(self, past: PastDelivery) -> None:
+        if past.delivered and past.policies.cooldown is not None:
+            self.cooldown.mark(entity_key(past.rule, past.action, past.entity), past.at)
 
 
 def approval_id_of(key: str) -> str:

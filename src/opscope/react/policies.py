@@ -13,8 +13,9 @@ A rule (and each of its actions, overriding the rule) may set:
 * ``retry`` — attempts and exponential backoff for failures the action calls retryable.
 
 Limits count in event time through the injected clock, so a replay behaves as live
-traffic did. Their state is in memory: after a restart they start empty, which errs on
-the side of sending (duplicates are still stopped by the notification log).
+traffic did. Their state is in memory and is rebuilt at start-up from the audit's
+recent deliveries (:meth:`opscope.react.engine.ReactionEngine.restore_limits`), so a
+restart does not reopen a rate limit or end a cooldown early.
 """
 
 from __future__ import annotations
@@ -105,6 +106,12 @@ class WindowLimiter:
             hits.append(now)
             return True
 
+    def seed(self, key: str, hits: list[datetime]) -> None:
+        """Count past hits (e.g. read back from the audit after a restart)."""
+        with self._lock:
+            merged = sorted([*self._hits.get(key, ()), *hits])
+            self._hits[key] = deque(merged)
+
     def refund(self, key: str) -> None:
         """Give back the last hit, when a later stage stopped the delivery after all."""
         with self._lock:
@@ -129,7 +136,8 @@ class Cooldown:
 
     def mark(self, key: str, now: datetime) -> None:
         with self._lock:
-            self._last[key] = now
+            last = self._last.get(key)
+            self._last[key] = now if last is None else max(last, now)
 
 
 class ConcurrencyLimiter:

@@ -25,7 +25,8 @@ A rule file::
           actions: [{kind: webhook, with: {url: "http://127.0.0.1:9000/hook"}}]
 
 ``trigger.on`` lists trigger kinds (``incident.opened``, ``incident.updated``,
-``incident.resolved``, ``anomaly``, ``event``, ``schedule`` with ``every: 15m``);
+``incident.resolved``, ``anomaly``, ``event``, ``schedule`` with ``every: 15m`` or
+``cron: "0 9 * * mon-fri"`` and an optional ``timezone``, see :mod:`opscope.react.cron`);
 ``trigger.match`` holds Alertmanager-style matchers on the trigger's main object (the
 event selector: ``labels.team="payments"``); ``when`` is a condition in the language of
 :mod:`opscope.react.expr` over all the trigger's fields; ``actions`` are action kinds with
@@ -40,6 +41,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,6 +52,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from opscope.errors import ConfigError, ValidationFailed
 from opscope.react.actions import action_class
 from opscope.react.actions.base import Action, ActionConfig
+from opscope.react.cron import CronExpr
 from opscope.react.duration import Duration
 from opscope.react.expr import Condition, ExpressionError, compile_condition
 from opscope.react.matchers import Matcher, match_all, parse_matchers
@@ -72,6 +76,18 @@ class TriggerSpec(Spec):
         description='Matchers on the trigger\'s main object, e.g. labels.team="payments".',
     )
     every: Duration | None = Field(default=None, description="Interval of a schedule trigger.")
+    cron: str | None = Field(
+        default=None, max_length=256,
+        description='Cron expression of a schedule trigger, e.g. "30 8 * * mon-fri".',
+    )
+    timezone: str = Field(
+        default="UTC", max_length=64, description="IANA time zone the cron expression reads in."
+    )
+    catch_up: Duration = Field(
+        default=timedelta(minutes=10),
+        description="Cron runs missed while the server was down fire late if no older than "
+                    "this (at most ten of them).",
+    )
 
     @field_validator("on", mode="before")
     @classmethod
@@ -82,11 +98,28 @@ class TriggerSpec(Spec):
     def _schedule(self) -> TriggerSpec:
         if TriggerKind.NOTIFICATION in self.on:
             raise ValueError("'notification' is produced by routing, not a rule trigger")
-        if TriggerKind.SCHEDULE in self.on and self.every is None:
-            raise ValueError("a schedule trigger needs 'every', e.g. every: 15m")
+        if TriggerKind.SCHEDULE in self.on and self.every is None and self.cron is None:
+            raise ValueError(
+                "a schedule trigger needs 'every' or 'cron', e.g. every: 15m or cron: '0 9 * * *'"
+            )
+        if self.every is not None and self.cron is not None:
+            raise ValueError("give 'every' or 'cron', not both")
         if self.every is not None and self.every.total_seconds() < 1:
             raise ValueError("'every' must be at least 1s")
+        if self.cron is not None:
+            CronExpr.parse(self.cron, self.timezone)  # CronError is a ValueError
+        elif self.timezone != "UTC":
+            raise ValueError("'timezone' applies to 'cron' only")
         return self
+
+    def cron_expr(self) -> CronExpr | None:
+        """The parsed cron expression, or None for interval and non-schedule triggers."""
+        return _cron(self.cron, self.timezone) if self.cron is not None else None
+
+
+@lru_cache(maxsize=256)
+def _cron(text: str, tz: str) -> CronExpr:
+    return CronExpr.parse(text, tz)
 
 
 class ActionSpec(Spec):

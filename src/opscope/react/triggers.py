@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from opscope.model.base import UtcDatetime
 from opscope.model.events import Event
+from opscope.react.cron import CronExpr
 
 
 class TriggerKind(StrEnum):
@@ -145,23 +146,28 @@ def event_trigger(event: Event) -> Trigger:
     return trigger_from_fields({"kind": "event", "event": data})
 
 
-def schedule_trigger(rule: str, at: datetime, every: timedelta) -> Trigger:
-    fields = {
-        "kind": "schedule",
-        "schedule": {"rule": rule, "at": at.isoformat(), "every": every.total_seconds()},
-    }
-    return Trigger(kind=TriggerKind.SCHEDULE, at=at, fields=fields)
+def schedule_trigger(rule: str, at: datetime, every: timedelta | None = None,
+                     cron: str | None = None) -> Trigger:
+    schedule: dict[str, Any] = {"rule": rule, "at": at.isoformat()}
+    if every is not None:
+        schedule["every"] = every.total_seconds()
+    if cron is not None:
+        schedule["cron"] = cron
+    return Trigger(kind=TriggerKind.SCHEDULE, at=at, fields={"kind": "schedule",
+                                                            "schedule": schedule})
 
 
 class Scheduler:
-    """Due times of schedule rules, aligned to multiples of the interval since the epoch.
+    """Due times of schedule rules: intervals aligned to multiples of the interval since
+    the epoch, cron expressions at their wall-clock times.
 
-    Aligning (instead of counting from start-up) means a restarted engine fires at the
-    same instants, so the notification log recognises a run it already made.
+    Fixed instants (instead of counting from start-up) mean a restarted engine fires at
+    the same instants, so the notification log recognises a run it already made.
     """
 
     def __init__(self) -> None:
         self._last: dict[str, datetime] = {}
+        self._cron_last: dict[str, datetime] = {}
 
     def due(self, rule: str, every: timedelta, now: datetime) -> list[datetime]:
         step = every.total_seconds()
@@ -175,3 +181,14 @@ class Scheduler:
         slots = min(round((current - last).total_seconds() / step), 10)
         # A long pause fires the missed slots once each, at most ten, not a burst.
         return [current - timedelta(seconds=step * k) for k in reversed(range(slots))]
+
+    def due_cron(self, rule: str, expr: CronExpr, catch_up: timedelta,
+                 now: datetime) -> list[datetime]:
+        """Run times of ``expr`` since the last call (since ``now - catch_up`` on the
+        first), oldest first, at most ten: a long pause does not fire a burst."""
+        last = self._cron_last.get(rule)
+        start = now - catch_up if last is None else last
+        self._cron_last[rule] = now if last is None else max(now, last)
+        if now <= start:
+            return []
+        return expr.between(start, now, limit=10)

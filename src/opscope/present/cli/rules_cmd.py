@@ -17,7 +17,7 @@ import typer
 
 from opscope.errors import OpscopeError
 from opscope.present.cli.options import settings_from
-from opscope.react.cli import check_command, run_test
+from opscope.react.cli import actions_command, check_command, run_test
 from opscope.react.history import JsonFileHistory
 from opscope.react.ports import HistorySource
 from opscope.react.triggers import Trigger, trigger_from_fields
@@ -26,6 +26,7 @@ from opscope.store.ports import EventQuery, IncidentQuery, Page, RecordQuery, St
 rules_app = typer.Typer(help="Check reaction rules and replay them over history.",
                         no_args_is_help=True)
 rules_app.command("check")(check_command)
+rules_app.command("actions")(actions_command)
 
 PAGE = 1000
 
