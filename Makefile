@@ -21,9 +21,9 @@ demo: setup
 serve: setup
 	$(BIN)/opscope serve
 
-# Debian packages the tests drive as real peers (Alertmanager, a headless browser).
+# Debian packages the tests drive as real peers (Alertmanager, Prometheus, a headless browser).
 # Installed when missing.
-SYSTEM_TOOLS := prometheus-alertmanager:prometheus-alertmanager chromium:chromium
+SYSTEM_TOOLS := prometheus-alertmanager:prometheus-alertmanager prometheus:prometheus chromium:chromium
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \

@@ -262,8 +262,10 @@ async def _retention_loop(services: Services) -> None:
 
 
 def start_receivers(services: Services) -> list[Any]:
-    """Syslog and file receivers, as configured; each hands batches to the Ingestor."""
+    """Syslog, file and scrape receivers, as configured; each hands batches to the
+    Ingestor."""
     from opscope.collect.filetail import FileTailer, FileTailerConfig
+    from opscope.collect.scrape import Scraper
     from opscope.collect.syslog import SyslogServer, SyslogServerConfig
 
     async def ingest_logs(batch: list[Any]) -> None:
@@ -281,6 +283,17 @@ def start_receivers(services: Services) -> list[Any]:
             paths=conf.files.paths, source=conf.files.source, entity=conf.files.entity,
             start_at="end" if conf.files.start_at == "end" else "beginning",
             offsets_path=services.settings.data_dir / "file-offsets.json")))
+    if conf.scrape:
+        async def ingest_samples(batch: list[Any]) -> None:
+            await asyncio.to_thread(services.ingestor.ingest, "metrics", batch)
+            services.telemetry.count(services.telemetry.ingested, len(batch), kind="metrics")
+
+        scraper = Scraper(conf.scrape, ingest_samples)
+        receivers.append(scraper)
+        services.telemetry.add_gauge(
+            "opscope_scrape_up", "1 when the last scrape of the target succeeded.",
+            lambda: {(("job", t.target.job), ("instance", t.target.instance)): float(t.up)
+                     for t in scraper.targets})
     return receivers
 
 

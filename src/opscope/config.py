@@ -9,12 +9,14 @@ overridden from the environment with a double underscore, e.g.
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
 
 from opscope.errors import ConfigError
 
@@ -77,9 +79,51 @@ class FileReceiver(Section):
                           description="Where to start a file seen for the first time.")
 
 
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+class ScrapeTarget(Section):
+    """One endpoint to scrape."""
+
+    url: HttpUrl = Field(description="The endpoint, e.g. http://10.0.0.5:9100/metrics.")
+    job: str = Field(default="scrape", min_length=1, max_length=256,
+                     description="The job label of its samples.")
+    interval_seconds: float = Field(default=15.0, ge=1.0, le=3600.0,
+                                    description="Seconds between scrapes.")
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300.0,
+                                   description="A scrape taking longer fails.")
+    labels: dict[str, str] = Field(default_factory=dict,
+                                   description="Labels added to every sample of the target.")
+    bearer_token_env: str = Field(
+        default="", description="Environment variable holding a bearer token to send.")
+    max_samples: int = Field(default=200_000, ge=1, description="A bigger scrape fails.")
+    max_bytes: int = Field(default=50_000_000, ge=1024, description="A bigger body fails.")
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, labels: dict[str, str]) -> dict[str, str]:
+        for key, value in labels.items():
+            if not _LABEL_NAME.fullmatch(key) or key in ("job", "instance"):
+                raise ValueError(f"{key!r} is not a label name that can be added "
+                                 "(letters, digits, '_'; job and instance are set already)")
+            if len(value) > 4096:
+                raise ValueError(f"label {key} is longer than 4096 characters")
+        return labels
+
+    @property
+    def instance(self) -> str:
+        parts = urlsplit(str(self.url))
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return f"{parts.hostname}:{port}"
+
+
+
 class Receivers(Section):
     syslog: SyslogReceiver = Field(default_factory=SyslogReceiver)
     files: FileReceiver = Field(default_factory=FileReceiver)
+    scrape: list[ScrapeTarget] = Field(
+        default_factory=list, description="Prometheus endpoints to scrape (url, job, "
+        "interval_seconds, timeout_seconds, labels, bearer_token_env); empty: off.")
 
 
 class LogAnalysis(Section):

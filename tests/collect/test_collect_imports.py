@@ -1,11 +1,12 @@
-"""collect depends only on model, errors and pipeline (see docs/architecture)."""
+"""collect depends only on model, errors, config and pipeline (see docs/architecture)."""
 
 import ast
 from pathlib import Path
 
 import opscope.collect
 
-ALLOWED = ("opscope.model", "opscope.errors", "opscope.pipeline", "opscope.collect")
+ALLOWED = ("opscope.model", "opscope.errors", "opscope.config", "opscope.pipeline",
+           "opscope.collect")
 
 
 def test_collect_imports_only_inward() -> None:

@@ -31,8 +31,10 @@ def make_token(data_dir: Path, *scopes: str) -> str:
 
 
 class ServerProcess:
-    def __init__(self, data_dir: Path, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None,
+                 config: Path | None = None) -> None:
         self.data_dir = data_dir
+        self.config = config
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -43,7 +45,8 @@ class ServerProcess:
         self._log = log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [*OPSCOPE, "serve", "--data-dir", str(self.data_dir), "--port", str(self.port),
-             "--log-level", "warning"],
+             "--log-level", "warning",
+             *(["--config", str(self.config)] if self.config is not None else [])],
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -1,9 +1,10 @@
-"""Reading request bodies safely: size caps (also after gzip), content types."""
+"""Reading request bodies safely: size caps (also after decompression), content types."""
 
 from __future__ import annotations
 
 import zlib
 
+import cramjam
 from fastapi import Request
 
 from opscope.errors import PayloadTooLarge, UnsupportedMediaType
@@ -32,7 +33,10 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
         return body
     if encoding == "gzip":
         return _gunzip(body, max_bytes)
-    raise UnsupportedMediaType(f"Content-Encoding {encoding!r} is not supported; use gzip")
+    if encoding == "snappy":
+        return _unsnappy(body, max_bytes)
+    raise UnsupportedMediaType(
+        f"Content-Encoding {encoding!r} is not supported; use gzip (or snappy)")
 
 
 def _gunzip(body: bytes, max_bytes: int) -> bytes:
@@ -44,6 +48,24 @@ def _gunzip(body: bytes, max_bytes: int) -> bytes:
     if len(out) > max_bytes or inflater.unconsumed_tail:
         raise PayloadTooLarge(f"decompressed body exceeds the limit of {max_bytes} bytes")
     return out
+
+
+def _unsnappy(body: bytes, max_bytes: int) -> bytes:
+    # A snappy block starts with its decompressed length as a varint: check it first,
+    # so a small body cannot make us allocate a huge buffer.
+    size = 0
+    for pos, byte in enumerate(body[:10]):
+        size |= (byte & 0x7F) << (7 * pos)
+        if not byte & 0x80:
+            break
+    else:
+        raise UnsupportedMediaType("body is not valid snappy data")
+    if size > max_bytes:
+        raise PayloadTooLarge(f"body decompresses to {size} bytes; the limit is {max_bytes}")
+    try:
+        return bytes(cramjam.snappy.decompress_raw(body))
+    except Exception as exc:  # cramjam's DecompressionError has no stable import path
+        raise UnsupportedMediaType(f"body is not valid snappy data: {exc}") from None
 
 
 def media_type(request: Request) -> tuple[str, str | None]:

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from opscope.collect import alertmanager, grafana, logs, otlp, prometheus, topology
+from opscope.collect import alertmanager, grafana, logs, otlp, prometheus, remote_write, topology
 from opscope.collect.batch import BatchResult, validate_items, validate_json_items
 from opscope.collect.body import decode_json, decode_ndjson, decode_text
 from opscope.errors import Overloaded, UnsupportedMediaType, ValidationFailed
@@ -42,7 +42,7 @@ def _now() -> datetime:
 
 
 async def _commit(services: Services, kind: str, result: BatchResult[Any],
-                  partial: bool) -> JSONAnswer:
+                  partial: bool, extra: dict[str, Any] | None = None) -> JSONAnswer:
     telemetry = services.telemetry
     problems = [p.as_dict() for p in result.problems]
     # One bad item may have several problems; count items, not problems.
@@ -63,7 +63,7 @@ async def _commit(services: Services, kind: str, result: BatchResult[Any],
         telemetry.count(telemetry.rejected, bad_items, kind=kind)
     return JSONAnswer({
         "accepted": receipt.accepted, "inserted": receipt.inserted,
-        "updated": receipt.updated, "rejected": problems,
+        "updated": receipt.updated, "rejected": problems, **(extra or {}),
     })
 
 
@@ -162,6 +162,21 @@ async def post_prometheus(
     extra = {k: v for k, v in (("job", job), ("instance", instance)) if v}
     result = prometheus.parse_exposition(text, _now(), extra, max_samples=limits.max_batch_items)
     return await _commit(services, "metrics", result, partial)
+
+
+@router.post("/metrics/remote-write",
+             summary="Prometheus remote write 1.0 (snappy-compressed protobuf)")
+async def post_remote_write(request: Request, partial: bool = PARTIAL,
+                            services: Services = Depends(services_of)) -> JSONAnswer:
+    limits = services.settings.limits
+    kind, _ = media_type(request)
+    if kind != "application/x-protobuf":
+        raise UnsupportedMediaType(
+            f"send application/x-protobuf with Content-Encoding: snappy (got {kind!r})")
+    data = await read_body(request, limits.max_body_bytes)
+    result, skipped = remote_write.parse_write_request(data, max_samples=limits.max_batch_items)
+    extra = {"skipped_native_histograms": skipped} if skipped else None
+    return await _commit(services, "metrics", result, partial, extra)
 
 
 @router.post("/tickets", summary="Ingest tickets (JSON array); upserted by id")
