@@ -7,14 +7,23 @@ the valid items are committed and the bad ones are listed under ``rejected``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from opscope.collect import alertmanager, grafana, logs, otlp, prometheus, remote_write, topology
+from opscope.collect import (
+    alertmanager,
+    grafana,
+    logs,
+    otlp,
+    otlp_proto,
+    prometheus,
+    remote_write,
+    topology,
+)
 from opscope.collect.batch import BatchResult, validate_items, validate_json_items
 from opscope.collect.body import decode_json, decode_ndjson, decode_text
 from opscope.errors import Overloaded, UnsupportedMediaType, ValidationFailed
@@ -217,24 +226,45 @@ async def post_topology(request: Request,
                            "inserted": receipt.inserted, "updated": receipt.updated})
 
 
-@otlp_router.post("/logs", summary="OTLP/HTTP logs (JSON encoding)")
-async def post_otlp_logs(request: Request, partial: bool = PARTIAL,
-                         services: Services = Depends(services_of)) -> JSONAnswer:
-    doc = _otlp_doc(request, await read_body(request, services.settings.limits.max_body_bytes))
-    return await _commit(services, "logs", otlp.parse_otlp_logs(doc, _now()), partial)
+OTLP_PARTIAL = Query(True, description="OTLP keeps the valid items of a request and reports "
+                    "the rest in partialSuccess, as the OTLP specification describes; "
+                    "false rejects the whole request instead.")
 
 
-@otlp_router.post("/metrics", summary="OTLP/HTTP metrics (JSON encoding)")
-async def post_otlp_metrics(request: Request, partial: bool = PARTIAL,
-                            services: Services = Depends(services_of)) -> JSONAnswer:
-    doc = _otlp_doc(request, await read_body(request, services.settings.limits.max_body_bytes))
-    return await _commit(services, "metrics", otlp.parse_otlp_metrics(doc, _now()), partial)
+@otlp_router.post("/logs", summary="OTLP/HTTP logs (protobuf or JSON encoding)")
+async def post_otlp_logs(request: Request, partial: bool = OTLP_PARTIAL,
+                         services: Services = Depends(services_of)) -> Response:
+    return await _otlp(request, services, "logs", otlp.parse_otlp_logs, partial)
 
 
-def _otlp_doc(request: Request, body: bytes) -> Any:
+@otlp_router.post("/metrics", summary="OTLP/HTTP metrics (protobuf or JSON encoding)")
+async def post_otlp_metrics(request: Request, partial: bool = OTLP_PARTIAL,
+                            services: Services = Depends(services_of)) -> Response:
+    return await _otlp(request, services, "metrics", otlp.parse_otlp_metrics, partial)
+
+
+async def _otlp(request: Request, services: Services, signal: str,
+                parse: Callable[[Any, datetime], BatchResult[Any]], partial: bool) -> Response:
+    """Decode either encoding, commit, and answer in the request's encoding with an
+    ``Export*ServiceResponse`` (``partialSuccess`` when items were rejected)."""
     kind, _ = media_type(request)
-    if kind == "application/x-protobuf":
+    body = await read_body(request, services.settings.limits.max_body_bytes)
+    proto = kind == "application/x-protobuf"
+    if proto:
+        doc = otlp_proto.decode(signal, body)
+    elif kind in JSON_TYPES:
+        doc = decode_json(body)
+    else:
         raise UnsupportedMediaType(
-            "OTLP protobuf encoding is not supported; configure the exporter for JSON "
-            "(otlphttp encoding: json)")
-    return decode_json(body)
+            f"send application/x-protobuf or application/json (got {kind!r})")
+    result = parse(doc, _now())
+    await _commit(services, signal, result, partial)  # refuses the batch when not partial
+    rejected = len({p.index for p in result.problems if p.index is not None}) or (
+        1 if result.problems else 0)
+    message = "; ".join(f"{p.field}: {p.message}" for p in result.problems[:5])
+    if proto:
+        return Response(otlp_proto.encode_response(signal, rejected, message),
+                        media_type="application/x-protobuf")
+    key = "rejectedLogRecords" if signal == "logs" else "rejectedDataPoints"
+    return JSONAnswer({"partialSuccess": {key: str(rejected), "errorMessage": message}}
+                      if rejected else {})
