@@ -47,7 +47,7 @@ def test_event_view_shows_stored_events_and_logs(tmp_path: Path) -> None:
                  "level": "warning", "ts": "2026-11-26T10:00:01Z"}]
         assert httpx.post(server.url + "/api/v1/logs", json=logs, headers=headers,
                           timeout=10).status_code == 200
-        dom = _dump_dom(f"{server.url}/#token={token}", tmp_path / "profile")
+        dom = _dump_dom(f"{server.url}/events#token={token}", tmp_path / "profile")
     finally:
         server.stop()
     assert "DiskAlmostFull" in dom

@@ -1,13 +1,18 @@
 // Incident list: newest first, with the top-ranked cause of each.
 (function () {
   "use strict";
-  const { el, when, get, filters, start } = window.opscope;
+  const { el, when, emptyRow, get, filters, start } = window.opscope;
 
   async function refresh() {
     const f = filters();
     const page = await get("/api/v1/incidents", Object.assign({ limit: 100 }, f));
     // Merged incidents live on inside the one they joined; show them only when asked.
     const items = f.status ? page.items : page.items.filter((i) => i.status !== "merged");
+    document.getElementById("count").textContent = "(" + items.length + ")";
+    if (!items.length) {
+      return emptyRow(document.getElementById("incidents"), Object.keys(f).length
+        ? "No incident matches these filters." : "No incident yet.");
+    }
     document.querySelector("#incidents tbody").replaceChildren(...items.map((i) => {
       const tr = el("tr");
       const link = el("a", i.title || i.id);
@@ -20,7 +25,6 @@
         el("td", i.signal_count ?? ""), el("td", when(i.opened_at || i.started_at)));
       return tr;
     }));
-    document.getElementById("count").textContent = "(" + items.length + ")";
   }
 
   document.addEventListener("DOMContentLoaded", () => start(refresh, 5000));

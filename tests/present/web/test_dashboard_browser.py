@@ -1,0 +1,158 @@
+"""The overview and the incident page, rendered by a real headless Chromium against a
+real server whose store holds a ranked incident, its topology and its series."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from integration.server_process import ServerProcess, make_token
+from opscope.model import Anomaly, Entity, MetricSample, Relation
+from opscope.model.hypothesis import Evidence, Hypothesis
+from opscope.model.incident import (
+    ChangeKind,
+    Incident,
+    IncidentChange,
+    IncidentMember,
+    IncidentStatus,
+    Signal,
+    TimelineEntry,
+    TimelineKind,
+)
+from opscope.model.metrics import series_id
+from opscope.store.duckdb import DuckDBStore
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+if CHROMIUM is None and os.environ.get("REQUIRE_SYSTEM_TOOLS"):
+    raise RuntimeError("chromium is required (make system-deps installs it)")
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
+
+HOSTILE = "<i>db</i>"  # an entity id that would be markup if it were parsed
+HOSTILE_TEXT = "&lt;i&gt;db&lt;/i&gt;"
+INCIDENT = "inc-web-1"
+
+
+def _dump_dom(url: str, profile: Path) -> str:
+    assert CHROMIUM is not None
+    result = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=8000",
+         "--dump-dom", url],
+        capture_output=True, text=True, timeout=90)
+    return result.stdout
+
+
+def _seed(database: Path) -> None:
+    """web -> api -> <i>db</i>, all on host-1; an open incident on the three services,
+    ranked with the hostile database first; a latency series of it with its band and an
+    anomaly. Times are recent so that retention at server start keeps them."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    opened = now - timedelta(minutes=10)
+    store = DuckDBStore(database)
+    try:
+        store.upsert_topology(
+            [Entity(id="web", labels={"user_facing": "true"}), Entity(id="api"),
+             Entity(id=HOSTILE, kind="database"), Entity(id="host-1", kind="host")],
+            [Relation(source="web", target="api"), Relation(source="api", target=HOSTILE),
+             *[Relation.model_validate({"source": s, "target": "host-1", "kind": "runs_on"})
+               for s in ("web", "api", HOSTILE)]])
+        labels = {"service": HOSTILE, "host": "host-1"}
+        sid = series_id("latency_seconds", labels)
+        start = now - timedelta(minutes=40)
+        samples, bands = [], []
+        for minute in range(41):
+            ts = start + timedelta(minutes=minute)
+            value = 0.5 if ts >= opened else 0.1
+            samples.append(MetricSample(name="latency_seconds", labels=labels, value=value, ts=ts))
+            bands.append((sid, ts, 0.1, 0.05, 0.15))
+        store.append_samples(samples)
+        store.append_bands(bands)
+        store.append_anomalies([Anomaly(kind="metric", entity=HOSTILE, subject=sid, ts=opened,
+                                        score=9.0, value=0.5, expected=0.1, direction="up")])
+        incident = Incident(id=INCIDENT, status=IncidentStatus.OPEN, severity="critical",
+                            title=f"Latency on {HOSTILE} and 2 more", opened_at=opened,
+                            updated_at=opened + timedelta(minutes=2),
+                            entities=sorted(["web", "api", HOSTILE]), impact=["web"],
+                            signal_count=3)
+        members = [IncidentMember(incident_id=INCIDENT, joined_at=opened, reason="first signal",
+                                  signal=Signal(id=f"am/{e}#1", name="HighLatency", entity=e,
+                                                severity="critical", starts_at=opened,
+                                                last_seen=opened))
+                   for e in ("web", "api", HOSTILE)]
+        store.write_changes([IncidentChange(
+            seq=1, kind=ChangeKind.OPENED, ts=opened, incident=incident, members=members,
+            timeline=[TimelineEntry(incident_id=INCIDENT, ts=opened, kind=TimelineKind.OPENED,
+                                    summary="opened: 3 signals")])])
+        store.write_hypotheses(INCIDENT, opened + timedelta(minutes=2), [
+            Hypothesis(entity=HOSTILE, signal=f"{HOSTILE}/latency_seconds", score=3.5, rank=1,
+                       reason=f"Rank 1: {HOSTILE} latency moved first.",
+                       evidence=[Evidence(kind="metric_shift", summary="latency rose to 0.5",
+                                          subject=f"{HOSTILE}/latency_seconds", value=12.0)]),
+            Hypothesis(entity="api", score=1.0, rank=2, reason="Rank 2: it calls the database."),
+        ])
+    finally:
+        store.close()
+
+
+def test_overview_and_incident_page_draw_graph_and_chart(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    token = make_token(data, "read")
+    _seed(data / "opscope.duckdb")
+    server = ServerProcess(data).start()
+    try:
+        overview = _dump_dom(f"{server.url}/#token={token}", tmp_path / "p1")
+        page = _dump_dom(f"{server.url}/incidents/{INCIDENT}?node={quote(HOSTILE)}"
+                         f"#token={token}", tmp_path / "p2")
+        unknown = _dump_dom(f"{server.url}/incidents/nope#token={token}", tmp_path / "p3")
+        no_token = _dump_dom(f"{server.url}/", tmp_path / "p4")
+    finally:
+        server.stop()
+
+    # Business view: the user-facing service, affected by the incident, linked to it.
+    assert re.search(r"<strong>web</strong>", overview)
+    assert f'href="/incidents/{INCIDENT}"' in overview
+    assert f"Latency on {HOSTILE_TEXT} and 2 more" in overview
+    assert re.search(r'id="kpi-open"[^>]*>1<', overview)
+
+    # The root-cause graph: the ranked causes, the affected service and the host neighbour.
+    graph = page[page.index('id="graph"'):page.index('id="hypotheses"')]
+    assert len(re.findall(r'<g class="node role-cause1', graph)) == 1
+    assert len(re.findall(r'<g class="node role-cause2', graph)) == 1
+    assert len(re.findall(r'<g class="node role-affected', graph)) == 1
+    assert len(re.findall(r'<g class="node role-neighbour', graph)) == 1
+    assert len(re.findall(r'<g class="edge kind-', graph)) == 5
+    assert 'marker-end="url(#arrow)"' in graph
+    # The hostile entity is drawn as SVG text, never as markup.
+    assert f'<text x="78" y="17" text-anchor="middle" class="label">{HOSTILE_TEXT}</text>' \
+        in graph
+    assert HOSTILE not in page and HOSTILE not in overview
+
+    # The evidence chart of the top cause: value line, expected band, anomaly mark.
+    chart = page[page.index('id="top-chart"'):page.index('id="sel-chart"')]
+    assert re.search(r'<path d="M[\d.]+,[\d.]+( L[\d.]+,[\d.]+){10,}" class="series-line"', chart)
+    assert '<polygon points="' in chart and 'class="band"' in chart
+    assert 'class="anomaly-mark"' in chart
+    assert "latency_seconds" in chart
+    # The node named in the address is selected, and its own series found and charted.
+    assert re.search(r'<g class="node role-cause1 is-affected selected"', graph)
+    selected = page[page.index('id="sel-chart"'):page.index('id="members"')]
+    assert re.search(r'class="series-line"', selected)
+    assert '<option value="' in page and ">latency_seconds</option>" in page
+
+    # A read-only token is offered no action, and told why.
+    assert re.search(r'<button type="button" id="ack-button" hidden=', page)
+    assert "This token may read only" in page
+
+    assert "Rank 1: " + HOSTILE_TEXT + " latency moved first." in page
+    assert "No incident nope is stored here" in unknown
+    assert '<section id="login">' in no_token and "no token yet" in no_token
