@@ -65,3 +65,32 @@ def test_sessions_that_break_alike_share_one_subject() -> None:
     same = abnormality_of(["missing events ['close']"])
     assert same == abnormality_of(["missing events ['close']"])
     assert same != abnormality_of(["unexpected events ['crash']"])
+
+
+def test_a_burst_of_sessions_failing_alike_is_reported_once_per_window() -> None:
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    detector = SessionDetector(SessionDetectorConfig(idle_seconds=5, train_sessions=60,
+                                                     repeat_seconds=60))
+    records = []
+    for n, session in enumerate(NORMAL):
+        records += [LogRecord(ts=t0 + timedelta(seconds=n * 10 + i), message=f"{e} blk_{n}",
+                              template_id=e, entity="hdfs") for i, e in enumerate(session)]
+    detector.observe(records)
+    detector.flush()
+    start = t0 + timedelta(hours=1)
+
+    def broken(n: int, at: float, entity: str = "hdfs") -> list[LogRecord]:
+        return [LogRecord(ts=start + timedelta(seconds=at + i), message=f"{e} blk_{1000 + n}",
+                          template_id=e, entity=entity)
+                for i, e in enumerate(["open", "write"])]
+
+    burst = [r for n in range(50) for r in broken(n, n * 0.5)]
+    burst += broken(99, 3, entity="other")  # another entity is its own signal
+    found = detector.observe(burst) + detector.flush()
+    assert [(a.entity, a.evidence["similar_sessions"]) for a in found] == [
+        ("hdfs", 0), ("other", 0)]
+    assert detector.held_back == 49
+    later = detector.observe(broken(200, 120)) + detector.flush()
+    assert [a.evidence["similar_sessions"] for a in later] == [49]
+    restored = SessionDetector.from_json(json.loads(json.dumps(detector.to_json())))
+    assert restored.held_back == 49 and restored.observe(broken(300, 125)) + restored.flush() == []

@@ -16,6 +16,9 @@ break is still learnt, which keeps rare noise in the training data from hiding i
 :class:`SessionDetector` groups streaming :class:`~opscope.model.LogRecord` by session
 key, closes a session after ``idle_seconds`` of event time without a line (or at
 ``max_events``), trains on the first ``train_sessions`` sessions and scores the rest.
+Sessions of one entity that break the same way within ``repeat_seconds`` of the last
+reported one are counted, not reported again: during an outage thousands of requests
+fail alike, and the next report carries how many did (``evidence.similar_sessions``).
 """
 
 from __future__ import annotations
@@ -204,6 +207,12 @@ class SessionDetectorConfig(BaseModel):
     )
     model: SessionModelConfig = Field(default_factory=SessionModelConfig)
     examples: int = Field(default=5, ge=0, description="Example lines kept per session.")
+    repeat_seconds: float = Field(
+        default=60.0, ge=0.0,
+        description="Event time after reporting an abnormal session during which sessions "
+                    "of the same entity that break the same way are only counted; 0 reports "
+                    "every one.",
+    )
 
 
 @dataclass
@@ -230,6 +239,9 @@ class SessionDetector:
         self.model = model
         self._now = 0.0
         self.evicted = 0
+        # (entity, abnormality) -> [event time of the last report, sessions held back since]
+        self._reported: dict[tuple[str, str], list[float]] = {}
+        self.held_back = 0
 
     def key_of(self, record: LogRecord) -> str | None:
         attributes = record.attributes
@@ -297,13 +309,23 @@ class SessionDetector:
         verdict = self.model.score(session.events)
         if not verdict.abnormal:
             return []
+        subject = abnormality_of(verdict.reasons)
+        seen = self._reported.get((session.entity, subject))
+        if seen is not None and session.first - seen[0] < self.config.repeat_seconds:
+            seen[1] += 1
+            self.held_back += 1
+            return []
+        similar = int(seen[1]) if seen is not None else 0
+        if len(self._reported) >= self.config.max_open:  # bounded, like the open sessions
+            self._reported.pop(min(self._reported, key=lambda k: self._reported[k][0]))
+        self._reported[(session.entity, subject)] = [session.first, 0.0]
         texts = {}
         if self.template_text is not None:
             texts = {e: self.template_text(e) for e in dict.fromkeys(session.events)}
         return [Anomaly(
             id=anomaly_id(_DETECTOR_KIND, key, session.first), kind="log_session",
             detector=_DETECTOR_KIND, entity=session.entity,
-            subject=abnormality_of(verdict.reasons),
+            subject=subject,
             ts=ts_of(session.first), score=verdict.score, value=float(len(session.events)),
             summary=f"abnormal session {key}: {'; '.join(verdict.reasons)}"[:2048],
             evidence={
@@ -311,6 +333,7 @@ class SessionDetector:
                 "events": session.events[:200], "templates": texts,
                 "started": ts_of(session.first).isoformat(),
                 "ended": ts_of(session.last).isoformat(), "examples": session.examples,
+                "similar_sessions": similar,
             },
         )]
 
@@ -319,6 +342,8 @@ class SessionDetector:
             "kind": _DETECTOR_KIND, "version": _VERSION, "config": self.config.model_dump(),
             "model": self.model.to_json() if self.model is not None else None,
             "training": self._training, "now": self._now, "evicted": self.evicted,
+            "reported": [[e, k, v[0], v[1]] for (e, k), v in self._reported.items()],
+            "held_back": self.held_back,
             "open": {k: {"entity": s.entity, "first": s.first, "last": s.last,
                          "events": s.events, "examples": s.examples}
                      for k, s in self._open.items()},
@@ -333,6 +358,9 @@ class SessionDetector:
         detector._training = [list(s) for s in state["training"]]
         detector._now = float(state["now"])
         detector.evicted = int(state["evicted"])
+        detector._reported = {(str(e), str(k)): [float(t), float(n)]
+                              for e, k, t, n in state.get("reported", [])}
+        detector.held_back = int(state.get("held_back", 0))
         detector._open = {
             k: _Open(str(s["entity"]), float(s["first"]), float(s["last"]),
                      list(s["events"]), list(s["examples"]))
