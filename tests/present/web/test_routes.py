@@ -18,7 +18,7 @@ from opscope.store.duckdb import DuckDBStore
 
 PAGES = [("/", "overview.js", "Overview"), ("/events", "events.js", "Live events"),
          ("/incidents", "incidents.js", "Incidents"),
-         ("/incidents/inc-1", "incident.js", "Incidents")]
+         ("/incidents/inc-1", "incident.js", "Incidents"), ("/report", "report.js", "Report")]
 
 
 @pytest.fixture()

@@ -9,7 +9,16 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from opscope import __version__
-from opscope.present.api import admin, incidents, ingest, overview, reactions, read, templates
+from opscope.present.api import (
+    admin,
+    incidents,
+    ingest,
+    overview,
+    reactions,
+    read,
+    reports,
+    templates,
+)
 from opscope.present.api.errors import install_error_handlers
 from opscope.present.api.responses import JSONAnswer
 from opscope.present.api.services import Services
@@ -59,6 +68,7 @@ def create_api(services: Services) -> FastAPI:
     api.include_router(reactions.router)
     api.include_router(admin.router)
     api.include_router(overview.router)
+    api.include_router(reports.router)
     from opscope.present.web import routes as web
 
     api.include_router(web.router)

@@ -12,6 +12,7 @@ from opscope.present.cli.eval import eval_app
 from opscope.present.cli.incidents_cmd import incidents_app, patterns
 from opscope.present.cli.ingest import ingest
 from opscope.present.cli.logs_cmd import logs_app
+from opscope.present.cli.report_cmd import report
 from opscope.present.cli.rules_cmd import rules_app
 from opscope.present.cli.serve import serve
 from opscope.present.cli.token import token_app
@@ -34,6 +35,7 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(logs_app, name="logs")
 app.add_typer(incidents_app, name="incidents")
 app.command()(patterns)
+app.command()(report)
 app.add_typer(rules_app, name="rules")
 app.command()(audit)
 

@@ -2,8 +2,8 @@
 token the operator gives it (kept in the browser's local storage, never in a cookie).
 
 ``/`` is the overview (business and operations views), ``/events`` the live event view,
-``/incidents`` the incident list and ``/incidents/{id}`` one incident with its
-root-cause graph and evidence charts.
+``/incidents`` the incident list, ``/incidents/{id}`` one incident with its
+root-cause graph and evidence charts, and ``/report`` the operations report.
 """
 
 from __future__ import annotations
@@ -42,6 +42,11 @@ async def overview(request: Request) -> HTMLResponse:
 @router.get("/events", response_class=HTMLResponse)
 async def event_view(request: Request) -> HTMLResponse:
     return _page(request, "events.html", "events")
+
+
+@router.get("/report", response_class=HTMLResponse)
+async def report_page(request: Request) -> HTMLResponse:
+    return _page(request, "report.html", "report")
 
 
 @router.get("/incidents", response_class=HTMLResponse)
