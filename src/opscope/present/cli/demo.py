@@ -32,6 +32,11 @@ def demo(
                                       help="Mean minutes between injected faults."),
     backfill: float = typer.Option(60.0, "--backfill", min=0.0, max=24 * 60.0,
                                    help="Minutes of history simulated before real time."),
+    history_hours: float = typer.Option(
+        24.0, "--history-hours", min=0.0, max=24 * 14.0,
+        help="Hours of metric history (a sample a minute) simulated before the backfill, "
+             "so that the metric detectors have learnt a day of normal behaviour and "
+             "draw expected bands from the start; 0 skips it."),
     minutes: float | None = typer.Option(None, "--minutes", min=0.1,
                                          help="Stop after this many minutes (default: never)."),
     rules: Path = typer.Option(EXAMPLES / "rules" / "demo.yaml", "--rules",
@@ -49,7 +54,8 @@ def demo(
         settings = settings_from(None, host=host, port=port, data_dir=data_dir,
                                  reactions=reactions)
         try:
-            asyncio.run(_run(settings, seed, speed, fault_every, backfill, minutes))
+            asyncio.run(_run(settings, seed, speed, fault_every, backfill, history_hours,
+                             minutes))
         except KeyboardInterrupt:
             typer.echo("demo stopped")
 
@@ -84,7 +90,7 @@ def _announce_approvals(services: Any, admin: str, seen: set[str]) -> None:
 
 
 async def _run(settings: Settings, seed: int, speed: float, fault_every: float,
-               backfill: float, minutes: float | None) -> None:
+               backfill: float, history_hours: float, minutes: float | None) -> None:
     import uvicorn
 
     from opscope.app import build_services, create_app
@@ -124,6 +130,20 @@ async def _run(settings: Settings, seed: int, speed: float, fault_every: float,
         async with HttpFeeder(base, token) as feed:
             await feed.send_topology(sim.topology())
             await feed.send("tickets", sim.ticket_history(days=30))
+            if history_hours:
+                # The same shop a minute at a time, metrics only: cheap to simulate, and
+                # enough for the detectors' daily cycle. Its series continue without a
+                # jump into the backfill, which starts where it ends.
+                typer.echo(f"simulating {history_hours:g} h of metric history ...")
+                history = Simulation(seed, start - timedelta(hours=history_hours),
+                                     step_seconds=60.0)
+                pending: list[Any] = []
+                for batch in run_fast(history, timedelta(hours=history_hours)):
+                    pending.extend(batch.metrics)
+                    if len(pending) >= 20_000:
+                        await feed.send("metrics", pending)
+                        pending = []
+                await feed.send("metrics", pending)
             for batch in run_fast(sim, timedelta(minutes=backfill)):
                 await feed(batch)
             typer.echo(f"simulated {backfill:.0f} min of history; now live, a fault every "
