@@ -3,15 +3,12 @@ real server whose store holds a ranked incident, its topology and its series."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
-import pytest
+from browser import dump_dom, needs_chromium
 
 from integration.server_process import ServerProcess, make_token
 from opscope.model import Anomaly, Entity, MetricSample, Relation
@@ -29,27 +26,11 @@ from opscope.model.incident import (
 from opscope.model.metrics import series_id
 from opscope.store.duckdb import DuckDBStore
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-if CHROMIUM is None and os.environ.get("REQUIRE_SYSTEM_TOOLS"):
-    raise RuntimeError("chromium is required (make system-deps installs it)")
-
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
+pytestmark = needs_chromium
 
 HOSTILE = "<i>db</i>"  # an entity id that would be markup if it were parsed
 HOSTILE_TEXT = "&lt;i&gt;db&lt;/i&gt;"
 INCIDENT = "inc-web-1"
-
-
-def _dump_dom(url: str, profile: Path) -> str:
-    assert CHROMIUM is not None
-    result = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=8000",
-         "--dump-dom", url],
-        capture_output=True, text=True, timeout=90)
-    return result.stdout
 
 
 def _seed(database: Path) -> None:
@@ -110,13 +91,19 @@ def test_overview_and_incident_page_draw_graph_and_chart(tmp_path: Path) -> None
     _seed(data / "opscope.duckdb")
     server = ServerProcess(data).start()
     try:
-        overview = _dump_dom(f"{server.url}/#token={token}", tmp_path / "p1")
-        page = _dump_dom(f"{server.url}/incidents/{INCIDENT}?node={quote(HOSTILE)}"
+        overview = dump_dom(f"{server.url}/#token={token}", tmp_path / "p1")
+        page = dump_dom(f"{server.url}/incidents/{INCIDENT}?node={quote(HOSTILE)}"
                          f"#token={token}", tmp_path / "p2")
-        unknown = _dump_dom(f"{server.url}/incidents/nope#token={token}", tmp_path / "p3")
-        no_token = _dump_dom(f"{server.url}/", tmp_path / "p4")
+        unknown = dump_dom(f"{server.url}/incidents/nope#token={token}", tmp_path / "p3")
+        no_token = dump_dom(f"{server.url}/", tmp_path / "p4")
+        report = dump_dom(f"{server.url}/report#token={token}", tmp_path / "p5")
     finally:
         server.stop()
+
+    # The operations report of the last week: the incident, its top cause as text.
+    assert re.search(r'id="r-opened"[^>]*>1<', report)
+    causes = report[report.index('id="r-causes"'):report.index('id="r-impact"')]
+    assert f"<td>{HOSTILE_TEXT}</td>" in causes and HOSTILE not in report
 
     # Business view: the user-facing service, affected by the incident, linked to it.
     assert re.search(r"<strong>web</strong>", overview)

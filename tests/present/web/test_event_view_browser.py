@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import httpx
-import pytest
+from browser import dump_dom, needs_chromium
 
 from integration.server_process import ServerProcess, make_token
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-if CHROMIUM is None and os.environ.get("REQUIRE_SYSTEM_TOOLS"):
-    raise RuntimeError("chromium is required (make system-deps installs it)")
-
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed")
-
-
-def _dump_dom(url: str, profile: Path) -> str:
-    assert CHROMIUM is not None
-    result = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=8000",
-         "--dump-dom", url],
-        capture_output=True, text=True, timeout=90)
-    return result.stdout
+pytestmark = needs_chromium
 
 
 def test_event_view_shows_stored_events_and_logs(tmp_path: Path) -> None:
@@ -47,7 +28,7 @@ def test_event_view_shows_stored_events_and_logs(tmp_path: Path) -> None:
                  "level": "warning", "ts": "2026-11-26T10:00:01Z"}]
         assert httpx.post(server.url + "/api/v1/logs", json=logs, headers=headers,
                           timeout=10).status_code == 200
-        dom = _dump_dom(f"{server.url}/events#token={token}", tmp_path / "profile")
+        dom = dump_dom(f"{server.url}/events#token={token}", tmp_path / "profile")
     finally:
         server.stop()
     assert "DiskAlmostFull" in dom
@@ -76,8 +57,8 @@ def test_incident_pages_show_the_incident_and_its_signals(tmp_path: Path) -> Non
             time.sleep(0.3)
         assert incidents, "a critical alert opens an incident"
         incident_id = str(incidents[0]["id"])
-        listing = _dump_dom(f"{server.url}/incidents#token={token}", tmp_path / "p1")
-        page = _dump_dom(f"{server.url}/incidents/{incident_id}#token={token}", tmp_path / "p2")
+        listing = dump_dom(f"{server.url}/incidents#token={token}", tmp_path / "p1")
+        page = dump_dom(f"{server.url}/incidents/{incident_id}#token={token}", tmp_path / "p2")
     finally:
         server.stop()
     assert f'href="/incidents/{incident_id}"' in listing
