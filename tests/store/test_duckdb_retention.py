@@ -53,6 +53,19 @@ def test_apply_retention_deletes_old_rows_and_counts_them(clock: ManualClock) ->
     store.close()
 
 
+def test_an_event_deleted_by_retention_comes_back_as_new(clock: ManualClock) -> None:
+    store = DuckDBStore(None, retention={"events": 7 * DAY}, clock=clock)
+    event = Event(source="s", name="flappy", starts_at=T0 - 40 * DAY)
+    clock.now = T0 - 40 * DAY
+    store.upsert_events([event, event])  # stored, and remembered by the writer
+    clock.now = T0
+    assert store.apply_retention(T0)["events"] == 1
+    assert store.upsert_events([event]).inserted == 1
+    row = store.get_event("s", event.fingerprint)
+    assert row is not None and row["repeat_count"] == 0
+    store.close()
+
+
 def test_no_retention_deletes_nothing(store: DuckDBStore) -> None:
     store.append_logs([LogRecord(ts=T0 - 1000 * DAY, message="m")])
     assert store.apply_retention(T0) == {}

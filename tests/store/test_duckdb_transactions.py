@@ -74,3 +74,34 @@ def test_reads_see_only_committed_batches(store: DuckDBStore,
     monkeypatch.setattr(Database, "insert_arrow", staticmethod(real))
     assert seen == [0, 0]
     assert len(store.query_events(EventQuery()).items) == 1
+
+
+def test_a_failed_batch_leaves_no_folded_state_behind(store: DuckDBStore,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # The writer remembers recent events' state; a batch that fails must not leave its
+    # fold in that memory, or the next notification would count it.
+    event = Event(source="am", name="A", starts_at=T0)
+    store.upsert_events([event])
+    fail_on(monkeypatch, "event_history")
+    with pytest.raises(StorageError):
+        store.upsert_events([event])
+    store.upsert_events([event])
+    row = store.get_event("am", event.fingerprint)
+    assert row is not None and row["repeat_count"] == 1
+    assert len(store.event_history("am", event.fingerprint).items) == 2
+
+
+def test_folding_is_the_same_when_the_writer_remembers_little(
+        store: DuckDBStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    from opscope.store.duckdb import events as events_module
+
+    monkeypatch.setattr(events_module, "KNOWN_LIMIT", 2)  # then every key is looked up
+    monkeypatch.setattr(events_module, "STATE_LIMIT", 1)
+    a, b, c = (Event(source="am", name=n, starts_at=T0) for n in "ABC")
+    store.upsert_events([a, b])
+    store.upsert_events([a])
+    assert store.upsert_events([b, c]).inserted == 1  # three identities: past the limit
+    store.upsert_events([a, b, c])
+    counts = {name: store.get_event("am", e.fingerprint)["repeat_count"]  # type: ignore[index]
+              for name, e in zip("ABC", (a, b, c), strict=True)}
+    assert counts == {"A": 2, "B": 2, "C": 1}

@@ -13,7 +13,7 @@ import atexit
 import contextlib
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -92,8 +92,14 @@ class Database:
         _OPEN.add(self)
 
     @contextmanager
-    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One transaction holding the write lock; committed when the block exits normally."""
+    def write(self, on_failure: Callable[[], None] | None = None
+              ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction holding the write lock; committed when the block exits normally.
+
+        ``on_failure`` is called, still under the lock, when the transaction does not
+        commit: a writer that remembers what it wrote forgets it before anyone else
+        writes.
+        """
         with self._write_lock:
             self._check_open()
             con = self._con
@@ -106,7 +112,13 @@ class Database:
                     raise
                 con.commit()
             except duckdb.Error as exc:
+                if on_failure is not None:
+                    on_failure()
                 raise StorageError(f"the store could not commit the batch: {exc}") from exc
+            except BaseException:
+                if on_failure is not None:
+                    on_failure()
+                raise
 
     @contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:

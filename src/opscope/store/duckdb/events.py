@@ -1,14 +1,22 @@
 """Events (alerts): upsert by ``(source, fingerprint)``, the notification history, queries.
 
 A batch is written in one transaction: the stored states of the identities it names are
-read in one query, every notification is folded in arrival order (``lifecycle.py``, so
+gathered, every notification is folded in arrival order (``lifecycle.py``, so
 duplicates inside the batch collapse before DuckDB sees them: ``ON CONFLICT`` cannot
 update one row twice in a statement), then the touched events are upserted and every
 notification appended to ``event_history``, each as one Arrow batch.
+
+Gathering the stored states is what a read of the table would cost per batch, so
+:class:`EventWriter` remembers: the identities of all stored events (up to
+``KNOWN_LIMIT``; a notification of any other identity is a new event, with nothing to
+read) and the states of the most recently written ones (``STATE_LIMIT``; a repeat of one
+of them folds without a read). Only what is in neither is read, in one query. The
+writer is the table's only writer; retention tells it when rows went (``forget``).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -18,7 +26,7 @@ import pyarrow as pa
 
 from opscope.model import Event, Status, parse_severity
 from opscope.store.duckdb.codec import TS, as_labels, aware, iso, label_array
-from opscope.store.duckdb.database import Database
+from opscope.store.duckdb.database import Database, count
 from opscope.store.duckdb.lifecycle import EventState, apply, new_state
 from opscope.store.duckdb.paging import PageSpec, fetch_page
 from opscope.store.duckdb.where import Where, invalid
@@ -123,14 +131,54 @@ def _history_table(events: Sequence[Event], now: datetime) -> pa.Table:
     return _table(cols, {})
 
 
-def upsert_events(db: Database, events: Sequence[Event], now: datetime) -> WriteResult:
-    if not events:
-        return WriteResult()
-    event_keys = [(e.source, e.fingerprint) for e in events]
-    keys = list(dict.fromkeys(event_keys))
-    history = _history_table(events, now)  # built before the lock: it needs no stored state
-    with db.write() as con:
-        states = _load(con, keys)
+KNOWN_LIMIT = 2_000_000
+STATE_LIMIT = 100_000
+
+
+class EventWriter:
+    """Upserts events, remembering stored identities and recent states (see the module)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._known: set[tuple[str, str]] | None = None
+        self._complete = True  # False once the table outgrew KNOWN_LIMIT: always read
+        self._states: OrderedDict[tuple[str, str], EventState] = OrderedDict()
+
+    def forget(self) -> None:
+        """Drop what is remembered; call under the write lock after deleting events."""
+        self._known = None
+        self._complete = True
+        self._states = OrderedDict()
+
+    def _known_keys(self, con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]] | None:
+        if self._known is None and self._complete:
+            stored = count(con, "SELECT count(*) FROM events")
+            if stored > KNOWN_LIMIT:
+                self._complete = False
+            else:
+                rows = con.execute("SELECT source, fingerprint FROM events").fetchall()
+                self._known = {(r[0], r[1]) for r in rows}
+        return self._known
+
+    def upsert(self, events: Sequence[Event], now: datetime) -> WriteResult:
+        if not events:
+            return WriteResult()
+        event_keys = [(e.source, e.fingerprint) for e in events]
+        keys = list(dict.fromkeys(event_keys))
+        history = _history_table(events, now)  # built before the lock: it needs no stored state
+        # What was folded in memory is forgotten if the batch does not commit.
+        with self._db.write(on_failure=self.forget) as con:
+            return self._fold_and_write(con, events, event_keys, keys, history, now)
+
+    def _fold_and_write(self, con: duckdb.DuckDBPyConnection, events: Sequence[Event],
+                        event_keys: list[tuple[str, str]], keys: list[tuple[str, str]],
+                        history: pa.Table, now: datetime) -> WriteResult:
+        known, remembered = self._known_keys(con), self._states
+        # Folded in place: if the batch does not commit, ``upsert`` forgets them all.
+        states = {k: remembered[k] for k in keys if k in remembered}
+        unread = [k for k in keys if k not in states and (known is None or k in known)]
+        if unread:
+            states.update(_load(con, unread))
         existing = len(states)
         fresh: list[EventState] = []
         for event, key in zip(events, event_keys, strict=True):
@@ -141,17 +189,27 @@ def upsert_events(db: Database, events: Sequence[Event], now: datetime) -> Write
                 fresh.append(state)
             else:
                 apply(state, event, received)
-        first = db.allocate(con, "events", len(fresh))
+        first = self._db.allocate(con, "events", len(fresh))
         for i, state in enumerate(fresh):
             state.seq = first + i
-        db.insert_arrow(con, _UPSERT, _state_table([states[k] for k in keys]))
-        start = db.allocate(con, "event_history", len(events))
+        self._db.insert_arrow(con, _UPSERT, _state_table([states[k] for k in keys]))
+        start = self._db.allocate(con, "event_history", len(events))
         seq = pa.array(range(start, start + len(events)), type=pa.int64())
-        db.insert_arrow(
+        self._db.insert_arrow(
             con, f"INSERT INTO event_history SELECT {_HISTORY_COLUMNS} FROM batch",
             history.add_column(0, "seq", seq),
         )
-    return WriteResult(inserted=len(fresh), updated=existing)
+        # Remembered last, inside the transaction: a failed commit forgets it all.
+        if known is not None:
+            known.update((s.source, s.fingerprint) for s in fresh)
+            if len(known) > KNOWN_LIMIT:
+                self._known, self._complete = None, False
+        for key in keys:
+            remembered[key] = states[key]
+            remembered.move_to_end(key)
+        while len(remembered) > STATE_LIMIT:
+            remembered.popitem(last=False)
+        return WriteResult(inserted=len(fresh), updated=existing)
 
 
 _SELECT = f"SELECT {_COLUMNS} FROM events"

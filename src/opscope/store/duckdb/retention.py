@@ -54,11 +54,13 @@ def apply_retention(
     retention: dict[str, timedelta],
     now: datetime,
     series_deleted: Callable[[], None],
+    events_deleted: Callable[[], None] = lambda: None,
 ) -> dict[str, int]:
     """Delete rows older than their kind's retention in one transaction; counts per kind.
 
-    ``series_deleted`` is called inside the transaction when series rows went, so that a
-    cache of stored series is dropped before any other writer can rely on it.
+    ``series_deleted`` and ``events_deleted`` are called inside the transaction when
+    series or event rows went, so that a writer's cache of stored rows is dropped before
+    any other writer can rely on it.
     """
     deleted: dict[str, int] = {}
     if not retention:
@@ -72,4 +74,6 @@ def apply_retention(
             )
             if deleted["series"]:
                 series_deleted()
+        if deleted.get("events"):
+            events_deleted()
     return deleted

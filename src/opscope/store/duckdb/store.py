@@ -71,6 +71,7 @@ class DuckDBStore:
         self._clock = clock
         self._db = Database(path, memory_limit)
         self._samples = _metrics.SampleWriter(self._db)
+        self._events = _events.EventWriter(self._db)
         self.reactions = _reactions.ReactionTables.open(self._db, clock)
         """Durable adapters of the reaction engine's ports (audit, approvals, ...)."""
 
@@ -85,7 +86,7 @@ class DuckDBStore:
 
         ``inserted``/``updated`` count distinct identities, not notifications.
         """
-        return _events.upsert_events(self._db, events, self._clock())
+        return self._events.upsert(events, self._clock())
 
     def query_events(self, query: EventQuery) -> Page:
         return _events.query_events(self._db, query)
@@ -268,7 +269,7 @@ class DuckDBStore:
         follow the ``samples`` retention (counted under ``bands`` when any went).
         """
         deleted = _retention.apply_retention(
-            self._db, self._retention, now, self._samples.forget)
+            self._db, self._retention, now, self._samples.forget, self._events.forget)
         if "samples" in self._retention:
             bands = _bands.delete_before(self._db, now - self._retention["samples"])
             if bands:
