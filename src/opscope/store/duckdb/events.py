@@ -7,7 +7,7 @@ update one row twice in a statement), then the touched events are upserted and e
 notification appended to ``event_history``, each as one Arrow batch.
 
 Gathering the stored states is what a read of the table would cost per batch, so
-:class:`EventWriter` remembers: the identities of all stored events (up to
+:class:`EventWriter` remembers: the identities of all stored events (as hashes, up to
 ``KNOWN_LIMIT``; a notification of any other identity is a new event, with nothing to
 read) and the states of the most recently written ones (``STATE_LIMIT``; a repeat of one
 of them folds without a read). Only what is in neither is read, in one query. The
@@ -131,8 +131,8 @@ def _history_table(events: Sequence[Event], now: datetime) -> pa.Table:
     return _table(cols, {})
 
 
-KNOWN_LIMIT = 2_000_000
-STATE_LIMIT = 100_000
+KNOWN_LIMIT = 500_000  # identities held as 64-bit hashes: about 30 MB at the limit
+STATE_LIMIT = 20_000  # recently written events' states, about 1 KB each
 
 
 class EventWriter:
@@ -140,7 +140,7 @@ class EventWriter:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._known: set[tuple[str, str]] | None = None
+        self._known: set[int] | None = None
         self._complete = True  # False once the table outgrew KNOWN_LIMIT: always read
         self._states: OrderedDict[tuple[str, str], EventState] = OrderedDict()
 
@@ -150,14 +150,16 @@ class EventWriter:
         self._complete = True
         self._states = OrderedDict()
 
-    def _known_keys(self, con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]] | None:
+    def _known_keys(self, con: duckdb.DuckDBPyConnection) -> set[int] | None:
+        """Hashes of the stored identities. A hash shared by chance only costs a read that
+        finds nothing; a stored identity is never missing."""
         if self._known is None and self._complete:
             stored = count(con, "SELECT count(*) FROM events")
             if stored > KNOWN_LIMIT:
                 self._complete = False
             else:
                 rows = con.execute("SELECT source, fingerprint FROM events").fetchall()
-                self._known = {(r[0], r[1]) for r in rows}
+                self._known = {hash((r[0], r[1])) for r in rows}
         return self._known
 
     def upsert(self, events: Sequence[Event], now: datetime) -> WriteResult:
@@ -176,7 +178,7 @@ class EventWriter:
         known, remembered = self._known_keys(con), self._states
         # Folded in place: if the batch does not commit, ``upsert`` forgets them all.
         states = {k: remembered[k] for k in keys if k in remembered}
-        unread = [k for k in keys if k not in states and (known is None or k in known)]
+        unread = [k for k in keys if k not in states and (known is None or hash(k) in known)]
         if unread:
             states.update(_load(con, unread))
         existing = len(states)
@@ -201,7 +203,7 @@ class EventWriter:
         )
         # Remembered last, inside the transaction: a failed commit forgets it all.
         if known is not None:
-            known.update((s.source, s.fingerprint) for s in fresh)
+            known.update(hash((s.source, s.fingerprint)) for s in fresh)
             if len(known) > KNOWN_LIMIT:
                 self._known, self._complete = None, False
         for key in keys:
