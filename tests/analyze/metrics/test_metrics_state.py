@@ -15,7 +15,9 @@ from opscope.analyze.metrics.registry import create, detector_class, register
 from opscope.errors import ConfigError, ValidationFailed
 from opscope.model import MetricSample
 
-NAMES = ["seasonal", "forecast", "changepoint", "spectral", "novelty", "zscore", "ensemble"]
+NAMES = [
+    "seasonal", "forecast", "changepoint", "spectral", "novelty", "stall", "zscore", "ensemble",
+]
 
 
 def feed(detector: Detector, values: np.ndarray, start: int, slots: int = 2) -> np.ndarray:

@@ -6,6 +6,12 @@ units of the series' long-run spread. A value the series has never reached is ne
 matter how noisy the series is; a value inside the known range scores 0. The short
 average is scored too, so that a sustained excursion shows even when single samples do
 not leave the range.
+
+The short average follows a running median of the last few samples rather than the
+samples themselves. Single spikes are already scored on the point range; were they to
+enter the short average as well, one spike would stretch the *short* range up to a
+level that a later sustained shift must then beat, and a real level shift a few days
+after a spike would go unseen.
 """
 
 from __future__ import annotations
@@ -43,6 +49,13 @@ class NoveltyConfig(DetectorConfig):
         description="Seconds of event time before a value can be new: a series must show a "
         "full day of its range before leaving it means anything.",
     )
+    median_of: int = Field(
+        default=5,
+        ge=1,
+        le=15,
+        description="The short average follows the running median of this many samples, so "
+        "that bursts of fewer than half of them (single spikes) do not move it.",
+    )
     horizon: float = Field(
         default=2500.0,
         ge=1,
@@ -55,7 +68,7 @@ class RangeNovelty(Detector):
     """Excursion beyond the fading range of past values, in units of spread."""
 
     name: ClassVar[str] = "novelty"
-    state_version: ClassVar[int] = 2
+    state_version: ClassVar[int] = 3
     config_class: ClassVar[type[DetectorConfig]] = NoveltyConfig
     config: NoveltyConfig
 
@@ -64,6 +77,7 @@ class RangeNovelty(Detector):
             "hi": ((), np.nan), "lo": ((), np.nan), "shi": ((), np.nan), "slo": ((), np.nan),
             "short": ((), np.nan), "center": ((), np.nan), "spread": ((), 0.0),
             "t0": ((), np.nan), "count": ((), 0.0),
+            "recent": ((self.config.median_of - 1,), np.nan),
         }
 
     def _update(self, slots: IntArray, t: FloatArray, x: FloatArray, ctx: Context) -> Step:
@@ -73,7 +87,7 @@ class RangeNovelty(Detector):
         fresh = ~np.isfinite(center)
         center = np.where(fresh, x, center)
         short = np.where(fresh, x, a("short")[slots])
-        short = short + time_weight(cfg.alpha_short, ctx.ratio) * (x - short)
+        short = short + time_weight(cfg.alpha_short, ctx.ratio) * (self._median(slots, x) - short)
         unit = np.maximum(spread, ctx.floor) + 1e-12
         fade = np.exp(-ctx.ratio / cfg.memory)
         score = np.zeros(slots.shape[0])
@@ -97,3 +111,17 @@ class RangeNovelty(Detector):
         youth = np.log(np.maximum(cfg.horizon / count, 1.0))
         score = np.where(t - t0 >= cfg.min_history, np.maximum(score - youth, 0.0), 0.0)
         return Step(score=score, expected=center, scale=unit)
+
+    def _median(self, slots: IntArray, x: FloatArray) -> FloatArray:
+        """Running median of the last ``median_of`` samples (``x`` itself when 1)."""
+        k = self.config.median_of
+        if k == 1:
+            return x
+        recent_all = self.arr("recent")
+        recent = recent_all[slots]
+        # A fresh slot's window starts full of its first value: no NaNs to skip later.
+        recent = np.where(np.isfinite(recent), recent, x[:, None])
+        window = np.concatenate([recent, x[:, None]], axis=1)
+        recent_all[slots] = window[:, 1:]
+        result: FloatArray = np.partition(window, k // 2, axis=1)[:, k // 2]
+        return result

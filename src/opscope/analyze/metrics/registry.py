@@ -20,6 +20,7 @@ _DETECTORS: dict[str, str] = {
     "ensemble": "opscope.analyze.metrics.ensemble:Ensemble",
     "zscore": "opscope.analyze.metrics.zscore:WindowZScore",
     "novelty": "opscope.analyze.metrics.novelty:RangeNovelty",
+    "stall": "opscope.analyze.metrics.stall:StallNovelty",
 }
 
 

@@ -1,0 +1,132 @@
+"""Stall novelty: a series that stops changing for longer than it ever has.
+
+A metric whose source has died, whose exporter is stuck or whose disk has stopped writing
+often keeps reporting one value (0, or the last value seen). Nothing about that value is
+unusual, so level, season and range detectors stay quiet; what is new is the *run*, the
+number of consecutive samples that repeat the previous value exactly. The detector keeps
+the longest run the series has completed (a record that fades slowly, like the known
+range of range novelty) and scores how far the current run goes beyond it, in units of a
+fraction of that record. A stall stays news for one record's length (ten samples at
+least); from then on the series is known to be stuck and, as with a value that has
+widened the known range, the same stall is not news again. Series that sit still as a
+matter of course (flat nights, square waves) set long records early and stay quiet; a
+series that has never completed a run (constant from its first sample, or never
+repeating) has nothing to compare with and scores 0.
+
+A record can also be beaten by chance: in a series that repeats its previous value at
+random with probability p, the longest of n runs is about ln(n) / ln(1/p) samples, so a
+sparse counter of rare events sets new records of zeros now and then. A run therefore
+also has to be ``chance_factor`` times that length; for a memoryless series a run three
+times as long turns up about once in n squared samples, which leaves room for series
+whose repeats cluster (quiet nights) without treating a real stall as chance. With a
+factor of 2 instead, synthetic counters that are zero 95 % of the time raised half as
+many alarms again as without this member; with 3, none more.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+from pydantic import Field
+
+from opscope.analyze.metrics.detector import (
+    Context,
+    Detector,
+    DetectorConfig,
+    FloatArray,
+    IntArray,
+    Step,
+)
+
+
+class StallConfig(DetectorConfig):
+    memory: float = Field(
+        default=30_000.0, gt=1, description="Samples over which the record run fades by e."
+    )
+    run_fraction: float = Field(
+        default=0.2,
+        gt=0,
+        description="A run beyond the record is measured in this fraction of the record.",
+    )
+    min_unit: float = Field(
+        default=2.0,
+        gt=0,
+        description="Smallest unit of that excess, in samples: where runs are short, one "
+        "extra repeat is not news.",
+    )
+    news_span: float = Field(
+        default=1.0,
+        gt=0,
+        description="A stall stays news for this many records once it has become news "
+        "(for a record shorter than ``min_unit / run_fraction`` samples, for this many "
+        "times that length).",
+    )
+    chance_factor: float = Field(
+        default=3.0,
+        gt=0,
+        description="A run must also be this many times the longest run that a series "
+        "repeating at random as often as this one shows by chance (see module docs).",
+    )
+    min_history: float = Field(
+        default=86_400.0,
+        ge=0,
+        description="Seconds of event time before a run can be new: a series must show a "
+        "full day of its usual stillness first.",
+    )
+    horizon: float = Field(
+        default=2500.0,
+        ge=1,
+        description="Samples after which the record is taken as mature; before that a run "
+        "must exceed it by ln(horizon / samples seen) extra units, as in range novelty.",
+    )
+
+
+class StallNovelty(Detector):
+    """Run of unchanged values beyond the longest run the series has completed."""
+
+    name: ClassVar[str] = "stall"
+    config_class: ClassVar[type[DetectorConfig]] = StallConfig
+    config: StallConfig
+
+    def _layout(self) -> dict[str, tuple[tuple[int, ...], float]]:
+        return {
+            "last": ((), np.nan), "run": ((), 0.0), "record": ((), 0.0),
+            "repeat": ((), 0.0), "t0": ((), np.nan), "count": ((), 0.0),
+        }
+
+    def _update(self, slots: IntArray, t: FloatArray, x: FloatArray, ctx: Context) -> Step:
+        cfg = self.config
+        a = self.arr
+        last, run, record = a("last")[slots], a("run")[slots], a("record")[slots]
+        same = x == last  # False on a slot's first sample (NaN)
+        # A gap of k intervals with one value on both sides counts as k repeats.
+        run = np.where(same, run + ctx.ratio, 0.0)
+        record = record * np.exp(-ctx.ratio / cfg.memory)
+        # A run that has just ended becomes the record if it is the longest so far.
+        record = np.where(same, record, np.maximum(record, a("run")[slots]))
+        # How often the series repeats its previous value: a cumulative mean at first,
+        # then an exponential one over ``memory`` samples.
+        count = a("count")[slots] + 1.0
+        repeat = a("repeat")[slots]
+        repeat = repeat + (same - repeat) / np.minimum(count, cfg.memory)
+        p = np.clip(repeat, 1e-12, 1.0 - 1e-12)
+        by_chance = np.log(np.maximum(count, np.e)) / -np.log(p)
+        # The run is news once it beats both the record and chance, and stays news for
+        # ``news_span`` records more (at least as many units as that is for a long
+        # record); after that the series is known to be stuck until it moves again.
+        onset = np.maximum(record, cfg.chance_factor * by_chance)
+        span = cfg.news_span * np.maximum(record, cfg.min_unit / cfg.run_fraction)
+        news = (record > 0) & (run > onset) & (run <= onset + span)
+        unit = np.maximum(cfg.run_fraction * record, cfg.min_unit)
+        score = np.where(news, (run - record) / unit, 0.0)
+        t0 = np.where(np.isfinite(a("t0")[slots]), a("t0")[slots], t)
+        youth = np.log(np.maximum(cfg.horizon / count, 1.0))
+        score = np.where(t - t0 >= cfg.min_history, np.maximum(score - youth, 0.0), 0.0)
+        a("last")[slots] = x
+        a("run")[slots] = run
+        a("record")[slots] = record
+        a("repeat")[slots] = repeat
+        a("t0")[slots] = t0
+        a("count")[slots] = count
+        return Step(score=score, expected=np.where(np.isfinite(last), last, x), scale=unit)
