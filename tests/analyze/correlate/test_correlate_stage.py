@@ -1,4 +1,4 @@
-"""The live incident stage: one thread, event time, debounced ranking, operator actions."""
+"""The live incident stage: one thread, event time, paced ranking, operator actions."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def test_alerts_become_one_incident_ranked_with_the_cause_first(
 
 
 def test_a_growing_storm_is_ranked_once_per_debounce_period(evidence: MemoryEvidence) -> None:
-    config = IncidentStageConfig(rca_debounce_seconds=120, rca_followups=0)
+    config = IncidentStageConfig(rca_debounce_seconds=120, rca_young_seconds=0)
     st = IncidentStage(MemoryIncidentSink(), evidence, config, ENTITIES, RELATIONS)
     try:
         st.handle_events([fire("HighLatency", "web", FAULT_MIN + 1),
@@ -106,6 +106,47 @@ def test_a_growing_storm_is_ranked_once_per_debounce_period(evidence: MemoryEvid
         assert st.counters.rankings == 1  # at opening; the storm waits for the debounce
         st.handle_metrics(samples(FAULT_MIN + 4, np.random.default_rng(2)))
         assert st.counters.rankings == 2  # once more, after the debounce period
+    finally:
+        st.close()
+
+
+def test_a_young_incident_is_re_ranked_on_an_interval_then_only_on_changes(
+        evidence: MemoryEvidence) -> None:
+    config = IncidentStageConfig(rca_debounce_seconds=120, rca_young_seconds=60,
+                                 rca_young_interval_seconds=20)
+    st = IncidentStage(MemoryIncidentSink(), evidence, config, ENTITIES, RELATIONS)
+    try:
+        st.handle_events([fire("HighLatency", "web", FAULT_MIN + 1),
+                          fire("HighLatency", "api", FAULT_MIN + 1)])
+        assert st.counters.rankings == 1
+        # Ninety seconds of samples every ten seconds, and nothing else happens: ranked
+        # again 20, 40 and 60 s after opening, then no more while nothing changes.
+        for step in range(1, 10):
+            st.handle_metrics(samples(FAULT_MIN + 1 + step / 6, np.random.default_rng(step)))
+        assert st.counters.rankings == 4
+        # A change after the young period waits for the debounce since the last ranking.
+        st.handle_events([fire("HighErrorRate", "web", FAULT_MIN + 2 + 4 / 6)])
+        assert st.counters.rankings == 4
+        st.handle_metrics(samples(FAULT_MIN + 4, np.random.default_rng(10)))
+        assert st.counters.rankings == 5
+    finally:
+        st.close()
+
+
+def test_rankings_past_the_per_step_budget_wait_for_the_next_step(
+        evidence: MemoryEvidence) -> None:
+    config = IncidentStageConfig(rca_max_rankings_per_step=1, rca_young_seconds=0)
+    st = IncidentStage(MemoryIncidentSink(), evidence, config, ENTITIES, RELATIONS)
+    try:
+        st.handle_events([fire("HighLatency", "web", FAULT_MIN + 1),
+                          fire("HighLatency", "api", FAULT_MIN + 1),
+                          fire("JobFailed", "batch", FAULT_MIN + 1, severity="critical")])
+        assert len(st.call(lambda engine: engine.incidents())) == 2
+        assert st.counters.rankings == 1
+        st.handle_metrics(samples(FAULT_MIN + 1 + 1 / 6, np.random.default_rng(1)))
+        assert st.counters.rankings == 2
+        st.handle_metrics(samples(FAULT_MIN + 1 + 2 / 6, np.random.default_rng(2)))
+        assert st.counters.rankings == 2  # both ranked; nothing changed since
     finally:
         st.close()
 

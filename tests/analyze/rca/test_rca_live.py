@@ -10,9 +10,9 @@ from opscope.analyze.rca import RcaConfig
 from opscope.analyze.rca.live import (
     LiveRcaConfig,
     MemoryEvidence,
-    alert_records,
     build_inputs,
     candidates,
+    member_records,
     rank_incident,
 )
 from opscope.model import Anomaly, Change, MetricSample, Relation
@@ -113,9 +113,27 @@ def test_changes_and_anomalies_near_the_onset_come_along() -> None:
     assert any(e.kind == "change" for e in ranked[0].evidence)
 
 
-def test_alert_records_skip_anomaly_members() -> None:
-    records = alert_records([member("api", 1), member("db", 2, kind=SignalKind.ANOMALY)])
-    assert [(r.kind, r.entity, r.ts) for r in records] == [("alert", "api", at(1))]
+def test_every_member_with_an_entity_becomes_an_alarm_record() -> None:
+    records = member_records([member("api", 1), member("db", 2, kind=SignalKind.ANOMALY),
+                              member("", 3)])
+    assert [(r.kind, r.entity, r.ts) for r in records] == [("alert", "api", at(1)),
+                                                            ("anomaly", "db", at(2))]
+
+
+def test_an_anomaly_in_the_incident_counts_like_an_alert() -> None:
+    # The database broke and its callers followed; the incident holds one new error
+    # template on api. Like an alert would, it makes api the first suspect; the same
+    # template outside the incident is only log evidence, which does not outweigh
+    # the database's position under both callers.
+    source = shop(30, "db")
+    source.anomalies.append(Anomaly(kind="log_new_template", entity="api", ts=at(31),
+                                    score=3.0))
+    inc = incident(["api"], 31)
+    inside = rank_incident(source, inc, [member("api", 31, kind=SignalKind.ANOMALY)],
+                           RELATIONS, at(40))
+    assert inside[0].entity == "api"
+    outside = rank_incident(source, inc, [member("web", 31)], RELATIONS, at(40))
+    assert outside[0].entity != "api"
 
 
 def test_nothing_stored_gives_no_hypotheses() -> None:

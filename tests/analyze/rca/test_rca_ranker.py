@@ -11,7 +11,7 @@ from opscope.analyze.rca import MetricSeries, RcaConfig, RcaInputs, rank_root_ca
 from opscope.model.anomaly import Anomaly
 from opscope.model.hypothesis import Hypothesis
 from opscope.model.records import Change
-from opscope.model.topology import Relation
+from opscope.model.topology import Relation, RelationKind
 
 STEP = 10.0
 T0 = 1_000.0
@@ -173,3 +173,21 @@ def test_incident_without_normal_history_is_still_ranked() -> None:
     unscored = rank_root_causes(RcaInputs(series=series, fault_time=T0 + 2 * STEP),
                                 RcaConfig(relative_noise=0.0))
     assert all(h.score < 1e-2 for h in unscored)
+
+
+@pytest.mark.parametrize(("moved", "first"), [({"a"}, "a"), ({"a", "b", "c"}, "host")])
+def test_a_host_explains_its_residents_only_as_far_as_they_moved_together(
+        moved: set[str], first: str) -> None:
+    # a, b and c run on host; web calls a. The host moved with its residents in
+    # ``moved`` and both it and a raised their own alarms (a resident running out of
+    # memory gets the host's kernel to kill it). One resident of three moving points
+    # at that resident; all of them moving at once points at the host they share.
+    series = [_series(e, 50.0, 60.0 if e in moved | {"web", "host"} else 0.0, 30)
+              for e in ("host", "a", "b", "c", "web")]
+    edges = [Relation(source="web", target="a")] + [
+        Relation(source=e, target="host", kind=RelationKind.RUNS_ON) for e in "abc"]
+    alarms = [Anomaly(kind="alert", entity=e, ts=datetime.fromtimestamp(FAULT + 60, UTC))
+              for e in ("a", "host")]
+    hyps = rank_root_causes(RcaInputs(series=series, fault_time=FAULT, edges=edges,
+                                      anomalies=alarms))
+    assert _entities(hyps)[0] == first

@@ -9,9 +9,15 @@ its batch to be processed, which keeps the bus queues' back-pressure honest and 
 
 Time is event time. Alerts and anomalies move the engine's clock, and so do metric
 samples (``advance``), so that incidents resolve while data flows even when no alert
-does. Root-cause ranking runs when an incident opens and then at most once per
-``rca_debounce_seconds`` of event time while it keeps changing, so a growing storm is
-not re-ranked per alert; each ranking is stored with the incident.
+does. Root-cause ranking runs when an incident opens; while the incident is young
+(``rca_young_seconds``) it runs again every ``rca_young_interval_seconds`` of event
+time, because right after the onset every new sample shows more of who moved first and
+how far; after that it runs at most once per ``rca_debounce_seconds`` while the incident
+keeps changing, so a growing storm is not re-ranked per alert. The cost is bounded: a
+young incident is ranked at most ``rca_young_seconds / rca_young_interval_seconds``
+times, an older one once per debounce period, and no step runs more than
+``rca_max_rankings_per_step`` rankings (never-ranked incidents first, then the longest
+overdue). Each ranking is stored with the incident.
 """
 
 from __future__ import annotations
@@ -105,10 +111,22 @@ class IncidentStageConfig(BaseModel):
     rca_debounce_seconds: float = Field(
         default=60.0, gt=0,
         description="Event time between two rankings of one changing incident.")
-    rca_followups: int = Field(
-        default=2, ge=0,
-        description="Re-rankings after opening even without changes, debounce apart: the "
-                    "series need time after the onset to show how far they moved.")
+    rca_young_seconds: float = Field(
+        default=300.0, ge=0,
+        description="Event time after opening during which an incident is re-ranked "
+                    "every rca_young_interval_seconds, changed or not: the series need "
+                    "time after the onset to show who moved first and how far (0: rank "
+                    "only on opening and on changes).")
+    rca_young_interval_seconds: float = Field(
+        default=10.0, gt=0,
+        description="Event time between two rankings of a young incident; about one "
+                    "scrape interval, since a ranking sees new evidence only as samples "
+                    "arrive.")
+    rca_max_rankings_per_step: int = Field(
+        default=8, ge=1,
+        description="Most rankings run after one engine step, so that many young "
+                    "incidents at once (a storm) cannot stall correlation; the others "
+                    "stay due for the next steps.")
     advance_on_metrics: bool = Field(
         default=True, description="Let metric sample times move the engine's clock.")
     save_interval_seconds: float = Field(
@@ -155,7 +173,7 @@ class _Schedule:
 
     due: dict[str, datetime] = field(default_factory=dict)
     ranked: dict[str, datetime] = field(default_factory=dict)
-    followups: dict[str, int] = field(default_factory=dict)
+    young_until: dict[str, datetime] = field(default_factory=dict)
 
 
 _STOP = object()
@@ -369,18 +387,22 @@ class IncidentStage:
             inc_id = change.incident.id
             if change.kind is ChangeKind.OPENED:
                 sched.due[inc_id] = now
-                sched.followups[inc_id] = self.config.rca_followups
+                sched.young_until[inc_id] = now + timedelta(
+                    seconds=self.config.rca_young_seconds)
             elif change.incident.status in (IncidentStatus.RESOLVED, IncidentStatus.MERGED):
                 sched.due.pop(inc_id, None)
-                sched.followups.pop(inc_id, None)
+                sched.young_until.pop(inc_id, None)
                 sched.ranked.pop(inc_id, None)
             elif _grows(change) and inc_id not in sched.due:
                 last = sched.ranked.get(inc_id)
                 sched.due[inc_id] = now if last is None else max(now, last + debounce)
         if self.config.rank:
-            for inc_id, due in sorted(sched.due.items(), key=lambda kv: (kv[1], kv[0])):
-                if due <= now:
-                    self._rank(inc_id, now)
+            # Never-ranked incidents first, then the longest overdue; past the per-step
+            # budget the rest stay due and go first on the next steps.
+            ready = sorted((kv for kv in sched.due.items() if kv[1] <= now),
+                           key=lambda kv: (kv[0] in sched.ranked, kv[1], kv[0]))
+            for inc_id, _ in ready[: self.config.rca_max_rankings_per_step]:
+                self._rank(inc_id, now)
         if changes and self.publish is not None:
             self.publish(changes)  # after ranking, so subscribers read the fresh root cause
 
@@ -389,6 +411,7 @@ class IncidentStage:
         del sched.due[incident_id]
         incident = self.engine.get(incident_id)
         if incident is None or incident.status is not IncidentStatus.OPEN:
+            sched.young_until.pop(incident_id, None)
             return
         members = self.engine.members(incident_id)
         hypotheses = rank_incident(self.evidence, incident, members,
@@ -396,10 +419,13 @@ class IncidentStage:
         self.sink.write_hypotheses(incident_id, now, hypotheses)
         self.counters.rankings += 1
         sched.ranked[incident_id] = now
-        left = sched.followups.get(incident_id, 0)
-        if left > 0:
-            sched.followups[incident_id] = left - 1
-            sched.due[incident_id] = now + timedelta(seconds=self.config.rca_debounce_seconds)
+        young_until = sched.young_until.get(incident_id)
+        if young_until is not None:
+            following = now + timedelta(seconds=self.config.rca_young_interval_seconds)
+            if following <= young_until:
+                sched.due[incident_id] = following
+            else:
+                del sched.young_until[incident_id]
         if self.on_ranked is not None:
             self.on_ranked(incident, hypotheses, now)
 

@@ -80,11 +80,12 @@ class LiveRcaConfig(BaseModel):
         default=60.0, gt=0, description="Changes this long before the fault start are read.")
     rca: RcaConfig = Field(
         default_factory=lambda: RcaConfig(anomaly_weight=1.0),
-        description="The ranker's settings. Alerts of the incident reach the ranker as "
-                    "alarm records, so anomaly_weight is what an entity's own firing alert "
-                    "counts for: 1.0 makes an alerting entity twice as suspect as a "
-                    "neighbour that only moved (neighbours' metrics also move when their "
-                    "callers misbehave, e.g. connections held longer by a slow caller).")
+        description="The ranker's settings. The incident's own alerts and anomalies reach "
+                    "the ranker as alarm records, so anomaly_weight is what an entity's own "
+                    "signal in the incident counts for: 1.0 makes an entity with a signal "
+                    "in the incident twice as suspect as a neighbour that only moved "
+                    "(neighbours' metrics also move when their callers misbehave, e.g. "
+                    "connections held longer by a slow caller).")
 
 
 def candidates(incident: Incident, members: Sequence[IncidentMember],
@@ -140,25 +141,31 @@ def build_inputs(source: EvidenceSource, incident: Incident,
     changes = source.changes_between(
         names, fault - timedelta(minutes=cfg.change_horizon_minutes), end_exclusive)
     anomalies = list(source.anomalies_between(names, fault, end_exclusive))
-    anomalies += alert_records(members)
+    anomalies += member_records(members)
     return RcaInputs(series=series, fault_time=fault.timestamp(), edges=edges,
                      topology_source="the stored topology", changes=list(changes),
                      anomalies=anomalies, entities=tuple(names))
 
 
-def alert_records(members: Sequence[IncidentMember]) -> list[Anomaly]:
-    """The incident's own alerts as detector alarms on their entities.
+def member_records(members: Sequence[IncidentMember]) -> list[Anomaly]:
+    """The incident's own signals as alarm records on their entities.
 
-    An entity whose own alert rule fired is more suspect than a neighbour that only
-    moved; muted alerts count too (muting hides noise from people, not evidence).
-    Anomaly members are left out: they are read from the store already.
+    An entity whose own signal is in the incident is more suspect than a neighbour that
+    only moved, whichever way the signal came: an alert rule that fired, or an anomaly
+    (a metric detector, a new error template in its logs). Muted alerts count too
+    (muting hides noise from people, not evidence). Anomaly members are also read from
+    the store as what they are (log evidence, detector alarms); the record here says
+    only that they belong to the incident.
     """
     return [
-        Anomaly(kind="alert", detector=m.signal.source or "alert", entity=m.signal.entity,
-                subject=m.signal.id, ts=m.signal.since,
-                summary=f"{m.signal.name} fired: {m.signal.summary}"[:2048])
-        for m in members if m.signal.kind is SignalKind.ALERT and m.signal.entity
+        Anomaly(kind=m.signal.kind.value, detector=m.signal.source or m.signal.kind.value,
+                entity=m.signal.entity, subject=m.signal.id, ts=m.signal.since,
+                summary=f"{m.signal.name} {_VERB[m.signal.kind]}: {m.signal.summary}"[:2048])
+        for m in members if m.signal.entity
     ]
+
+
+_VERB = {SignalKind.ALERT: "fired", SignalKind.ANOMALY: "is in the incident"}
 
 
 def rank_incident(source: EvidenceSource, incident: Incident,

@@ -6,7 +6,9 @@ The score of an entity is a product of independent pieces of evidence:
   mapped to a bounded anomaly degree in [0, 1));
 * **position** — ``(1 + support) ** support_weight`` where support sums the anomaly
   degrees of the entities that call it, directly or transitively, and did not move
-  before it: a callee whose problem explains its callers' symptoms outranks them;
+  before it: a callee whose problem explains its callers' symptoms outranks them; a
+  host's support is scaled by the share of its residents that are anomalous, since a
+  host at fault hurts everything on it;
 * **changes** — a deploy or configuration change on the entity shortly before onset;
 * **logs and anomaly records** — new or surging error templates, detector alarms.
 
@@ -28,7 +30,7 @@ from opscope.analyze.rca.config import RcaConfig
 from opscope.analyze.rca.explain import build_evidence, build_reason
 from opscope.analyze.rca.inputs import RcaInputs
 from opscope.analyze.rca.shift import Shift, measure_shift
-from opscope.analyze.rca.topology import CallGraph, co_moving
+from opscope.analyze.rca.topology import CallGraph, co_moving, residents
 from opscope.model.anomaly import Anomaly
 from opscope.model.hypothesis import Evidence, Hypothesis
 from opscope.model.records import Change
@@ -79,7 +81,7 @@ def rank_root_causes(inputs: RcaInputs, config: RcaConfig | None = None) -> list
     step = max((sh.step for sh in shifts), default=0.0)
     graph = CallGraph.of(inputs.edges)
     if not graph.empty:
-        _add_support(cands, graph, cfg.onset_tolerance_steps * step)
+        _add_support(cands, graph, residents(inputs.edges), cfg.onset_tolerance_steps * step)
     onset = min((c.onset for c in cands.values() if c.onset is not None), default=None)
     reference_time = onset if onset is not None else inputs.fault_time
     _add_changes(cands, inputs.changes, reference_time, cfg)
@@ -139,7 +141,8 @@ def _measure(c: _Candidate, cfg: RcaConfig) -> None:
 
 
 def _add_support(
-    cands: dict[str, _Candidate], graph: CallGraph, tolerance_s: float,
+    cands: dict[str, _Candidate], graph: CallGraph, hosted: dict[str, frozenset[str]],
+    tolerance_s: float,
 ) -> None:
     for c in cands.values():
         if c.degree <= 0.0:
@@ -156,8 +159,21 @@ def _add_support(
                 continue
             total += other.degree
             names.append(dep)
-        c.support = total
+        c.support = total * _shared_by(c.entity, cands, hosted)
         c.supporters = sorted(names, key=lambda n: -cands[n].degree)
+
+
+def _shared_by(entity: str, cands: dict[str, _Candidate],
+               hosted: dict[str, frozenset[str]]) -> float:
+    """The share of a host's residents (among the candidates with data) that are
+    anomalous; 1 for entities nothing runs on. A host is a shared resource: short of
+    CPU, memory or network it hurts everything on it, so when one resident of several
+    moves, the host's own movement (its CPU, its memory, its kernel killing the
+    resident) is more likely that resident's doing than the cause of it."""
+    known = [cands[r] for r in hosted.get(entity, ()) if r in cands and cands[r].shifts]
+    if not known:
+        return 1.0
+    return sum(1 for r in known if r.degree > 0.0) / len(known)
 
 
 def _add_changes(

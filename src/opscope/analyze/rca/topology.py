@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from opscope.analyze.rca.inputs import MetricSeries
-from opscope.model.topology import Relation
+from opscope.model.topology import Relation, RelationKind
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,15 @@ class CallGraph:
                     seen.add(caller)
                     stack.append(caller)
         return seen
+
+
+def residents(edges: Iterable[Relation]) -> dict[str, frozenset[str]]:
+    """What runs on each host-like entity (the targets of ``runs_on`` relations)."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for rel in edges:
+        if rel.kind is RelationKind.RUNS_ON and rel.source != rel.target:
+            found[rel.target].add(rel.source)
+    return {k: frozenset(v) for k, v in found.items()}
 
 
 def co_moving(
