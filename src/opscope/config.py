@@ -184,6 +184,11 @@ class Correlation(Section):
     rank_root_causes: bool = Field(True, description="Rank root causes of open incidents.")
     rca_debounce_seconds: float = Field(
         60.0, gt=0, description="Event time between two rankings of one changing incident.")
+    rca_young_seconds: float = Field(
+        300.0, ge=0, description="After opening, an incident is re-ranked every "
+        "rca_young_interval_seconds for this long, changed or not (0: on changes only).")
+    rca_young_interval_seconds: float = Field(
+        10.0, gt=0, description="Event time between two rankings of a young incident.")
     rca_lookback_minutes: float = Field(
         3.0, ge=0, description="The fault is taken to start this long before an incident's "
         "first signal.")

@@ -228,3 +228,11 @@ def test_settings_map_onto_the_engine_config() -> None:
     assert [r.id for r in config.engine.inhibit_rules] == [DOWN_MUTES_REST.id]
     with pytest.raises(ValueError):
         IncidentStageConfig.from_settings(Correlation(engine={"bogus": 1}))
+
+
+def test_settings_reach_the_young_incident_cadence() -> None:
+    from opscope.config import Correlation
+
+    conf = IncidentStageConfig.from_settings(
+        Correlation(rca_young_seconds=120, rca_young_interval_seconds=5))
+    assert (conf.rca_young_seconds, conf.rca_young_interval_seconds) == (120, 5)

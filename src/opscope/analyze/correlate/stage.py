@@ -154,6 +154,8 @@ class IncidentStageConfig(BaseModel):
                             reference_minutes=section.rca_reference_minutes)
         return cls(engine=engine, rca=rca, rank=section.rank_root_causes,
                    rca_debounce_seconds=section.rca_debounce_seconds,
+                   rca_young_seconds=section.rca_young_seconds,
+                   rca_young_interval_seconds=section.rca_young_interval_seconds,
                    save_interval_seconds=section.save_interval_seconds)
 
 
