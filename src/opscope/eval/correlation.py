@@ -4,13 +4,20 @@ Each scenario is a fresh simulated shop with two or three faults that overlap in
 on independent entities (no dependency path between two roots), plus background noise
 alerts. Firing alerts are re-sent every minute (as Prometheus re-sends to Alertmanager)
 and resolved once; the notifications go through dedup -> suppression (the customary
-"down mutes the rest" inhibition) -> correlation.
+"down mutes the rest" inhibition) -> correlation. ``AlertRulesConfig`` sets how finely
+the shop alerts: by default one alert per rule and entity; a realistic storm has replicas
+whose per-instance rules fire per replica, and several rules per symptom. The engines
+start with what they learned from a day of the same shop without faults (its background
+noise), as a deployment that has been running would.
 
-Truth: an alert belongs to the fault that most recently (visibly, per the simulator's
-ground truth) moved its entity before the alert fired; the simulator's background noise
-and alerts no fault explains have no fault. Alerts on an entity that several live faults
-had moved are ambiguous: they count in F1 (with the rule above) and are left out of F1*.
-Scores, pooled over scenarios:
+Truth: an alert belongs to a fault that visibly moved its entity (per the simulator's
+ground truth) before it fired, while the fault was live; the simulator's background noise
+and alerts no fault explains have no fault. When several live faults had moved the entity
+(an *ambiguous* alert), it belongs to the fault that, injected alone into the same shop
+(the simulator's noise comes from streams of its own, so the runs differ only by the
+faults), pushes the alert rule's own measure furthest past its threshold at the moment the
+alert fired; on a tie, to the fault that reached the entity first. Ambiguous alerts count
+in F1 and are left out of F1*. Scores, pooled over scenarios:
 
 * compression = notifications / incidents (and distinct alerts / incidents), next to
   the same ratio for the true faults;
@@ -39,6 +46,10 @@ if TYPE_CHECKING:
     from opscope.analyze.correlate import CorrelationEngine
     from opscope.model import Event
     from opscope.model.incident import Incident, IncidentMember
+    from opscope.sim import Simulation
+    from opscope.sim.alerts import AlertRule
+    from opscope.sim.config import AlertRulesConfig
+    from opscope.sim.shop import EntityState
 
 RESEND_SECONDS = 60.0
 DRAIN_SECONDS = 180.0
@@ -84,23 +95,66 @@ def _reach(relations: Sequence[Any]) -> dict[str, set[str]]:
     return defaultdict(set, out)
 
 
-def build_scenario(seed: int, index: int, minutes: float = 30.0) -> Scenario:
-    """Simulate one scenario: 2-3 overlapping faults on distinct entities, plus noise."""
+@dataclass(frozen=True)
+class Injection:
+    """One planned fault of a scenario."""
+
+    kind: str
+    entity: str
+    at: datetime
+    duration: timedelta
+    intensity: float
+
+
+def _simulation(seed: int, index: int, step_seconds: float = 10.0) -> Simulation:
+    from opscope.sim import Simulation, SimulationConfig
+
+    return Simulation(seed=seed * 100_003 + index, start=BASE + timedelta(days=index),
+                      step_seconds=step_seconds,
+                      config=SimulationConfig(log_volume=0.0, noise_alerts_per_hour=6.0))
+
+
+def quiet_history(seed: int, alerting: AlertRulesConfig | None = None,
+                  hours: float = 24.0) -> dict[str, Any]:
+    """What an engine learns from ``hours`` of the same shop without faults (its background
+    noise, one evaluation a minute): the learned state a deployment that has been running
+    starts a scenario with. Scenarios are scored on their own alerts only."""
     import numpy as np
 
-    from opscope.analyze.rca.live import MemoryEvidence
-    from opscope.sim import FaultKind, Simulation, SimulationConfig, run_fast
-    from opscope.sim.alerts import NOISE
+    from opscope.sim import run_fast
+    from opscope.sim.alerts import NOISE, AlertEvaluator
+    from opscope.sim.config import AlertRulesConfig
+
+    # Index -1: a day before the first scenario, with streams of its own.
+    sim = _simulation(seed, -1, step_seconds=60.0)
+    topo = sim.topology()
+    rules = AlertEvaluator.from_config({e: sim.latency_slo(e) for e in topo.ids},
+                                       alerting or AlertRulesConfig(),
+                                       np.random.default_rng([seed, 2]))
+    noise_names = {tpl.name for tpl in NOISE}
+    engine = _engine(topo.entities, topo.relations, baseline=False)
+    for batch in run_fast(sim, timedelta(hours=hours)):
+        now = batch.end or sim.now
+        events = rules.evaluate(now, sim.states()) + [
+            ev for ev in batch.events if ev.name in noise_names]
+        engine.process([ev.model_copy(update={"received_at": now}) for ev in events],
+                       now=now)
+    engine.advance(sim.now + timedelta(hours=1))
+    return engine.correlator.learned.to_json()
+
+
+def _plan(seed: int, index: int, sim: Simulation) -> list[Injection]:
+    """2-3 faults on independent entities, each starting 1-4 minutes after the previous."""
+    import numpy as np
+
+    from opscope.sim import FaultKind
 
     rng = np.random.default_rng([seed, index])
-    start = BASE + timedelta(days=index)
-    sim = Simulation(seed=seed * 100_003 + index, start=start, step_seconds=10.0,
-                     config=SimulationConfig(log_volume=0.0, noise_alerts_per_hour=6.0))
-    warmup = timedelta(minutes=3)
-    at = start + warmup
+    at = sim.now + timedelta(minutes=3)
     used: set[str] = set()
     reach = _reach(sim.topology().relations)
     kinds = sorted(FaultKind)
+    plan: list[Injection] = []
     for _ in range(int(rng.integers(2, 4))):
         # Independent faults: no dependency path between two roots, either way, so that
         # which fault caused what is not ambiguous at the root (callers may be shared).
@@ -114,8 +168,54 @@ def build_scenario(seed: int, index: int, minutes: float = 30.0) -> Scenario:
         entity = targets[int(rng.integers(len(targets)))]
         used.add(entity)
         duration = timedelta(minutes=float(rng.uniform(4.0, 8.0)))
-        sim.inject(kind, entity, at, duration, intensity=float(rng.uniform(0.7, 1.0)))
+        plan.append(Injection(kind.value, entity, at, duration, float(rng.uniform(0.7, 1.0))))
         at += timedelta(minutes=float(rng.uniform(1.0, 4.0)))
+    return plan
+
+
+def _alone(seed: int, index: int, plan: Sequence[Injection], until: datetime,
+           wanted: set[tuple[str, datetime]]) -> list[dict[tuple[str, datetime], EntityState]]:
+    """Per planned fault, the states of the ``wanted`` (entity, time) pairs in the same
+    shop with only that fault injected. The simulator draws its background noise from
+    streams of its own, so the runs differ only by the faults."""
+    from opscope.sim import run_fast
+
+    out = []
+    for inj in plan:
+        sim = _simulation(seed, index)
+        sim.inject(inj.kind, inj.entity, inj.at, inj.duration, inj.intensity)
+        seen: dict[tuple[str, datetime], EntityState] = {}
+        for batch in run_fast(sim, until - sim.now):
+            now = batch.end or sim.now
+            for st in sim.states():
+                if (st.id, now) in wanted:
+                    seen[(st.id, now)] = st
+        out.append(seen)
+    return out
+
+
+def build_scenario(seed: int, index: int, minutes: float = 30.0,
+                   alerting: AlertRulesConfig | None = None) -> Scenario:
+    """Simulate one scenario: 2-3 overlapping faults on distinct entities, plus noise.
+    ``alerting`` sets how finely the shop's monitoring alerts (default: the basic rules,
+    one alert per rule and entity)."""
+    import numpy as np
+
+    from opscope.analyze.rca.live import MemoryEvidence
+    from opscope.sim import run_fast
+    from opscope.sim.alerts import NOISE, AlertEvaluator, alert_rules
+    from opscope.sim.config import AlertRulesConfig
+
+    alerting = alerting or AlertRulesConfig()
+    sim = _simulation(seed, index)
+    plan = _plan(seed, index, sim)
+    for inj in plan:
+        sim.inject(inj.kind, inj.entity, inj.at, inj.duration, inj.intensity)
+    topo = sim.topology()
+    slo = {e: sim.latency_slo(e) for e in topo.ids}
+    # The shop's alerts, as fine-grained as ``alerting`` says; its noise alerts as they are.
+    rules = AlertEvaluator.from_config(slo, alerting, np.random.default_rng([seed, index, 2]))
+    noise_names = {tpl.name for tpl in NOISE}
 
     first_moved: dict[tuple[str, str], datetime] = {}
     firing: dict[tuple[str, str], Event] = {}
@@ -130,8 +230,10 @@ def build_scenario(seed: int, index: int, minutes: float = 30.0) -> Scenario:
         for truth in sim.faults.ground_truth(only={f.id for f in sim.faults.active(now)}):
             for entity in truth.affected_entities:
                 first_moved.setdefault((truth.fault_id, entity), now)
+        events = rules.evaluate(now, sim.states()) + [
+            ev for ev in batch.events if ev.name in noise_names]
         out: list[Event] = []
-        for ev in batch.events:
+        for ev in events:
             key = (ev.source, ev.fingerprint)
             out.append(ev.model_copy(update={"received_at": now}))
             if ev.ends_at is None:
@@ -147,38 +249,51 @@ def build_scenario(seed: int, index: int, minutes: float = 30.0) -> Scenario:
         batches.append((now, out))
 
     faults = sim.ground_truth()
+    movers: dict[tuple[str, str], list[tuple[datetime, int]]] = {}
     truth_of: dict[tuple[str, str], str | None] = {}
-    noise_names = {tpl.name for tpl in NOISE}
-    ambiguous: set[tuple[str, str]] = set()
     for ev in alerts:
-        best: tuple[datetime, datetime, str] | None = None
         alert_key = (ev.fingerprint, ev.starts_at.isoformat())
-        if ev.name in noise_names:  # the simulator's background noise: no fault
-            truth_of[alert_key] = None
-            continue
-        movers = 0
-        for f in faults:
-            moved = first_moved.get((f.fault_id, ev.entity))
-            if moved is None or moved > ev.starts_at:
+        found = []
+        if ev.name not in noise_names:  # the simulator's background noise has no fault
+            for i, f in enumerate(faults):
+                moved = first_moved.get((f.fault_id, ev.entity))
+                if moved is None or moved > ev.starts_at:
+                    continue
+                if not f.start <= ev.starts_at <= f.end + timedelta(seconds=DRAIN_SECONDS):
+                    continue
+                found.append((moved, i))
+        truth_of[alert_key] = faults[min(found)[1]].fault_id if found else None
+        if len(found) > 1:
+            movers[alert_key] = found
+    if movers:
+        # Several live faults had moved the entity: the alert belongs to the fault that
+        # on its own pushes the alert's own measure furthest past its threshold at that
+        # moment (counterfactual runs); on a tie, to the fault that reached it first.
+        by_name = {r.name: r for r in alert_rules(slo, alerting)}
+        wanted = {(ev.entity, ev.starts_at) for ev in alerts
+                  if (ev.fingerprint, ev.starts_at.isoformat()) in movers}
+        alone = _alone(seed, index, plan, max(t for _, t in wanted), wanted)
+        for ev in alerts:
+            found = movers.get((ev.fingerprint, ev.starts_at.isoformat()), [])
+            rule = by_name.get(ev.name)
+            if not found or rule is None:
                 continue
-            if not f.start <= ev.starts_at <= f.end + timedelta(seconds=DRAIN_SECONDS):
-                continue
-            movers += 1
-            rank = (moved, f.start, f.fault_id)
-            if best is None or rank > best:
-                best = rank
-        truth_of[alert_key] = best[2] if best else None
-        if movers > 1:
-            ambiguous.add(alert_key)
-    topo = sim.topology()
+
+            def strength(i: int, rule: AlertRule = rule, ev: Event = ev) -> float:
+                st = alone[i][(ev.entity, ev.starts_at)]
+                return rule.value(st) / max(rule.threshold(st), 1e-9)
+
+            best = min(found, key=lambda m: (-strength(m[1]), m))
+            truth_of[(ev.fingerprint, ev.starts_at.isoformat())] = faults[best[1]].fault_id
     return Scenario(index=index, faults=[(f.fault_id, f.kind.value, f.root_entity)
                                          for f in faults],
-                    batches=batches, truth=truth_of, ambiguous=ambiguous,
+                    batches=batches, truth=truth_of, ambiguous=set(movers),
                     entities=topo.entities,
                     relations=topo.relations, evidence=evidence)
 
 
-def _engine(scenario: Scenario, baseline: bool) -> CorrelationEngine:
+def _engine(entities: Sequence[Any], relations: Sequence[Any], baseline: bool,
+            history: dict[str, Any] | None = None) -> CorrelationEngine:
     from opscope.analyze.correlate import CorrelationEngine, EngineConfig, TimeWindowLinker
     from opscope.model.incident import InhibitRule, Matcher, MatchOp
 
@@ -188,9 +303,12 @@ def _engine(scenario: Scenario, baseline: bool) -> CorrelationEngine:
         source_matchers=[Matcher(name="alertname", value="ServiceDown")],
         target_matchers=[Matcher(name="alertname", op=MatchOp.NOT_EQUAL,
                                  value="ServiceDown")])])
-    return CorrelationEngine(
-        config, scenario.entities, scenario.relations,
+    engine = CorrelationEngine(
+        config, entities, relations,
         linker=(lambda cfg, topo, learned: TimeWindowLinker(cfg)) if baseline else None)
+    if history is not None:
+        engine.correlator.learned.load_json(history)
+    return engine
 
 
 RANK_AFTER = timedelta(minutes=2)
@@ -228,8 +346,11 @@ class Outcome:
 
 
 def run_scenario(scenario: Scenario, baseline: bool = False,
-                 rank: RankHook | None = None) -> Outcome:
-    engine = _engine(scenario, baseline)
+                 rank: RankHook | None = None,
+                 history: dict[str, Any] | None = None) -> Outcome:
+    """Replay a scenario through a fresh engine (with ``history``: the learned state of
+    ``quiet_history``) and label every alert with the incident it went to."""
+    engine = _engine(scenario.entities, scenario.relations, baseline, history)
     signal_of: dict[tuple[str, str], str] = {}
     for now, events in scenario.batches:
         engine.process(events, now=now)
@@ -242,6 +363,7 @@ def run_scenario(scenario: Scenario, baseline: bool = False,
     incidents = engine.incidents()
     joined: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
     members_of: dict[str, list[IncidentMember]] = {}
+    ended = {inc.id: inc.resolved_at for inc in incidents}
     for inc in incidents:
         members_of[inc.id] = engine.members(inc.id)
         for m in members_of[inc.id]:
@@ -252,12 +374,14 @@ def run_scenario(scenario: Scenario, baseline: bool = False,
     for (fp, start), fault in sorted(scenario.truth.items()):
         true.append(fault)
         clear.append((fp, start) not in scenario.ambiguous)
-        # The membership made when this firing arrived (a reopened alert keeps its signal
-        # id, so earlier memberships of the same id belong to earlier firings).
+        # The incident that held this firing once it arrived: its latest membership made
+        # by then, in an incident not yet resolved when it fired (a reopened alert keeps
+        # its signal id; it stays in its incident if that is still active, otherwise
+        # earlier memberships of the same id belong to earlier firings).
         t0 = datetime.fromisoformat(start)
         slack = timedelta(seconds=RESEND_SECONDS + 1)
         options = sorted(j for j in joined.get(signal_of.get((fp, start), ""), [])
-                         if t0 - slack <= j[0] <= t0 + slack)
+                         if j[0] <= t0 + slack and (ended.get(j[1]) or t0) >= t0)
         pred.append(options[-1][1] if options else None)
     out = Outcome(pred=pred, true=true, clear=clear, incidents=len(incidents),
                   notifications=scenario.notifications, faults=len(scenario.faults))
@@ -325,20 +449,30 @@ def summarise(outcomes: Sequence[Outcome], ranked: bool) -> dict[str, Any]:
 
 
 def evaluate(seed: int = 7, scenarios: int = 20, minutes: float = 30.0,
-             rank: RankHook | None = None, use_ranker: bool = False) -> dict[str, Any]:
+             rank: RankHook | None = None, use_ranker: bool = False,
+             alerting: AlertRulesConfig | None = None,
+             history_hours: float = 24.0) -> dict[str, Any]:
     """Score grouping; with ``rank`` (or ``use_ranker``: the live root-cause ranker over
-    each scenario's samples) also how often the true root ranks first."""
+    each scenario's samples) also how often the true root ranks first. ``alerting`` sets
+    how finely the shop alerts; the engines start with ``history_hours`` of the shop's
+    quiet history learned (0: none)."""
+    from opscope.sim.config import AlertRulesConfig
+
     started = time.perf_counter()
-    built = [build_scenario(seed, i, minutes) for i in range(scenarios)]
+    history = quiet_history(seed, alerting, history_hours) if history_hours > 0 else None
+    built = [build_scenario(seed, i, minutes, alerting) for i in range(scenarios)]
     ours = [run_scenario(s, baseline=False,
-                         rank=rank or (ranker_for(s) if use_ranker else None)) for s in built]
-    base = [run_scenario(s, baseline=True) for s in built]
+                         rank=rank or (ranker_for(s) if use_ranker else None),
+                         history=history) for s in built]
+    base = [run_scenario(s, baseline=True, history=history) for s in built]
     ours_report = summarise(ours, rank is not None or use_ranker)
     totals = ours_report.pop("_totals")
     summarise_base = summarise(base, False)
     summarise_base.pop("_totals")
     return {
         "seed": seed, "scenarios": scenarios, "minutes": minutes,
+        "alerting": (alerting or AlertRulesConfig()).model_dump(),
+        "history_hours": history_hours,
         "faults": totals["faults"], "alerts": totals["alerts"],
         "notifications": totals["notifications"],
         "noise_alerts": sum(1 for o in ours for t in o.true if t is None),
@@ -354,10 +488,14 @@ def evaluate(seed: int = 7, scenarios: int = 20, minutes: float = 30.0,
 
 
 def render(report: dict[str, Any]) -> str:
+    alerting = report["alerting"]
     lines = [
         f"scenarios {report['scenarios']} (seed {report['seed']}), faults {report['faults']}, "
         f"alerts {report['alerts']} ({report['noise_alerts']} noise), "
         f"notifications {report['notifications']}",
+        f"alert rules: {'extended' if alerting['extended'] else 'basic'}, "
+        f"{alerting['replicas']} replica(s) per service; engine history "
+        f"{report['history_hours']:g} h of the quiet shop",
         f"truth: {report['truth']['compression']}x notifications/fault, "
         f"{report['truth']['alert_compression']}x alerts/fault",
         f"{report['ambiguous_alerts']} alerts are on entities several live faults moved "
@@ -507,6 +645,16 @@ def correlation_command(
     rank: Annotated[bool, typer.Option(
         "--rank", help="Rank each incident's root causes with the live ranker over the "
                        "scenario's metrics (adds the 'ranker top-1' figure).")] = False,
+    replicas: Annotated[int, typer.Option(
+        min=1, max=64, help="Replicas each simulated service runs; its per-instance alert "
+                            "rules fire once per replica (a realistic storm: try 3).")] = 1,
+    extended_rules: Annotated[bool, typer.Option(
+        "--extended-rules", help="Alert on each symptom several ways (p99 latency, CPU "
+                                 "throttling, error-budget burn, black-box probes, ...), as "
+                                 "a mature rule set does.")] = False,
+    history_hours: Annotated[float, typer.Option(
+        min=0, help="Hours of the shop's quiet history (background noise) the engine "
+                    "learns from before the scenarios; 0: none.")] = 24.0,
     live_faults: Annotated[int, typer.Option(
         min=0, help="Instead: replay this many single faults through the live incident "
                     "stage and count those that become one incident whose root cause "
@@ -517,5 +665,9 @@ def correlation_command(
         live = evaluate_live(seed, live_faults)
         typer.echo(json.dumps(live, indent=1) if as_json else render_live(live))
         return
-    report = evaluate(seed, scenarios, minutes, use_ranker=rank)
+    from opscope.sim.config import AlertRulesConfig
+
+    alerting = AlertRulesConfig(replicas=replicas, extended=extended_rules)
+    report = evaluate(seed, scenarios, minutes, use_ranker=rank, alerting=alerting,
+                      history_hours=history_hours)
     typer.echo(json.dumps(report, indent=1) if as_json else render(report))

@@ -1,8 +1,12 @@
 """Threshold alert rules over the shop's state, fired and resolved as Alertmanager would.
 
 Each rule is ``value > threshold`` held for ``for_seconds`` (Prometheus ``for:``). An alert
-keeps one fingerprint per rule and entity across all its firings, so a flapping alert is
-one identity that fires, resolves and fires again.
+keeps one fingerprint per rule and entity (and instance) across all its firings, so a
+flapping alert is one identity that fires, resolves and fires again.
+
+By default every rule fires once per entity. ``AlertRulesConfig`` makes the monitoring as
+fine-grained as a real deployment's: services run replicas and the per-instance rules fire
+once per replica, and an extended rule set alerts on each symptom several ways.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from opscope.model import Event, Severity, Status, fingerprint_of
+from opscope.sim.config import AlertRulesConfig
 from opscope.sim.shop import EntityState
 from opscope.sim.topology import CACHE, DATABASE, HOST, QUEUE, SERVICE, Topology
 
@@ -32,6 +37,10 @@ class AlertRule:
     summary: str
     """Formatted with ``entity``, ``value`` and ``threshold``."""
     applies: Callable[[EntityState], bool] = lambda st: True
+    per_instance: bool = False
+    """On services, evaluated per replica (a rule aggregated ``by (instance)``)."""
+    fraction: bool = False
+    """The value is a share of a limit (at most 1): replicas differ in their headroom."""
 
 
 def default_rules(latency_slo: dict[str, float]) -> list[AlertRule]:
@@ -43,26 +52,30 @@ def default_rules(latency_slo: dict[str, float]) -> list[AlertRule]:
     return [
         AlertRule("ServiceDown", (SERVICE, *stores), Severity.CRITICAL, 0,
                   lambda st: 0.0 if st.up else 1.0, lambda st: 0.5,
-                  "{entity} is down: its scrape target has not answered"),
+                  "{entity} is down: its scrape target has not answered", per_instance=True),
         AlertRule("HighLatency", (SERVICE,), Severity.WARNING, 60, lambda st: st.p95, slo,
-                  "{entity} p95 latency is {value:.2f}s (threshold {threshold:.2f}s)"),
+                  "{entity} p95 latency is {value:.2f}s (threshold {threshold:.2f}s)",
+                  per_instance=True),
         AlertRule("HighErrorRate", (SERVICE,), Severity.ERROR, 60,
                   lambda st: st.error_ratio, lambda st: 0.05,
-                  "{entity} error ratio is {value:.1%} (threshold {threshold:.0%})"),
+                  "{entity} error ratio is {value:.1%} (threshold {threshold:.0%})",
+                  per_instance=True),
         AlertRule("DatastoreLatencyHigh", stores, Severity.WARNING, 60, lambda st: st.p95, slo,
                   "{entity} p95 operation latency is {value:.3f}s "
                   "(threshold {threshold:.3f}s)"),
         AlertRule("HighCPU", (SERVICE, DATABASE, HOST), Severity.WARNING, 120,
                   lambda st: st.cpu, lambda st: 0.9,
-                  "{entity} CPU usage is {value:.0%} (threshold {threshold:.0%})"),
+                  "{entity} CPU usage is {value:.0%} (threshold {threshold:.0%})",
+                  per_instance=True, fraction=True),
         AlertRule("MemoryPressure", (SERVICE, CACHE, DATABASE), Severity.WARNING, 60,
                   lambda st: st.memory / st.memory_limit, lambda st: 0.9,
-                  "{entity} uses {value:.0%} of its memory limit (threshold {threshold:.0%})"),
+                  "{entity} uses {value:.0%} of its memory limit (threshold {threshold:.0%})",
+                  per_instance=True, fraction=True),
         AlertRule("ConnectionPoolExhausted", (SERVICE, DATABASE), Severity.ERROR, 30,
                   lambda st: st.pool_in_use / st.pool_size, lambda st: 0.95,
                   "{entity} connection pool is {value:.0%} in use "
                   "(threshold {threshold:.0%})",
-                  applies=lambda st: st.pool_size > 0),
+                  applies=lambda st: st.pool_size > 0, per_instance=True, fraction=True),
         AlertRule("QueueBacklog", (QUEUE,), Severity.WARNING, 120,
                   lambda st: st.queue_depth, lambda st: 1000.0,
                   "{entity} holds {value:.0f} messages (threshold {threshold:.0f})"),
@@ -78,12 +91,60 @@ def default_rules(latency_slo: dict[str, float]) -> list[AlertRule]:
     ]
 
 
+def extended_rules(latency_slo: dict[str, float]) -> list[AlertRule]:
+    """Rules a mature rule set adds beside the basic ones: each symptom is watched several
+    ways (tail latency, throttling, error budget, an outside probe, saturation)."""
+    def slo(st: EntityState) -> float:
+        return latency_slo[st.id]
+
+    return [
+        AlertRule("HighLatencyP99", (SERVICE,), Severity.WARNING, 60,
+                  lambda st: st.p99, lambda st: 2.0 * slo(st),
+                  "{entity} p99 latency is {value:.2f}s (threshold {threshold:.2f}s)",
+                  per_instance=True),
+        AlertRule("CPUThrottled", (SERVICE,), Severity.WARNING, 60,
+                  lambda st: st.cpu, lambda st: 0.8,
+                  "{entity} is throttled: CPU at {value:.0%} of its quota "
+                  "(threshold {threshold:.0%})", per_instance=True, fraction=True),
+        # 6x the burn rate of a 99.5% availability objective, sustained.
+        AlertRule("ErrorBudgetBurn", (SERVICE,), Severity.ERROR, 120,
+                  lambda st: st.error_ratio, lambda st: 0.03,
+                  "{entity} burns its error budget: {value:.1%} of requests fail "
+                  "(threshold {threshold:.0%})"),
+        AlertRule("ProbeFailed", (SERVICE,), Severity.ERROR, 30,
+                  lambda st: st.error_ratio if st.up else 1.0, lambda st: 0.25,
+                  "black-box probe of {entity} fails {value:.0%} of the time "
+                  "(threshold {threshold:.0%})"),
+        AlertRule("DatastoreConnectionsHigh", (DATABASE,), Severity.WARNING, 60,
+                  lambda st: st.pool_in_use / st.pool_size, lambda st: 0.8,
+                  "{entity} has {value:.0%} of its connections in use "
+                  "(threshold {threshold:.0%})",
+                  applies=lambda st: st.pool_size > 0, fraction=True),
+        AlertRule("HostLoadHigh", (HOST,), Severity.WARNING, 60,
+                  lambda st: st.cpu, lambda st: 0.8,
+                  "{entity} load is {value:.0%} of its cores (threshold {threshold:.0%})",
+                  fraction=True),
+    ]
+
+
+def alert_rules(latency_slo: dict[str, float],
+                config: AlertRulesConfig | None = None) -> list[AlertRule]:
+    """The rules ``config`` asks for: the basic set, plus the extended one if enabled."""
+    rules = default_rules(latency_slo)
+    if config is not None and config.extended:
+        rules += extended_rules(latency_slo)
+    return rules
+
+
 def _alert(name: str, entity: str, kind: str, host: str, severity: Severity, summary: str,
-           starts_at: datetime, ends_at: datetime | None, extra: dict[str, str]) -> Event:
+           starts_at: datetime, ends_at: datetime | None, extra: dict[str, str],
+           instance: str = "") -> Event:
     key = "host" if kind == HOST else "service"
     labels = {"alertname": name, key: entity, "severity": severity.value}
     if host:
         labels["host"] = host
+    if instance:
+        labels["instance"] = instance
     annotations = {"summary": summary, "runbook_url": RUNBOOKS + name, **extra}
     status = Status.FIRING if ends_at is None else Status.RESOLVED
     return Event(source=SOURCE, name=name, fingerprint=fingerprint_of(SOURCE, name, entity,
@@ -93,39 +154,87 @@ def _alert(name: str, entity: str, kind: str, host: str, severity: Severity, sum
 
 
 class AlertEvaluator:
-    """Evaluates every rule on every applicable entity once per step."""
+    """Evaluates every rule on every applicable entity (or replica) once per step.
 
-    def __init__(self, rules: list[AlertRule]) -> None:
+    With ``replicas`` above one, a per-instance rule on a service is evaluated for each
+    replica on the service's value as that replica sees it: a replica with a fixed load
+    factor ``f`` (up to ``1 +- spread``, with a small jitter per step) reports ``f`` times
+    the value, or for a share of a limit ``f`` times less headroom, so a saturated
+    resource is saturated on every replica. ``rng`` draws the factors (needed then).
+    """
+
+    def __init__(self, rules: list[AlertRule], replicas: int = 1, spread: float = 0.0,
+                 rng: np.random.Generator | None = None) -> None:
+        if replicas > 1 and rng is None:
+            raise ValueError("replicated rules need a random generator")
         self.rules = rules
-        self._pending: dict[tuple[str, str], datetime] = {}
-        self._firing: dict[tuple[str, str], tuple[datetime, str]] = {}
+        self.replicas = replicas
+        self.spread = spread
+        self._rng = rng
+        self._skew: dict[str, np.ndarray] = {}
+        self._pending: dict[tuple[str, str, str], datetime] = {}
+        self._firing: dict[tuple[str, str, str], tuple[datetime, str]] = {}
+
+    @classmethod
+    def from_config(cls, latency_slo: dict[str, float], config: AlertRulesConfig,
+                    rng: np.random.Generator | None = None) -> AlertEvaluator:
+        return cls(alert_rules(latency_slo, config), config.replicas, config.replica_spread,
+                   rng)
+
+    def _factors(self, states: list[EntityState]) -> dict[str, np.ndarray]:
+        """Each service replica's load factor for this step."""
+        if self.replicas == 1 or self._rng is None:
+            return {}
+        services = [st.id for st in states if st.kind == SERVICE]
+        # One draw per replica and step, whatever the state: the stream stays aligned.
+        jitter = self._rng.normal(0.0, self.spread / 4, (len(services), self.replicas))
+        out = {}
+        for row, entity in enumerate(services):
+            skew = self._skew.get(entity)
+            if skew is None:
+                skew = self._skew[entity] = self._rng.uniform(
+                    1.0 - self.spread, 1.0 + self.spread, self.replicas)
+            out[entity] = skew * np.exp(jitter[row])
+        return out
 
     def evaluate(self, t: datetime, states: list[EntityState]) -> list[Event]:
         out: list[Event] = []
+        factors = self._factors(states)
         for rule in self.rules:
             for st in states:
                 if st.kind not in rule.kinds or not rule.applies(st):
                     continue
-                key = (rule.name, st.id)
                 # A target that is down exports nothing: only ServiceDown can be true for it.
                 value = rule.value(st) if (st.up or rule.name == "ServiceDown") else None
                 threshold = rule.threshold(st)
-                if value is not None and value > threshold:
-                    since = self._pending.setdefault(key, t)
-                    if key not in self._firing and \
-                            (t - since).total_seconds() >= rule.for_seconds:
-                        summary = rule.summary.format(entity=st.id, value=value,
-                                                      threshold=threshold)
-                        self._firing[key] = (t, summary)
-                        out.append(_alert(rule.name, st.id, st.kind, st.host, rule.severity,
-                                          summary, t, None, {"value": f"{value:.4g}"}))
+                per = factors.get(st.id) if rule.per_instance else None
+                if per is None:
+                    self._check(out, t, rule, st, "", value, threshold)
                     continue
-                self._pending.pop(key, None)
-                fired = self._firing.pop(key, None)
-                if fired is not None:
-                    out.append(_alert(rule.name, st.id, st.kind, st.host, rule.severity,
-                                      fired[1], fired[0], t, {}))
+                for r, f in enumerate(per.tolist()):
+                    seen = value
+                    if seen is not None and rule.name != "ServiceDown":
+                        seen = 1.0 - (1.0 - min(seen, 1.0)) / f if rule.fraction else seen * f
+                    self._check(out, t, rule, st, f"{st.id}-{r}", seen, threshold)
         return out
+
+    def _check(self, out: list[Event], t: datetime, rule: AlertRule, st: EntityState,
+               instance: str, value: float | None, threshold: float) -> None:
+        key = (rule.name, st.id, instance)
+        if value is not None and value > threshold:
+            since = self._pending.setdefault(key, t)
+            if key not in self._firing and (t - since).total_seconds() >= rule.for_seconds:
+                summary = rule.summary.format(entity=instance or st.id, value=value,
+                                              threshold=threshold)
+                self._firing[key] = (t, summary)
+                out.append(_alert(rule.name, st.id, st.kind, st.host, rule.severity,
+                                  summary, t, None, {"value": f"{value:.4g}"}, instance))
+            return
+        self._pending.pop(key, None)
+        fired = self._firing.pop(key, None)
+        if fired is not None:
+            out.append(_alert(rule.name, st.id, st.kind, st.host, rule.severity,
+                              fired[1], fired[0], t, {}, instance))
 
 
 @dataclass(frozen=True, slots=True)

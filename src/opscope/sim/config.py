@@ -32,3 +32,27 @@ class SimulationConfig(BaseModel):
     ticket_probability: float = Field(
         default=0.5, ge=0, le=1,
         description="Chance that a fault hurting users also gets a customer ticket.")
+
+
+class AlertRulesConfig(BaseModel):
+    """How finely the simulated monitoring alerts. The defaults are the shop's basic rule
+    set, one alert per rule and entity (what the demo and the single-fault replays use)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    replicas: int = Field(
+        default=1, ge=1, le=64,
+        description="Replicas each service runs. Above one, the per-instance rules (down, "
+                    "latency, errors, CPU, memory, pool) fire once per replica with an "
+                    "'instance' label, as a Prometheus rule aggregated 'by (instance)' does.")
+    replica_spread: float = Field(
+        default=0.08, ge=0, le=0.5,
+        description="Load imbalance between replicas: each replica's values deviate from "
+                    "the service's by a fixed factor of up to this much, plus a small "
+                    "jitter per evaluation, so replicas cross a threshold at different times.")
+    extended: bool = Field(
+        default=False,
+        description="Add the rules a mature rule set has beside the basic ones, several per "
+                    "symptom: p99 latency, CPU throttling (per instance), an error-budget "
+                    "burn rate, a black-box availability probe (per service), datastore "
+                    "connection saturation and host load.")

@@ -117,6 +117,11 @@ class CorrelationConfig(BaseModel):
         default_factory=list, description="Entity kinds that are user facing as a whole.")
     learned_min_count: float = Field(
         default=2.0, ge=0, description="Co-occurrences needed before a learned link counts.")
+    solitude_min_count: float = Field(
+        default=3.0, ge=1,
+        description="Occurrences of a signal type before its history of firing alone (a "
+                    "pending group that never opened, an incident of that type only) makes "
+                    "its topology links count less: background noise is known by its past.")
     learned_max_types: int = Field(
         default=50_000, ge=1,
         description="Most signal types (name@entity) whose co-occurrence is learned; past "

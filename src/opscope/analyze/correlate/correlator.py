@@ -47,7 +47,8 @@ class IncidentCorrelator:
         self.config = config or CorrelationConfig()
         self.topology = topology or TopologyIndex(max_hops=self.config.max_hops)
         self.learned = learned or CoOccurrenceModel(
-            self.config.learned_min_count, max_known=self.config.learned_max_types)
+            self.config.learned_min_count, max_known=self.config.learned_max_types,
+            min_alone_count=self.config.solitude_min_count)
         self.linker: Linker = linker or EvidenceLinker(self.config, self.topology, self.learned)
         self.changes = ChangeLog()
         self.feedback: list[Feedback] = []
@@ -103,25 +104,54 @@ class IncidentCorrelator:
         if inc is not None and inc.active:
             window = timedelta(minutes=self.config.window_minutes)
             last = inc.last_activity or inc.opened_at
-            if not (new and signal.firing and not signal.flapping and at - last > window):
+            refired = new and signal.firing and not signal.flapping
+            if not refired or (at - last <= window and (
+                    mutes or not self._explained_elsewhere(signal, inc, at))):
                 self._refresh(inc, signal, at, mutes)
                 return inc.id
-            # It fired again after its incident went quiet: place it afresh. The old
-            # incident keeps the earlier (resolved) state of the member as history.
+            # It fired again after its incident went quiet, or while another incident
+            # explains it better: place it afresh. The old incident keeps the earlier
+            # (resolved) state of the member as history.
         if inc is not None:
             del self._by_signal[signal.id]  # its incident is over: a recurrence, if firing
         if not signal.firing and not new:
             return None
-        return self._place(signal, at, mutes)
+        return self._place(signal, at, mutes, leaving=inc.id if inc is not None else None)
+
+    def _explained_elsewhere(self, signal: Signal, inc: IncidentState, at: datetime) -> bool:
+        """Whether another recent incident links a signal that fired again better than its
+        own incident does without it: two problems can move the same entity one after the
+        other, and the later one may be what brought the signal back."""
+        member = inc.members[signal.id]
+        inc.count_out(member)
+        self._derive(inc)
+        try:
+            own = self.linker.link(signal, inc, at)
+        finally:
+            inc.count_in(member, self.config.max_profile_types)
+            self._derive(inc)
+        floor = max(own.score if own is not None else 0.0, self.config.join_threshold)
+        part = self._partition(signal)
+        for other in self._recent(at):
+            if other is inc or other.partition != part:
+                continue
+            link = self.linker.link(signal, other, at)
+            if link is not None and link.score > floor:
+                return True
+        return False
 
     def _partition(self, signal: Signal) -> tuple[str, ...]:
         return tuple(signal.labels.get(k, "") for k in self.config.partition_by)
 
-    def _place(self, signal: Signal, at: datetime, mutes: list[Mute]) -> str | None:
+    def _place(self, signal: Signal, at: datetime, mutes: list[Mute],
+               leaving: str | None = None) -> str | None:
+        """Join the best-linked recent incident (never ``leaving``, the one the signal
+        was in) or start a new one."""
         part = self._partition(signal)
         scored: list[tuple[float, datetime, str, Link]] = []
         for inc in self._recent(at):
-            if inc.partition != part or (mutes and inc.status is not IncidentStatus.OPEN):
+            if inc.partition != part or (mutes and inc.status is not IncidentStatus.OPEN) \
+                    or inc.id == leaving:
                 continue
             last = inc.last_activity or inc.opened_at
             link = self.linker.link(signal, inc, at)
@@ -289,6 +319,8 @@ class IncidentCorrelator:
                 self._resolve(inc, max(at, inc.updated_at), evicted=True)
 
     def _forget_pending(self, inc: IncidentState) -> None:
+        if len(inc.types) == 1:  # a signal that came and went alone: its history counts
+            self.learned.learn(inc.types)
         del self._active[inc.id]
         self._unindex(inc.id)
         del self._incidents[inc.id]

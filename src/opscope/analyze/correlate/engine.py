@@ -88,7 +88,8 @@ class CorrelationEngine:
                         learned: CoOccurrenceModel | None = None) -> IncidentCorrelator:
         cc = self.config.correlation
         learned = learned or CoOccurrenceModel(cc.learned_min_count,
-                                               max_known=cc.learned_max_types)
+                                               max_known=cc.learned_max_types,
+                                               min_alone_count=cc.solitude_min_count)
         linker = self._linker_factory(cc, topology, learned) if self._linker_factory else None
         return IncidentCorrelator(cc, topology, learned, linker)
 

@@ -76,6 +76,8 @@ class IncidentState:
     entities: Counter[str] = field(default_factory=Counter)
     names: dict[str, Counter[str]] = field(default_factory=dict)
     """Alert names per entity: which symptom shows where."""
+    critical: Counter[str] = field(default_factory=Counter)
+    """Critical signals per entity (e.g. it is down: every caller suffers, in any way)."""
     types: dict[str, int] = field(default_factory=dict)
     words: set[str] = field(default_factory=set)
     group: dict[str, str] = field(default_factory=dict)
@@ -133,6 +135,8 @@ class IncidentState:
         if sig.entity:
             self.entities[sig.entity] += 1
             self.names.setdefault(sig.entity, Counter())[sig.name] += 1
+            if sig.severity is Severity.CRITICAL:
+                self.critical[sig.entity] += 1
         if sig.firing:
             self.firing += 1
         elif sig.resolved_at is not None:
@@ -154,6 +158,10 @@ class IncidentState:
             self.entities[sig.entity] -= 1
             if self.entities[sig.entity] <= 0:
                 del self.entities[sig.entity]
+            if sig.severity is Severity.CRITICAL:
+                self.critical[sig.entity] -= 1
+                if self.critical[sig.entity] <= 0:
+                    del self.critical[sig.entity]
             names = self.names.get(sig.entity)
             if names is not None:
                 names[sig.name] -= 1

@@ -4,6 +4,11 @@ A signal type is ``name@entity``. Each resolved incident counts once for every p
 types it held; an operator merge counts ``feedback_weight`` times for the merged pairs,
 and a split counts that much *against* the separated pairs, so the next time those types
 meet, the link is refused.
+
+A group of one type (an alert that resolved without company: a pending group that never
+opened, or an incident of one kind of signal) counts as that type occurring *alone*. A
+type that mostly occurs alone is background noise of its own kind (a flapping disk
+warning, a nightly job running late): the linker trusts its topology links less.
 """
 
 from __future__ import annotations
@@ -18,14 +23,17 @@ STATE_VERSION = 1
 
 class CoOccurrenceModel:
     def __init__(self, min_count: float = 2.0, max_types: int = 64,
-                 max_known: int = 50_000) -> None:
+                 max_known: int = 50_000, min_alone_count: float = 3.0) -> None:
         self.min_count = min_count
+        self.min_alone_count = min_alone_count
         self.max_types = max_types
         self.max_known = max_known
         self.forgotten = 0
         """Types forgotten (the rarest first) because ``max_known`` were counted."""
         self.incidents = 0.0
         self.counts: dict[str, float] = defaultdict(float)
+        self.alone: dict[str, float] = defaultdict(float)
+        """Per type, how often it occurred as a group of its own (counted in ``counts``)."""
         # neighbours[a][b] = [together, apart]; symmetric.
         self.neighbours: dict[str, dict[str, list[float]]] = defaultdict(dict)
 
@@ -41,6 +49,8 @@ class CoOccurrenceModel:
         self.incidents += weight
         for t in kept:  # re-inserted: the dict's order is then least recently learned first
             self.counts[t] = self.counts.pop(t, 0.0) + weight
+        if len(kept) == 1:
+            self.alone[kept[0]] += weight
         for a, b in itertools.combinations(kept, 2):
             self._pair(a, b, weight, 0.0)
         self._forget_rarest()
@@ -55,6 +65,7 @@ class CoOccurrenceModel:
         ranked = sorted(range(len(order)), key=lambda i: (-self.counts[order[i]], -i))
         for t in (order[i] for i in ranked[self.max_known * 9 // 10:]):
             del self.counts[t]
+            self.alone.pop(t, None)
             for other in self.neighbours.pop(t, {}):
                 near = self.neighbours.get(other)
                 if near is not None:
@@ -89,6 +100,15 @@ class CoOccurrenceModel:
         base = min(self.counts.get(a, 0.0), self.counts.get(b, 0.0))
         return min(1.0, net / base) if base > 0 else 0.0
 
+    def solitude(self, key: str) -> float:
+        """In [0, 1): the share of ``key``'s occurrences that were alone, counting one
+        more occurrence in company (so that a short history never judges absolutely); 0
+        below ``min_alone_count`` occurrences (too little history to judge)."""
+        count = self.counts.get(key, 0.0)
+        if count < self.min_alone_count:
+            return 0.0
+        return min(1.0, self.alone.get(key, 0.0) / (count + 1.0))
+
     def best(self, key: str, types: Collection[str]) -> float:
         """The strongest link of ``key`` to any of ``types``; any veto wins."""
         near = self.neighbours.get(key)
@@ -108,13 +128,16 @@ class CoOccurrenceModel:
         pairs = [[a, b, cell[0], cell[1]] for a, near in sorted(self.neighbours.items())
                  for b, cell in sorted(near.items()) if a < b]
         return {"version": STATE_VERSION, "incidents": self.incidents,
-                "counts": dict(sorted(self.counts.items())), "pairs": pairs}
+                "counts": dict(sorted(self.counts.items())),
+                "alone": dict(sorted(self.alone.items())), "pairs": pairs}
 
     def load_json(self, doc: dict[str, Any]) -> None:
         if doc.get("version") != STATE_VERSION:
             raise ValueError(f"unsupported co-occurrence state version {doc.get('version')!r}")
         self.incidents = float(doc["incidents"])
         self.counts = defaultdict(float, {k: float(v) for k, v in doc["counts"].items()})
+        # States saved before solitude was learned have no "alone" counts.
+        self.alone = defaultdict(float, {k: float(v) for k, v in doc.get("alone", {}).items()})
         self.neighbours = defaultdict(dict)
         for a, b, together, apart in doc["pairs"]:
             self._pair(a, b, float(together), float(apart))

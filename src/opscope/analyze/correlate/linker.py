@@ -75,10 +75,14 @@ class EvidenceLinker:
         hits = deps.keys() & inc.entities.keys() if len(deps) < len(inc.entities) else \
             [e for e in inc.entities if e in deps]
         for other in hits:
-            same = signal.name in inc.names.get(other, ())
-            p = (1.0 - deps[other] / span) * (1.0 if same else other_name)
+            named = signal.name in inc.names.get(other, ())
+            # A critical trouble (an entity down) shows in its dependents in every way.
+            same = named or other in inc.critical
+            p = (1.0 - deps[other] / span) * (1.0 if same else other_name) \
+                * self._standing(inc, other)
             if p > best:
-                what = "same symptom" if same else "other symptom"
+                what = "same symptom" if named else \
+                    f"{other} has critical trouble" if same else "other symptom"
                 where = "same entity" if other == entity else \
                     f"{entity} depends on {other} ({deps[other]} hops)"
                 best, why = p, f"{where}, {what}"
@@ -87,7 +91,8 @@ class EvidenceLinker:
             below = self.topology.dependents(entity)
             for root in inc.roots:
                 if root in below and root != entity:
-                    p = self.config.cause_factor * (1.0 - below[root] / span)
+                    p = self.config.cause_factor * (1.0 - below[root] / span) \
+                        * self._standing(inc, root)
                     if p > best:
                         best, cause = p, True
                         why = f"possible cause: {root} depends on {entity} ({below[root]} hops)"
@@ -97,6 +102,14 @@ class EvidenceLinker:
             shared = sorted(self.topology.direct_service_deps(entity) & inc.sibling_deps)[0]
             best, why = 0.5, f"{entity} shares dependency {shared} with the incident"
         return best, why, cause
+
+    def _standing(self, inc: IncidentState, entity: str) -> float:
+        """How much the incident's signals on ``entity`` count as topology evidence: less
+        when their own history says they mostly fire alone (background noise)."""
+        names = inc.names.get(entity)
+        if not names:
+            return 1.0
+        return max(1.0 - self.learned.solitude(f"{name}@{entity}") for name in names)
 
     def _words(self, signal: Signal) -> set[str]:
         # A newcomer is compared with every recent incident: tokenise it once.
@@ -117,6 +130,9 @@ class EvidenceLinker:
             return None  # operators split these apart before
         score, reasons = 0.0, []
         proximity, why, cause = self._proximity(signal, incident, at)
+        if signal.type_key not in incident.types:
+            # A newcomer that mostly fires alone is weak evidence of anything but itself.
+            proximity *= 1.0 - self.learned.solitude(signal.type_key)
         if proximity > 0:
             score += w.topology * proximity
             reasons.append(why)
