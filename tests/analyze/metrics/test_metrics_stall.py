@@ -55,12 +55,26 @@ def test_a_stall_after_short_runs_is_news_for_ten_samples() -> None:
     assert 5 < news[0] < 20 and scores[2700 + news].min() > 2.0
 
 
-def test_series_without_a_completed_run_never_stall() -> None:
+def test_constant_and_never_repeating_series_never_stall() -> None:
     rng = np.random.default_rng(6)
     constant = np.full(1500, 7.0)
     never_repeats = 10.0 + rng.normal(0.0, 1.0, 1500)
     assert run(create("stall"), constant).max() == 0.0
     assert run(create("stall"), never_repeats).max() == 0.0
+
+
+def test_a_series_that_never_repeated_is_news_once_it_sticks() -> None:
+    # No run to beat: a few repeats are already more than chance allows for a series
+    # that has not repeated once in 1,500 samples; news for ten samples (from a fractional
+    # onset, so eleven whole ones), then known.
+    rng = np.random.default_rng(6)
+    values = 10.0 + rng.normal(0.0, 1.0, 1600)
+    values[1500:] = values[1499]
+    scores = run(create("stall"), values)
+    assert scores[:1500].max() == 0.0
+    news = np.flatnonzero(scores[1500:] > 0.0)
+    assert news.tolist() == list(range(news[0], news[0] + 11))
+    assert news[0] < 5 and scores[1500 + news[2:]].min() > 1.0
 
 
 def test_records_of_a_random_sparse_counter_are_chance() -> None:

@@ -63,12 +63,15 @@ class Step:
 
     ``score`` is a dimensionless, non-negative surprise (0 = as expected; for most
     detectors the deviation in units of ``scale``), ``expected`` the value the detector
-    predicted and ``scale`` the typical deviation around it.
+    predicted and ``scale`` the typical deviation around it. ``sustained``, for detectors
+    that track one, scores a departure that persists over several samples rather than one
+    sample's deviation (an ensemble may hear it as a member of its own).
     """
 
     score: FloatArray
     expected: FloatArray
     scale: FloatArray
+    sustained: FloatArray | None = None
 
 
 @dataclass(frozen=True)

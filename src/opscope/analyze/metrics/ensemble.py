@@ -3,7 +3,8 @@
 The members look at different things: the seasonal baseline at the deviation from what
 this time of day (or week) usually looks like, the change-point detector at shifts of
 level and variance, range novelty at values the series has never reached, stall novelty
-at a series that has stopped changing for longer than it ever has.
+at a series that has stopped changing for longer than it ever has, and the seasonal
+baseline's sustained score at a run of residuals on one side (a shift of a seasonal level).
 
 A raw deviation means little until it is compared with what the same series usually
 does: a noisy series routinely produces residuals that would be alarming on a quiet one.
@@ -19,6 +20,13 @@ heard after it has scored ``settle_member`` samples *and* its record spans
 ``record_span`` of event time (a day by default), so that the first daily cycle a member
 sees does not count as news; on a coarse cadence the sample count governs, on a fine one
 the day does.
+
+A member may also listen to a detector's *sustained* score instead of its point score
+(see the seasonal baseline): members that name the same detector and configuration share
+one instance and its state, so the seasonal profile is learnt once and heard twice. The
+sustained member is measured against its own typical size already, so it is not relative;
+a sustained score rises over several samples, and a record that followed it would be
+beaten only by the small step of each sample over the one before.
 
 The expected value and band come from the member named in ``band_from`` (the seasonal
 baseline by default), which is what a chart should draw.
@@ -42,11 +50,15 @@ standard-profile score against the ensemble of the time):
   -0.2.
 - Alarm episodes that last while scores stay hot, with hold-offs of 12 to 300 samples:
   at best -0.2.
+- The seasonal baseline's sustained score as a *relative* member: no change on the dev
+  files or on synthetic level steps, for the reason above (its record rises with the
+  shift it should report).
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import json
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -75,6 +87,11 @@ class Member(BaseModel):
         description="Measure the member against its own fading record on the series (for "
         "members whose raw score is not already relative to the series' history).",
     )
+    output: Literal["score", "sustained"] = Field(
+        default="score",
+        description="Which score of the detector the member hears: its point score or its "
+        "sustained score (0 for detectors that have none).",
+    )
 
 
 class EnsembleConfig(DetectorConfig):
@@ -97,6 +114,7 @@ class EnsembleConfig(DetectorConfig):
             Member(detector="changepoint", reference=6.0),
             Member(detector="novelty", reference=0.5, relative=False),
             Member(detector="stall", reference=1.0, relative=False),
+            Member(detector="seasonal", reference=6.0, relative=False, output="sustained"),
         ),
         description="Member detectors and their reference scores.",
     )
@@ -125,7 +143,7 @@ class Ensemble(Detector):
     """Maximum of the members' scores, each relative to its record on the series."""
 
     name: ClassVar[str] = "ensemble"
-    state_version: ClassVar[int] = 3
+    state_version: ClassVar[int] = 4
     config_class: ClassVar[type[DetectorConfig]] = EnsembleConfig
     config: EnsembleConfig
 
@@ -135,18 +153,25 @@ class Ensemble(Detector):
         cfg = config if config is not None else EnsembleConfig()
         if not isinstance(cfg, EnsembleConfig):
             raise ValidationFailed("Ensemble needs an EnsembleConfig")
-        self.members = [create(m.detector, m.config, capacity=1) for m in cfg.members]
+        # One detector per distinct (name, configuration); members may share one.
+        keys = [(m.detector, json.dumps(m.config, sort_keys=True)) for m in cfg.members]
+        distinct = list(dict.fromkeys(keys))
+        self.detectors = [create(name, json.loads(conf), capacity=1) for name, conf in distinct]
+        self._source = [distinct.index(key) for key in keys]
         self._refs = [m.reference for m in cfg.members]
         self._relative = [m.relative for m in cfg.members]
+        self._output = [m.output for m in cfg.members]
         names = [m.detector for m in cfg.members]
-        self._band = names.index(cfg.band_from) if cfg.band_from in names else 0
+        band = names.index(cfg.band_from) if cfg.band_from in names else 0
+        self._band = self._source[band]
         super().__init__(cfg, capacity)
 
     def _layout(self) -> dict[str, tuple[tuple[int, ...], float]]:
         layout: dict[str, tuple[tuple[int, ...], float]] = {}
-        for i, member in enumerate(self.members):
-            for key, spec in member._layout().items():
-                layout[f"m{i}.{key}"] = spec
+        for j, detector in enumerate(self.detectors):
+            for key, spec in detector._layout().items():
+                layout[f"m{j}.{key}"] = spec
+        for i in range(len(self._source)):
             layout[f"peak{i}"] = ((), 0.0)
             layout[f"active{i}"] = ((), 0.0)
             layout[f"since{i}"] = ((), np.nan)
@@ -154,24 +179,25 @@ class Ensemble(Detector):
 
     def resize(self, capacity: int) -> None:
         super().resize(capacity)
-        # Members work on views of the ensemble's arrays, so saving the ensemble saves them.
-        for i, member in enumerate(getattr(self, "members", [])):
-            member.capacity = capacity
-            for key in member._layout():
-                member._arrays[key] = self._arrays[f"m{i}.{key}"]
+        # Detectors work on views of the ensemble's arrays, so saving the ensemble saves them.
+        for j, detector in enumerate(getattr(self, "detectors", [])):
+            detector.capacity = capacity
+            for key in detector._layout():
+                detector._arrays[key] = self._arrays[f"m{j}.{key}"]
 
     def _update(self, slots: IntArray, t: FloatArray, x: FloatArray, ctx: Context) -> Step:
         cfg = self.config
-        steps = [member._update(slots, t, x, ctx) for member in self.members]
+        steps = [detector._update(slots, t, x, ctx) for detector in self.detectors]
         tracking = self.arr("_n")[slots] >= cfg.settle
         fade = np.exp(-ctx.ratio / cfg.memory)
         score = np.zeros(slots.shape[0])
-        for i, (step, ref) in enumerate(zip(steps, self._refs, strict=True)):
+        for i, (source, ref) in enumerate(zip(self._source, self._refs, strict=True)):
+            raw = steps[source].score if self._output[i] == "score" else steps[source].sustained
             # Surprise relative to this series' own record: a score counts only as far as
             # it exceeds the (fading) peak this member has already produced on the series.
             peak_all, active_all = self.arr(f"peak{i}"), self.arr(f"active{i}")
             since_all = self.arr(f"since{i}")
-            z = np.where(np.isfinite(step.score), step.score, 0.0)
+            z = np.zeros(slots.shape[0]) if raw is None else np.where(np.isfinite(raw), raw, 0.0)
             peak = np.maximum(peak_all[slots], ref) if self._relative[i] else ref
             # A member that has only just started to speak (the seasonal baseline after
             # its first cycles) has no record yet: it is heard once it has one.

@@ -6,6 +6,16 @@ bin. It also tracks how well each candidate (and "no season") predicts the next 
 and scores against the candidate that has predicted best so far. Updates are clipped at a
 few scales (a Huber-style rule) so that an anomaly barely bends the baseline it is
 measured against.
+
+Besides the point score (one residual in units of its bin's scale) the detector reports a
+*sustained* score: a short average of the clipped, scaled residuals, in units of its own
+typical size on this series. A level shift of a seasonal series shows there as a run of
+residuals on one side, while the point score compares each sample with a daily swing and
+with the bursts of its bin, so that a shift of a few bin scales can pass unseen. It is
+kept only while a season is chosen (without one, the change-point detector sees shifts of
+the plain level), and measured against the series' own average, so residuals that wander
+because the profile fits loosely (a weekly rhythm a daily profile cannot hold) set a wide
+unit.
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ import numpy as np
 from pydantic import Field
 
 from opscope.analyze.metrics.detector import (
+    BoolArray,
     Context,
     Detector,
     DetectorConfig,
@@ -49,12 +60,27 @@ class SeasonalConfig(DetectorConfig):
         description="A season is chosen only if its error is below this fraction of the "
         "non-seasonal error.",
     )
+    alpha_shift: float = Field(
+        default=0.1, gt=0, le=1, description="Smoothing of the sustained (average) residual."
+    )
+    alpha_shift_scale: float = Field(
+        default=0.002,
+        gt=0,
+        le=1,
+        description="Smoothing of the typical size of that average (its unit).",
+    )
+    shift_settle: int = Field(
+        default=100,
+        ge=1,
+        description="Samples with a chosen season before the sustained score is reported.",
+    )
 
 
 class SeasonalBaseline(Detector):
     """Robust seasonal baseline with automatically chosen period."""
 
     name: ClassVar[str] = "seasonal"
+    state_version: ClassVar[int] = 2
     config_class: ClassVar[type[DetectorConfig]] = SeasonalConfig
     config: SeasonalConfig
 
@@ -67,6 +93,9 @@ class SeasonalBaseline(Detector):
             "scale": ((), np.nan),
             "err_flat": ((), np.nan),
             "t0": ((), np.nan),
+            "shift": ((), 0.0),
+            "shift_scale": ((), np.nan),
+            "shift_n": ((), 0.0),
         }
         for i, nbins in enumerate(cfg.bins):
             layout[f"lvl{i}"] = ((), np.nan)
@@ -134,5 +163,32 @@ class SeasonalBaseline(Detector):
         # Until the shortest candidate has had its cycles, nobody knows whether the series
         # is seasonal, and a daily swing would look like an anomaly: stay silent.
         settled = elapsed >= cfg.min_cycles * min(cfg.periods)
-        score = np.where(settled, np.abs(x - expected) / dev_scale, 0.0)
-        return Step(score=score, expected=expected, scale=dev_scale)
+        z = np.where(settled, (x - expected) / dev_scale, 0.0)
+        chosen = settled & (best_err < np.where(np.isfinite(err0), err0, np.inf))
+        sustained = self._sustained(slots, np.clip(z, -cfg.clip, cfg.clip), chosen, ctx)
+        return Step(score=np.abs(z), expected=expected, scale=dev_scale, sustained=sustained)
+
+    def _sustained(
+        self, slots: IntArray, zc: FloatArray, chosen: BoolArray, ctx: Context
+    ) -> FloatArray:
+        """Average of the clipped scaled residuals, in units of its own typical size."""
+        cfg = self.config
+        a = self.arr
+        shift = a("shift")[slots]
+        w_shift = time_weight(cfg.alpha_shift, ctx.ratio)
+        shift = np.where(chosen, shift + w_shift * (zc - shift), 0.0)
+        unit, n = a("shift_scale")[slots], a("shift_n")[slots] + chosen
+        # For independent residuals of unit scale the average's deviation would be this;
+        # a series can be calmer than that only so far.
+        least = 0.5 * np.sqrt(cfg.alpha_shift / (2.0 - cfg.alpha_shift))
+        unit_now = np.where(np.isfinite(unit), np.maximum(unit, least), least)
+        score = np.where(chosen & (n >= cfg.shift_settle), np.abs(shift) / (1.25 * unit_now), 0.0)
+        # Cumulative at first, then exponential; clipped so a shift barely widens its unit.
+        w = np.maximum(time_weight(cfg.alpha_shift_scale, ctx.ratio), 1.0 / np.maximum(n, 1.0))
+        seen = np.minimum(np.abs(shift), cfg.clip * 1.25 * unit_now)
+        learnt = np.where(np.isfinite(unit), unit + w * (seen - unit), seen)
+        a("shift")[slots] = shift
+        a("shift_scale")[slots] = np.where(chosen, learnt, unit)
+        a("shift_n")[slots] = n
+        result: FloatArray = score
+        return result

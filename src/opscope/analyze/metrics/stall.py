@@ -10,8 +10,7 @@ fraction of that record. A stall stays news for one record's length (ten samples
 least); from then on the series is known to be stuck and, as with a value that has
 widened the known range, the same stall is not news again. Series that sit still as a
 matter of course (flat nights, square waves) set long records early and stay quiet; a
-series that has never completed a run (constant from its first sample, or never
-repeating) has nothing to compare with and scores 0.
+series constant from its first sample repeats as a matter of course and never stalls.
 
 A record can also be beaten by chance: in a series that repeats its previous value at
 random with probability p, the longest of n runs is about ln(n) / ln(1/p) samples, so a
@@ -21,6 +20,11 @@ times as long turns up about once in n squared samples, which leaves room for se
 whose repeats cluster (quiet nights) without treating a real stall as chance. With a
 factor of 2 instead, synthetic counters that are zero 95 % of the time raised half as
 many alarms again as without this member; with 3, none more.
+
+A series that has never repeated its value (continuous noise, a busy gauge) has no record
+to beat, only chance: its repeat rate is taken as at least one in the samples seen (as if
+the next sample might be the first repeat), so a sensor that sticks after thousands of
+changing samples is news after a few repeats, where it used to go unseen.
 """
 
 from __future__ import annotations
@@ -110,14 +114,14 @@ class StallNovelty(Detector):
         count = a("count")[slots] + 1.0
         repeat = a("repeat")[slots]
         repeat = repeat + (same - repeat) / np.minimum(count, cfg.memory)
-        p = np.clip(repeat, 1e-12, 1.0 - 1e-12)
+        p = np.clip(repeat, 1.0 / (count + 1.0), 1.0 - 1e-12)
         by_chance = np.log(np.maximum(count, np.e)) / -np.log(p)
         # The run is news once it beats both the record and chance, and stays news for
         # ``news_span`` records more (at least as many units as that is for a long
         # record); after that the series is known to be stuck until it moves again.
         onset = np.maximum(record, cfg.chance_factor * by_chance)
         span = cfg.news_span * np.maximum(record, cfg.min_unit / cfg.run_fraction)
-        news = (record > 0) & (run > onset) & (run <= onset + span)
+        news = (run > onset) & (run <= onset + span)
         unit = np.maximum(cfg.run_fraction * record, cfg.min_unit)
         score = np.where(news, (run - record) / unit, 0.0)
         t0 = np.where(np.isfinite(a("t0")[slots]), a("t0")[slots], t)
