@@ -312,3 +312,16 @@ def test_work_per_signal_does_not_grow_with_incident_size() -> None:
     # One link question per newcomer (one active incident), each against a bounded profile.
     assert len(calls) == n - 1
     assert max(calls) <= 64
+
+
+def test_a_metric_anomaly_is_named_by_its_metric_and_direction() -> None:
+    eng = engine()
+    eng.process([], [Anomaly(kind="metric", detector="ensemble", entity="cache", subject="s1",
+                             ts=m(0.5), direction="up", summary="memory up",
+                             evidence={"metric": "memory_usage_bytes"}),
+                     Anomaly(kind="log_new_template", detector="new_template", entity="cache",
+                             subject="T1", ts=m(0.6), summary="new template")])
+    (inc,) = eng.incidents()
+    assert sorted(mem.signal.name for mem in eng.members(inc.id)) == [
+        "log_new_template", "memory_usage_bytes up"]
+    assert inc.title.startswith(("memory_usage_bytes up on cache", "log_new_template on cache"))

@@ -107,6 +107,15 @@ class _AlertState:
             transitions=deque(datetime.fromisoformat(t) for t in doc["transitions"]))
 
 
+def anomaly_name(anomaly: Anomaly) -> str:
+    """What an anomaly signal is called in incidents: the metric and its direction for a
+    metric anomaly ("memory_usage_bytes up"), else the anomaly's kind."""
+    metric = anomaly.evidence.get("metric")
+    if isinstance(metric, str) and metric:
+        return f"{metric} {anomaly.direction}".strip()[:256]
+    return anomaly.kind
+
+
 def anomaly_fingerprint(anomaly: Anomaly) -> str:
     digest = hashlib.blake2b(digest_size=8)
     for part in (anomaly.kind, anomaly.detector, anomaly.entity, anomaly.subject):
@@ -170,7 +179,7 @@ class AlertTracker:
         the same detector reports the same subject again."""
         key = (f"anomaly:{anomaly.detector or anomaly.kind}"[:256], anomaly_fingerprint(anomaly))
         labels = {"detector": anomaly.detector, "subject": anomaly.subject[:4096]}
-        return self._apply(key, SignalKind.ANOMALY, anomaly.kind, anomaly.entity,
+        return self._apply(key, SignalKind.ANOMALY, anomaly_name(anomaly), anomaly.entity,
                            self.anomaly_severity, anomaly.summary, labels, anomaly.ts,
                            anomaly.ts, None, self.anomaly_hold)
 
