@@ -325,3 +325,19 @@ def test_a_metric_anomaly_is_named_by_its_metric_and_direction() -> None:
     assert sorted(mem.signal.name for mem in eng.members(inc.id)) == [
         "log_new_template", "memory_usage_bytes up"]
     assert inc.title.startswith(("memory_usage_bytes up on cache", "log_new_template on cache"))
+
+
+def test_error_level_log_anomaly_opens_an_incident_alone() -> None:
+    # min_signals is 2 by default; an error-level signal opens on its own, and an
+    # anomaly about error-level log lines is one.
+    def new_template(entity: str, level: str, minute: float) -> Anomaly:
+        return Anomaly(kind="log_new_template", detector="new_template", entity=entity,
+                       subject=f"T-{entity}", ts=m(minute), summary="new template",
+                       evidence={"level": level})
+
+    eng = engine()
+    eng.process([], [new_template("api", "warning", 0.5)])
+    assert [i for i in eng.incidents() if i.status.value == "open"] == []
+    eng.process([], [new_template("db", "error", 30)])
+    opened = [i for i in eng.incidents() if i.status.value == "open"]
+    assert [(i.entities, i.severity.value) for i in opened] == [(["db"], "error")]

@@ -26,6 +26,7 @@ def test_new_template_after_warmup_only() -> None:
     assert anomaly.ts == T0 + timedelta(seconds=710)
     assert anomaly.evidence["template"] == "text of C"
     assert anomaly.evidence["examples"] == ["line C"]
+    assert anomaly.evidence["level"] == "info"
 
 
 def test_new_template_state_round_trip() -> None:

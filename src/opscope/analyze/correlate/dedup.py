@@ -116,6 +116,19 @@ def anomaly_name(anomaly: Anomaly) -> str:
     return anomaly.kind
 
 
+_ERROR_LEVELS = frozenset({"error", "fatal", "critical"})
+
+
+def anomaly_severity(anomaly: Anomaly, default: Severity) -> Severity:
+    """An anomaly's severity: error when its evidence is error-level log lines (a log
+    line never seen before, or a surge, at error level or worse), else ``default``.
+    Like an error alert, such an anomaly opens an incident on its own."""
+    level = anomaly.evidence.get("level")
+    if isinstance(level, str) and level.lower() in _ERROR_LEVELS:
+        return Severity.ERROR if default.rank < Severity.ERROR.rank else default
+    return default
+
+
 def anomaly_fingerprint(anomaly: Anomaly) -> str:
     digest = hashlib.blake2b(digest_size=8)
     for part in (anomaly.kind, anomaly.detector, anomaly.entity, anomaly.subject):
@@ -180,7 +193,8 @@ class AlertTracker:
         key = (f"anomaly:{anomaly.detector or anomaly.kind}"[:256], anomaly_fingerprint(anomaly))
         labels = {"detector": anomaly.detector, "subject": anomaly.subject[:4096]}
         return self._apply(key, SignalKind.ANOMALY, anomaly_name(anomaly), anomaly.entity,
-                           self.anomaly_severity, anomaly.summary, labels, anomaly.ts,
+                           anomaly_severity(anomaly, self.anomaly_severity), anomaly.summary,
+                           labels, anomaly.ts,
                            anomaly.ts, None, self.anomaly_hold)
 
     def _apply(self, key: tuple[str, str], kind: SignalKind, name: str, entity: str,

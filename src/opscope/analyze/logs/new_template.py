@@ -96,7 +96,7 @@ class NewTemplateDetector:
                     f"{(text or record.message)[:200]}",
             evidence={
                 "template_id": tid, "template": text, "count": 1,
-                "examples": [record.message[:512]],
+                "level": record.level.value, "examples": [record.message[:512]],
                 "first_seen": record.ts.isoformat(),
                 "learning_started": ts_of(self._first_ts or 0.0).isoformat(),
             },
