@@ -314,7 +314,7 @@ def test_work_per_signal_does_not_grow_with_incident_size() -> None:
     assert max(calls) <= 64
 
 
-def test_a_metric_anomaly_is_named_by_its_metric_and_direction() -> None:
+def test_anomaly_signals_are_named_in_words() -> None:
     eng = engine()
     eng.process([], [Anomaly(kind="metric", detector="ensemble", entity="cache", subject="s1",
                              ts=m(0.5), direction="up", summary="memory up",
@@ -323,8 +323,8 @@ def test_a_metric_anomaly_is_named_by_its_metric_and_direction() -> None:
                              subject="T1", ts=m(0.6), summary="new template")])
     (inc,) = eng.incidents()
     assert sorted(mem.signal.name for mem in eng.members(inc.id)) == [
-        "log_new_template", "memory_usage_bytes up"]
-    assert inc.title.startswith(("memory_usage_bytes up on cache", "log_new_template on cache"))
+        "memory_usage_bytes up", "new log line"]
+    assert inc.title.startswith(("memory_usage_bytes up on cache", "new log line on cache"))
 
 
 def test_error_level_log_anomaly_opens_an_incident_alone() -> None:
@@ -341,3 +341,15 @@ def test_error_level_log_anomaly_opens_an_incident_alone() -> None:
     eng.process([], [new_template("db", "error", 30)])
     opened = [i for i in eng.incidents() if i.status.value == "open"]
     assert [(i.entities, i.severity.value) for i in opened] == [(["db"], "error")]
+
+
+def test_log_anomaly_names_carry_their_level() -> None:
+    from opscope.analyze.correlate.dedup import anomaly_name
+
+    def named(kind: str, **evidence: object) -> str:
+        return anomaly_name(Anomaly(kind=kind, ts=m(0), evidence=evidence))
+
+    assert named("log_new_template", level="error") == "new error log line"
+    assert named("log_level_surge", level="warning") == "warning log surge"
+    assert named("log_session") == "abnormal sessions"
+    assert named("something_else") == "something_else"

@@ -107,12 +107,21 @@ class _AlertState:
             transitions=deque(datetime.fromisoformat(t) for t in doc["transitions"]))
 
 
+_LOG_NAMES = {"log_new_template": "new {level}log line", "log_level_surge": "{level}log surge",
+              "log_rate": "log rate change", "log_session": "abnormal sessions"}
+
+
 def anomaly_name(anomaly: Anomaly) -> str:
-    """What an anomaly signal is called in incidents: the metric and its direction for a
-    metric anomaly ("memory_usage_bytes up"), else the anomaly's kind."""
+    """What an anomaly signal is called in incidents and their titles: the metric and its
+    direction for a metric anomaly ("memory_usage_bytes up"), words for a log anomaly
+    ("new error log line", "error log surge"), else the anomaly's kind."""
     metric = anomaly.evidence.get("metric")
     if isinstance(metric, str) and metric:
         return f"{metric} {anomaly.direction}".strip()[:256]
+    template = _LOG_NAMES.get(anomaly.kind)
+    if template is not None:
+        level = anomaly.evidence.get("level")
+        return template.format(level=f"{level} " if isinstance(level, str) and level else "")
     return anomaly.kind
 
 
