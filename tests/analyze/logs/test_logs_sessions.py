@@ -94,3 +94,32 @@ def test_a_burst_of_sessions_failing_alike_is_reported_once_per_window() -> None
     assert [a.evidence["similar_sessions"] for a in later] == [49]
     restored = SessionDetector.from_json(json.loads(json.dumps(detector.to_json())))
     assert restored.held_back == 49 and restored.observe(broken(300, 125)) + restored.flush() == []
+
+
+def test_a_way_of_breaking_that_recurs_in_normal_operation_is_reported_only_on_a_surge() -> None:
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    detector = SessionDetector(SessionDetectorConfig(idle_seconds=5, train_sessions=60))
+    normal = []
+    for n, session in enumerate(NORMAL):
+        normal += [LogRecord(ts=t0 + timedelta(seconds=n * 10 + i), message=f"{e} blk_{n}",
+                             template_id=e, entity="hdfs") for i, e in enumerate(session)]
+    detector.observe(normal)
+    detector.flush()
+    start = t0 + timedelta(hours=1)
+
+    def broken(n: int, at: float) -> list[LogRecord]:
+        return [LogRecord(ts=start + timedelta(seconds=at + i), message=f"{e} blk_{5000 + n}",
+                          template_id=e, entity="hdfs") for i, e in enumerate(["open", "write"])]
+
+    # One session breaks this way every ten minutes, for two hours: the first three
+    # windows are reported, then it is part of normal life and stays quiet.
+    sporadic = [detector.observe(broken(k, k * 600)) + detector.flush() for k in range(12)]
+    assert [len(found) for found in sporadic] == [1, 1, 1] + [0] * 9
+    assert detector.known_patterns == 9
+    # Then thirty within a minute: the first opens a window (its rate since the last one
+    # is low), the other 29 are held back, and the burst is reported when the window ends.
+    base = 12 * 600
+    burst = [r for k in range(30) for r in broken(100 + k, base + k * 2)]
+    found = detector.observe(burst) + detector.flush()
+    found += detector.observe(broken(200, base + 70)) + detector.flush()
+    assert [a.evidence["similar_sessions"] for a in found] == [29]

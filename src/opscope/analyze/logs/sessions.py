@@ -19,6 +19,14 @@ key, closes a session after ``idle_seconds`` of event time without a line (or at
 Sessions of one entity that break the same way within ``repeat_seconds`` of the last
 reported one are counted, not reported again: during an outage thousands of requests
 fail alike, and the next report carries how many did (``evidence.similar_sessions``).
+
+A way of breaking that keeps coming back in normal operation (reported in
+``recurring_reports`` windows over at least ``recurring_seconds``: a retry path, a
+client that sometimes gives up) is part of the service's normal life. From then on it is
+reported only when its rate (sessions per second since its last window) exceeds
+``surge_factor`` times its usual rate, kept as a moving average per pattern; otherwise
+it is counted in ``known_patterns`` and stays quiet. A new way of breaking is reported
+at once, as before.
 """
 
 from __future__ import annotations
@@ -173,6 +181,13 @@ DEFAULT_KEY_PATTERNS = tuple(pattern for pattern, _ in _DEFAULT_KEYS)
 _REQUIRED_WORDS = dict(_DEFAULT_KEYS)
 
 
+def _pattern_state(values: Sequence[Any]) -> list[float]:
+    """A saved pattern's state; one saved with its last report and count only is read as
+    a pattern reported once."""
+    state = [float(v) for v in values]
+    return state if len(state) == 5 else [state[0], state[1], 1.0, state[0], 0.0]
+
+
 def abnormality_of(reasons: Sequence[str]) -> str:
     """What was wrong, as a stable short id: sessions that broke the same way share it.
 
@@ -213,6 +228,14 @@ class SessionDetectorConfig(BaseModel):
                     "of the same entity that break the same way are only counted; 0 reports "
                     "every one.",
     )
+    recurring_reports: int = Field(
+        default=3, ge=1, description="Windows a pattern was reported in before it may count "
+        "as part of normal operation.")
+    recurring_seconds: float = Field(
+        default=1800.0, ge=0.0, description="Event time those windows must span at least.")
+    surge_factor: float = Field(
+        default=3.0, gt=1.0, description="A recurring pattern is reported again when its rate "
+        "exceeds this many times its usual rate.")
 
 
 @dataclass
@@ -242,6 +265,7 @@ class SessionDetector:
         # (entity, abnormality) -> [event time of the last report, sessions held back since]
         self._reported: dict[tuple[str, str], list[float]] = {}
         self.held_back = 0
+        self.known_patterns = 0
 
     def key_of(self, record: LogRecord) -> str | None:
         attributes = record.attributes
@@ -310,15 +334,9 @@ class SessionDetector:
         if not verdict.abnormal:
             return []
         subject = abnormality_of(verdict.reasons)
-        seen = self._reported.get((session.entity, subject))
-        if seen is not None and session.first - seen[0] < self.config.repeat_seconds:
-            seen[1] += 1
-            self.held_back += 1
+        similar = self._gate((session.entity, subject), session.first)
+        if similar is None:
             return []
-        similar = int(seen[1]) if seen is not None else 0
-        if len(self._reported) >= self.config.max_open:  # bounded, like the open sessions
-            self._reported.pop(min(self._reported, key=lambda k: self._reported[k][0]))
-        self._reported[(session.entity, subject)] = [session.first, 0.0]
         texts = {}
         if self.template_text is not None:
             texts = {e: self.template_text(e) for e in dict.fromkeys(session.events)}
@@ -337,13 +355,39 @@ class SessionDetector:
             },
         )]
 
+    def _gate(self, pattern: tuple[str, str], at: float) -> int | None:
+        """Whether an abnormal session of ``pattern`` at ``at`` is reported: None when it is
+        only counted, else how many like it were held back since the last report."""
+        seen = self._reported.get(pattern)
+        if seen is None:
+            if len(self._reported) >= self.config.max_open:  # bounded, like open sessions
+                self._reported.pop(min(self._reported, key=lambda k: self._reported[k][0]))
+            # last window start, held back since, windows reported, first report, usual rate
+            self._reported[pattern] = [at, 0.0, 1.0, at, 0.0]
+            return 0
+        last, held, reports, first, usual = seen
+        if at - last < self.config.repeat_seconds:
+            seen[1] += 1
+            self.held_back += 1
+            return None
+        rate = (held + 1.0) / max(at - last, 1.0)
+        recurring = (reports >= self.config.recurring_reports
+                     and at - first >= self.config.recurring_seconds)
+        seen[0], seen[1] = at, 0.0
+        seen[4] = rate if usual == 0.0 else 0.9 * usual + 0.1 * rate
+        if recurring and rate <= self.config.surge_factor * usual:
+            self.known_patterns += 1
+            return None
+        seen[2] = reports + 1.0
+        return int(held)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": _DETECTOR_KIND, "version": _VERSION, "config": self.config.model_dump(),
             "model": self.model.to_json() if self.model is not None else None,
             "training": self._training, "now": self._now, "evicted": self.evicted,
-            "reported": [[e, k, v[0], v[1]] for (e, k), v in self._reported.items()],
-            "held_back": self.held_back,
+            "reported": [[e, k, *v] for (e, k), v in self._reported.items()],
+            "held_back": self.held_back, "known_patterns": self.known_patterns,
             "open": {k: {"entity": s.entity, "first": s.first, "last": s.last,
                          "events": s.events, "examples": s.examples}
                      for k, s in self._open.items()},
@@ -358,9 +402,10 @@ class SessionDetector:
         detector._training = [list(s) for s in state["training"]]
         detector._now = float(state["now"])
         detector.evicted = int(state["evicted"])
-        detector._reported = {(str(e), str(k)): [float(t), float(n)]
-                              for e, k, t, n in state.get("reported", [])}
+        detector._reported = {(str(row[0]), str(row[1])): _pattern_state(row[2:])
+                              for row in state.get("reported", [])}
         detector.held_back = int(state.get("held_back", 0))
+        detector.known_patterns = int(state.get("known_patterns", 0))
         detector._open = {
             k: _Open(str(s["entity"]), float(s["first"]), float(s["last"]),
                      list(s["events"]), list(s["examples"]))
