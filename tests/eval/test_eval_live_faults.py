@@ -15,3 +15,12 @@ def test_one_bad_deploy_becomes_one_incident_with_its_cause_first() -> None:
     assert fault["first_right_s"] is not None and fault["first_right_s"] <= 60
     assert report["one_incident_right_cause_first_within_60s"] == 1
     assert "bad_deploy" in render_live(report)
+
+
+def test_metric_detectors_can_join_the_replay() -> None:
+    # Warmed on a few hours only, to stay fast: the point is that the replay runs with
+    # the metric stage in the loop and still finds the deploy.
+    report = evaluate_live(seed=7, faults=1, metric_history_hours=2)
+    assert report["metric_history_hours"] == 2
+    [fault] = report["faults_detail"]
+    assert fault["incidents"] == 1 and fault["final_top"] == fault["root"]

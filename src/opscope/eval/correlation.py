@@ -535,6 +535,10 @@ def correlation_command(
     history_hours: Annotated[float, typer.Option(
         min=0, help="Hours of the shop's quiet history (background noise) the engine "
                     "learns from before the scenarios; 0: none.")] = 24.0,
+    live_metrics: Annotated[float, typer.Option(
+        "--live-metric-history", min=0,
+        help="With --live-faults: also run the metric detectors, warmed on this many hours "
+             "of the shop's metrics as 'opscope demo' warms them (e.g. 24); 0: off.")] = 0.0,
     live_faults: Annotated[int, typer.Option(
         min=0, help="Instead: replay this many single faults through the live incident "
                     "stage and count those that become one incident whose root cause "
@@ -544,7 +548,7 @@ def correlation_command(
     if live_faults:
         from opscope.eval.live_faults import evaluate_live, render_live
 
-        live = evaluate_live(seed, live_faults)
+        live = evaluate_live(seed, live_faults, metric_history_hours=live_metrics)
         typer.echo(json.dumps(live, indent=1) if as_json else render_live(live))
         return
     from opscope.sim.config import AlertRulesConfig

@@ -6,6 +6,10 @@ the server runs (with an in-memory store). As in the server, the shop's logs go 
 log analysis first and its anomalies reach the incident stage beside the alerts; the
 raw metric series are the ranker's evidence. It counts the faults that became one
 incident whose root cause ranked first within 60 s of event time after the fault start.
+
+With ``metric_history_hours`` the metric detectors run too, warmed as ``opscope demo``
+warms them: on that many hours of the same shop's metrics at a sample a minute; their
+anomalies join the incident stage beside the log anomalies.
 """
 
 from __future__ import annotations
@@ -35,7 +39,18 @@ class LiveOutcome:
     final_top: str | None
 
 
-def replay_live(seed: int, index: int) -> LiveOutcome:
+class _NoStore:
+    """Where the metric stage's bands and anomalies go in a replay: nowhere (the
+    anomalies are handed to the incident stage directly)."""
+
+    def append_bands(self, bands: object) -> None:
+        return None
+
+    def append_anomalies(self, anomalies: object) -> None:
+        return None
+
+
+def replay_live(seed: int, index: int, metric_history_hours: float = 0.0) -> LiveOutcome:
     """One fault on a fresh simulated shop, replayed batch by batch through the live
     incident stage (the same code the server runs) with an in-memory store. As in the
     server, the shop's logs go through log analysis first and its anomalies (new and
@@ -48,6 +63,7 @@ def replay_live(seed: int, index: int) -> LiveOutcome:
         MemoryIncidentSink,
     )
     from opscope.analyze.logs import LogAnalyzer
+    from opscope.analyze.metrics.stage import MetricAnalysisStage
     from opscope.analyze.rca.live import MemoryEvidence
     from opscope.config import Correlation
     from opscope.sim import FaultKind, Simulation, SimulationConfig, run_fast
@@ -69,11 +85,21 @@ def replay_live(seed: int, index: int) -> LiveOutcome:
                           topo.entities, topo.relations,
                           on_ranked=lambda inc, hyps, at: ranked.append(
                               (at, inc.id, hyps[0].entity if hyps else None)))
+    metrics = None
+    if metric_history_hours:
+        metrics = MetricAnalysisStage(_NoStore())
+        history = Simulation(seed=seed * 7_919 + index,
+                             start=start - timedelta(hours=metric_history_hours),
+                             step_seconds=60.0, config=SimulationConfig())
+        for batch in run_fast(history, timedelta(hours=metric_history_hours)):
+            metrics.process(batch.metrics)
     try:
         for batch in run_fast(sim, LIVE_WARMUP + LIVE_AFTER):
             evidence.add_samples(batch.metrics)
             evidence.changes.extend(batch.changes)
             _, anomalies = logs.process(batch.logs)
+            if metrics is not None:
+                anomalies = [*anomalies, *metrics.process(batch.metrics)]
             if anomalies:  # stored anomalies are evidence for the ranker, as in the server
                 evidence.anomalies.extend(anomalies)
                 stage.handle_anomalies(anomalies)
@@ -98,9 +124,10 @@ def replay_live(seed: int, index: int) -> LiveOutcome:
         final_top=final[-1] if final else None)
 
 
-def evaluate_live(seed: int = 7, faults: int = 10, within_s: float = 60.0) -> dict[str, Any]:
+def evaluate_live(seed: int = 7, faults: int = 10, within_s: float = 60.0,
+                  metric_history_hours: float = 0.0) -> dict[str, Any]:
     started = time.perf_counter()
-    outcomes = [replay_live(seed, i) for i in range(faults)]
+    outcomes = [replay_live(seed, i, metric_history_hours) for i in range(faults)]
     one = [o for o in outcomes if o.incidents == 1]
 
     def hits(limit: float | None) -> int:
@@ -108,7 +135,7 @@ def evaluate_live(seed: int = 7, faults: int = 10, within_s: float = 60.0) -> di
                    and (limit is None or o.first_right_s <= limit))
 
     return {
-        "seed": seed, "faults": faults,
+        "seed": seed, "faults": faults, "metric_history_hours": metric_history_hours,
         "one_incident": len(one),
         f"one_incident_right_cause_first_within_{within_s:g}s": hits(within_s),
         f"one_incident_right_cause_first_within_{within_s:g}s_of_opening": sum(
