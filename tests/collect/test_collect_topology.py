@@ -90,3 +90,11 @@ def test_yaml_errors(tmp_path: Path) -> None:
         load_topology_yaml(latin)
     with pytest.raises(NotFound):
         load_topology_yaml(tmp_path / "missing.yaml")
+
+
+def test_a_consumer_is_said_with_consumes() -> None:
+    doc = {"services": {"email": {"consumes": ["orders-queue"], "runs_on": "host-1"}}}
+    _, relations, problems = parse_topology(doc)
+    assert problems == []
+    assert [(r.source, r.target, r.kind.value) for r in relations
+            if r.target == "orders-queue"] == [("email", "orders-queue", "consumes")]

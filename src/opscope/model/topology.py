@@ -13,6 +13,9 @@ class RelationKind(StrEnum):
     CALLS = "calls"
     DEPENDS_ON = "depends_on"
     RUNS_ON = "runs_on"
+    CONSUMES = "consumes"
+    """``source`` drains the queue ``target``: the queue's backlog is its consumer's
+    symptom (a slow consumer makes it grow), not the other way round."""
 
 
 class Entity(Record):

@@ -132,7 +132,12 @@ class Topology:
 
     @property
     def relations(self) -> list[Relation]:
-        out = [Relation(source=e.source, target=e.target, kind=e.kind) for e in self.edges]
+        # A service drains its queue through a plain dependency edge inside the model; to
+        # the outside it is said as it is, a ``consumes`` relation.
+        out = [Relation(source=e.source, target=e.target,
+                        kind=RelationKind.CONSUMES
+                        if self.specs[e.source].consumes == e.target else e.kind)
+               for e in self.edges]
         out += [Relation(source=s.id, target=s.host, kind=RelationKind.RUNS_ON)
                 for s in self.specs.values() if s.host]
         return out

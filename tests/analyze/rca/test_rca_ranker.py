@@ -191,3 +191,26 @@ def test_a_host_explains_its_residents_only_as_far_as_they_moved_together(
     hyps = rank_root_causes(RcaInputs(series=series, fault_time=FAULT, edges=edges,
                                       anomalies=alarms))
     assert _entities(hyps)[0] == first
+
+
+def _queue_system(kind: RelationKind) -> RcaInputs:
+    """shop -> queue <- mailer: mailer drains the queue; mailer slows down and the queue's
+    backlog grows with it (the backlog moves more, in robust sigmas)."""
+    series = [
+        _series("mailer", 20.0, 8.0, 30),
+        _series("queue", 10.0, 40.0, 30),
+        _series("shop", 50.0, 0.0, 0),
+    ]
+    edges = [Relation(source="shop", target="queue", kind=RelationKind.DEPENDS_ON),
+             Relation(source="mailer", target="queue", kind=kind)]
+    return RcaInputs(series=series, fault_time=FAULT, edges=edges)
+
+
+def test_a_slow_consumer_explains_its_queues_backlog() -> None:
+    # Said as a plain dependency, the queue explains the mailer (a broken queue would);
+    # said as what it is, a consumer draining the queue, the backlog is the mailer's doing.
+    as_dependency = rank_root_causes(_queue_system(RelationKind.DEPENDS_ON))
+    assert _entities(as_dependency)[0] == "queue"
+    as_consumer = rank_root_causes(_queue_system(RelationKind.CONSUMES))
+    assert _entities(as_consumer)[0] == "mailer"
+    assert any(e.kind == "topology" and e.subject == "queue" for e in as_consumer[0].evidence)

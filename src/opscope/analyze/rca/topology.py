@@ -20,32 +20,44 @@ from opscope.model.topology import Relation, RelationKind
 
 @dataclass(frozen=True)
 class CallGraph:
-    """Caller -> callee edges with the reverse index built once."""
+    """Caller -> callee edges with the reverse index built once.
+
+    A ``consumes`` relation (a service draining a queue) is not a call: a slow consumer
+    makes its queue's backlog grow, so the queue is kept as the consumer's direct
+    symptom (``backlogs``) rather than as something the consumer depends on.
+    """
 
     callees: Mapping[str, frozenset[str]] = field(default_factory=dict)
     callers: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    backlogs: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, edges: Iterable[Relation]) -> CallGraph:
         down: dict[str, set[str]] = defaultdict(set)
         up: dict[str, set[str]] = defaultdict(set)
+        drained: dict[str, set[str]] = defaultdict(set)
         for rel in edges:
             if rel.source == rel.target:
+                continue
+            if rel.kind is RelationKind.CONSUMES:
+                drained[rel.source].add(rel.target)
                 continue
             down[rel.source].add(rel.target)
             up[rel.target].add(rel.source)
         return cls(
             callees={k: frozenset(v) for k, v in down.items()},
             callers={k: frozenset(v) for k, v in up.items()},
+            backlogs={k: frozenset(v) for k, v in drained.items()},
         )
 
     @property
     def empty(self) -> bool:
-        return not self.callees
+        return not self.callees and not self.backlogs
 
     def dependants(self, entity: str) -> set[str]:
-        """Every entity that calls ``entity`` directly or through others."""
-        seen: set[str] = set()
+        """Every entity that calls ``entity`` directly or through others, and the queues
+        it drains (their backlog is its symptom)."""
+        seen: set[str] = set(self.backlogs.get(entity, ())) - {entity}
         stack = [entity]
         while stack:
             node = stack.pop()
