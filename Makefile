@@ -57,6 +57,9 @@ eval: setup
 	$(BIN)/opscope eval log-sessions --data $(DATA)/hdfs_sessions
 	$(BIN)/opscope eval nab --data $(DATA)/nab
 	$(BIN)/opscope eval rca --data $(DATA)/rca
+	$(BIN)/opscope eval correlation --rank
+	$(BIN)/opscope eval correlation --replicas 3 --extended-rules
+	$(BIN)/opscope eval correlation --live-faults 10 --live-metric-history 24
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
