@@ -7,7 +7,7 @@ page (keyset paging: newest first, stable under concurrent appends).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -23,6 +23,21 @@ Row = dict[str, Any]
 class Page:
     items: list[Row]
     next_cursor: str | None = None
+
+
+def read_pages(fetch: Callable[[int, str | None], Page], cap: int,
+               page_size: int = 1000) -> tuple[list[Row], bool]:
+    """Follow a read's cursors (``fetch(limit, cursor)``) until ``cap`` rows; also say
+    whether rows were left unread."""
+    rows: list[Row] = []
+    cursor: str | None = None
+    while len(rows) < cap:
+        page = fetch(min(page_size, cap - len(rows)), cursor)
+        rows.extend(page.items)
+        cursor = page.next_cursor
+        if cursor is None or not page.items:
+            return rows, False
+    return rows, True
 
 
 @dataclass(frozen=True, slots=True)

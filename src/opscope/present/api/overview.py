@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
@@ -35,12 +34,11 @@ from opscope.present.api.auth import Principal
 from opscope.present.api.deps import require, services_of
 from opscope.present.api.responses import JSONAnswer
 from opscope.present.api.services import Services
-from opscope.store.ports import EventQuery, IncidentQuery, Page, RecordQuery, Row
+from opscope.store.ports import EventQuery, IncidentQuery, RecordQuery, Row, read_pages
 
 router = APIRouter(prefix="/api/v1", tags=["overview"], dependencies=[Depends(require("read"))])
 
 SEVERITIES = ("critical", "error", "warning", "info")
-PAGE = 1000
 MAX_OPEN_INCIDENTS = 5000
 MAX_FIRING = 5000
 NOISY_SCAN = 1000
@@ -50,20 +48,6 @@ SHOWN = 8
 
 def _severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
-
-
-def _collect(fetch: Any, cap: int) -> tuple[list[Row], bool]:
-    """Follow cursors until ``cap`` rows; also says whether rows were left unread."""
-    rows: list[Row] = []
-    cursor: str | None = None
-    while True:
-        page: Page = fetch(min(PAGE, cap - len(rows)), cursor)
-        rows += page.items
-        cursor = page.next_cursor
-        if cursor is None:
-            return rows, False
-        if len(rows) >= cap:
-            return rows, True
 
 
 def _correlation_config(services: Services) -> CorrelationConfig:
@@ -164,10 +148,10 @@ def _ingestion(services: Services) -> Row:
 def build_overview(services: Services) -> Row:
     store = services.store
     entities, user_facing = _user_facing(services)
-    open_rows, open_capped = _collect(
+    open_rows, open_capped = read_pages(
         lambda limit, cursor: store.query_incidents(
             IncidentQuery(status="open", limit=limit, cursor=cursor)), MAX_OPEN_INCIDENTS)
-    firing, firing_capped = _collect(
+    firing, firing_capped = read_pages(
         lambda limit, cursor: store.query_events(
             EventQuery(status="firing", limit=limit, cursor=cursor)), MAX_FIRING)
     recent = store.query_events(EventQuery(limit=NOISY_SCAN)).items

@@ -35,22 +35,10 @@ from opscope.store.ports import (
     Row,
     Store,
     TimeRange,
+    read_pages,
 )
 
-PAGE = 1000
 TOP = 10
-
-
-def _rows(fetch: Callable[[int, str | None], Page], cap: int) -> tuple[list[Row], bool]:
-    rows: list[Row] = []
-    cursor: str | None = None
-    while len(rows) < cap:
-        page = fetch(min(PAGE, cap - len(rows)), cursor)
-        rows.extend(page.items)
-        cursor = page.next_cursor
-        if not cursor or not page.items:
-            return rows, False
-    return rows, cursor is not None
 
 
 def _time(value: Any) -> datetime | None:
@@ -83,7 +71,7 @@ def _first_action(detail: Row | None, action: str) -> datetime | None:
 
 
 def _incidents(store: Store, span: TimeRange, end: datetime, cap: int) -> tuple[Row, bool]:
-    rows, capped = _rows(lambda limit, cursor: store.query_incidents(
+    rows, capped = read_pages(lambda limit, cursor: store.query_incidents(
         IncidentQuery(span, limit=limit, cursor=cursor)), cap)
     rows = [r for r in rows if not r.get("merged_into")]  # counted in the incident they joined
     severity: Counter[str] = Counter(str(r.get("severity")) for r in rows)
@@ -126,7 +114,7 @@ def _incidents(store: Store, span: TimeRange, end: datetime, cap: int) -> tuple[
 
 
 def _alerts(store: Store, span: TimeRange, cap: int) -> tuple[Row, bool]:
-    rows, capped = _rows(lambda limit, cursor: store.query_events(
+    rows, capped = read_pages(lambda limit, cursor: store.query_events(
         EventQuery(span, limit=limit, cursor=cursor)), cap)
     # A stored alert counts the notifications after its first in repeat_count.
     notifications = sum(1 + int(r.get("repeat_count") or 0) for r in rows)
@@ -144,7 +132,7 @@ def _alerts(store: Store, span: TimeRange, cap: int) -> tuple[Row, bool]:
 
 
 def _anomalies(store: Store, span: TimeRange, cap: int) -> tuple[Row, bool]:
-    rows, capped = _rows(lambda limit, cursor: store.query_anomalies(
+    rows, capped = read_pages(lambda limit, cursor: store.query_anomalies(
         RecordQuery(span, limit=limit, cursor=cursor)), cap)
     return {
         "total": len(rows),
@@ -158,7 +146,7 @@ def _reactions(store: Store, span: TimeRange, cap: int) -> tuple[Row, bool]:
     query: Callable[[ExecutionQuery], Page] | None = getattr(store, "query_executions", None)
     if query is None:
         return {"considered": 0, "by_status": {}, "by_action_kind": {}, "top_rules": []}, False
-    rows, capped = _rows(lambda limit, cursor: query(
+    rows, capped = read_pages(lambda limit, cursor: query(
         ExecutionQuery(since=span.start, until=span.end, limit=limit, cursor=cursor)), cap)
     return {
         "considered": len(rows),
