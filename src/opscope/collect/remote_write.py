@@ -50,7 +50,9 @@ class WireError(ValueError):
     """The protobuf bytes are malformed; the message says where."""
 
 
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
+    """The base-128 varint at ``buf[pos]`` (protobuf's, and snappy's length header) and
+    the position after it; WireError when it is truncated or longer than 10 bytes."""
     result = shift = 0
     while True:
         if pos >= len(buf):
@@ -72,18 +74,18 @@ def _fields(buf: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]
     out: list[tuple[int, int, int, int]] = []
     pos = start
     while pos < end:
-        key, pos = _varint(buf, pos)
+        key, pos = read_varint(buf, pos)
         number, wire = key >> 3, key & 7
         if number == 0:
             raise WireError(f"field number 0 at byte {pos}")
         if wire == 0:
-            value, pos = _varint(buf, pos)
+            value, pos = read_varint(buf, pos)
             out.append((number, 0, value, 0))
         elif wire == 1:
             out.append((number, 1, pos, pos + 8))
             pos += 8
         elif wire == 2:
-            length, pos = _varint(buf, pos)
+            length, pos = read_varint(buf, pos)
             out.append((number, 2, pos, pos + length))
             pos += length
         elif wire == 5:

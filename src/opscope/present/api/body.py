@@ -7,6 +7,7 @@ import zlib
 import cramjam
 from fastapi import Request
 
+from opscope.collect.remote_write import WireError, read_varint
 from opscope.errors import PayloadTooLarge, UnsupportedMediaType
 
 
@@ -53,13 +54,10 @@ def _gunzip(body: bytes, max_bytes: int) -> bytes:
 def _unsnappy(body: bytes, max_bytes: int) -> bytes:
     # A snappy block starts with its decompressed length as a varint: check it first,
     # so a small body cannot make us allocate a huge buffer.
-    size = 0
-    for pos, byte in enumerate(body[:10]):
-        size |= (byte & 0x7F) << (7 * pos)
-        if not byte & 0x80:
-            break
-    else:
-        raise UnsupportedMediaType("body is not valid snappy data")
+    try:
+        size, _ = read_varint(body, 0)
+    except WireError:
+        raise UnsupportedMediaType("body is not valid snappy data") from None
     if size > max_bytes:
         raise PayloadTooLarge(f"body decompresses to {size} bytes; the limit is {max_bytes}")
     try:
