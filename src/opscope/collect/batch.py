@@ -49,6 +49,13 @@ class BatchResult(Generic[T]):
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def bad_items(self) -> int:
+        """Items refused: one item may have several problems, so count items (a problem
+        about the whole batch counts as one)."""
+        return len({p.index for p in self.problems if p.index is not None}) or (
+            1 if self.problems else 0)
+
     def add_problem(self, index: int | None, field_path: str, message: str) -> None:
         """Record a problem, folding everything past :data:`MAX_PROBLEMS` into one line."""
         count = len(self.problems)

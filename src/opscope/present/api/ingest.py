@@ -54,9 +54,7 @@ async def _commit(services: Services, kind: str, result: BatchResult[Any],
                   partial: bool, extra: dict[str, Any] | None = None) -> JSONAnswer:
     telemetry = services.telemetry
     problems = [p.as_dict() for p in result.problems]
-    # One bad item may have several problems; count items, not problems.
-    bad_items = len({p.index for p in result.problems if p.index is not None}) or (
-        1 if problems else 0)
+    bad_items = result.bad_items
     if problems and not partial:
         telemetry.count(telemetry.rejected, bad_items, kind=kind)
         raise ValidationFailed(
@@ -259,8 +257,7 @@ async def _otlp(request: Request, services: Services, signal: str,
             f"send application/x-protobuf or application/json (got {kind!r})")
     result = parse(doc, _now())
     await _commit(services, signal, result, partial)  # refuses the batch when not partial
-    rejected = len({p.index for p in result.problems if p.index is not None}) or (
-        1 if result.problems else 0)
+    rejected = result.bad_items
     message = "; ".join(f"{p.field}: {p.message}" for p in result.problems[:5])
     if proto:
         return Response(otlp_proto.encode_response(signal, rejected, message),
