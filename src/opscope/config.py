@@ -116,6 +116,11 @@ class ScrapeTarget(Section):
         port = parts.port or (443 if parts.scheme == "https" else 80)
         return f"{parts.hostname}:{port}"
 
+    @property
+    def target_labels(self) -> dict[str, str]:
+        """What every sample of the target carries: its labels, ``job`` and ``instance``."""
+        return {**self.labels, "job": self.job, "instance": self.instance}
+
 
 
 class Receivers(Section):

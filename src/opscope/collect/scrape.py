@@ -113,7 +113,7 @@ class Scraper:
             state.up, state.last_error = False, str(exc)
             state.failures += 1
             log.warning("scrape of %s failed: %s", target.url, exc)
-        labels = {**target.labels, "job": target.job, "instance": target.instance}
+        labels = target.target_labels
         meta = [("up", 1.0 if state.up else 0.0),
                 ("scrape_duration_seconds", time.perf_counter() - t0),
                 ("scrape_samples_scraped", float(len(samples)))]
@@ -156,9 +156,9 @@ class Scraper:
             text = b"".join(chunks).decode(charset)
         except (UnicodeDecodeError, LookupError):
             raise _ScrapeFailed(f"body is not valid {charset}") from None
-        extra = {**target.labels, "job": target.job, "instance": target.instance}
         try:
-            result = parse_exposition(text, at, extra, max_samples=target.max_samples)
+            result = parse_exposition(text, at, target.target_labels,
+                                      max_samples=target.max_samples)
         except OpscopeError as exc:
             raise _ScrapeFailed(str(exc)) from None
         if result.problems:
