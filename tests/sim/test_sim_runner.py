@@ -82,3 +82,14 @@ def test_run_realtime_rejects_bad_speed() -> None:
 
     with pytest.raises(ValueError, match="speed"):
         asyncio.run(run_realtime(sim, sink, speed=0))
+
+
+def test_metric_history_ends_where_a_run_starts() -> None:
+    from opscope.sim import metric_history
+
+    end = datetime(2026, 3, 2, tzinfo=UTC)
+    batches = list(metric_history(7, end, hours=2))
+    assert len(batches) == 120  # a sample a minute
+    assert max(s.ts for s in batches[-1]) == end
+    assert min(s.ts for s in batches[0]) == end - timedelta(hours=2) + timedelta(minutes=1)
+    assert {s.name for s in batches[0]} >= {"up", "cpu_usage_ratio"}

@@ -66,7 +66,13 @@ def replay_live(seed: int, index: int, metric_history_hours: float = 0.0) -> Liv
     from opscope.analyze.metrics.stage import MetricAnalysisStage
     from opscope.analyze.rca.live import MemoryEvidence
     from opscope.config import Correlation
-    from opscope.sim import FaultKind, Simulation, SimulationConfig, run_fast
+    from opscope.sim import (
+        FaultKind,
+        Simulation,
+        SimulationConfig,
+        metric_history,
+        run_fast,
+    )
 
     rng = np.random.default_rng([seed, index, 1])
     start = BASE + timedelta(days=index)
@@ -88,11 +94,9 @@ def replay_live(seed: int, index: int, metric_history_hours: float = 0.0) -> Liv
     metrics = None
     if metric_history_hours:
         metrics = MetricAnalysisStage(_NoStore())
-        history = Simulation(seed=seed * 7_919 + index,
-                             start=start - timedelta(hours=metric_history_hours),
-                             step_seconds=60.0, config=SimulationConfig())
-        for batch in run_fast(history, timedelta(hours=metric_history_hours)):
-            metrics.process(batch.metrics)
+        for samples in metric_history(seed * 7_919 + index, start, metric_history_hours,
+                                      config=SimulationConfig()):
+            metrics.process(samples)
     try:
         for batch in run_fast(sim, LIVE_WARMUP + LIVE_AFTER):
             evidence.add_samples(batch.metrics)

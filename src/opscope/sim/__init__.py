@@ -7,12 +7,12 @@ logs, metrics, changes and tickets; ``run_fast`` and ``run_realtime`` drive it; 
 
 from opscope.sim.config import SimulationConfig
 from opscope.sim.faults import Fault, FaultInjector, FaultKind, FaultScheduleConfig, GroundTruth
-from opscope.sim.runner import run_fast, run_realtime
+from opscope.sim.runner import metric_history, run_fast, run_realtime
 from opscope.sim.simulation import Batch, Simulation
 from opscope.sim.topology import Edge, EntitySpec, Topology, default_shop
 
 __all__ = [
     "Batch", "Edge", "EntitySpec", "Fault", "FaultInjector", "FaultKind", "FaultScheduleConfig",
-    "GroundTruth", "Simulation", "SimulationConfig", "Topology", "default_shop", "run_fast",
-    "run_realtime",
+    "GroundTruth", "Simulation", "SimulationConfig", "Topology", "default_shop",
+    "metric_history", "run_fast", "run_realtime",
 ]

@@ -6,8 +6,10 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from opscope.model import MetricSample
+from opscope.sim.config import SimulationConfig
 from opscope.sim.simulation import Batch, Simulation
 
 Sink = Callable[[Batch], Awaitable[None]]
@@ -22,6 +24,18 @@ def run_fast(sim: Simulation, duration: timedelta | float) -> Iterator[Batch]:
     steps = math.ceil(_seconds(duration) / sim.step.total_seconds() - 1e-9)
     for _ in range(max(0, steps)):
         yield sim.tick()
+
+
+def metric_history(seed: int, end: datetime, hours: float, step_seconds: float = 60.0,
+                   config: SimulationConfig | None = None) -> Iterator[list[MetricSample]]:
+    """The metrics of the shop of ``seed`` over the ``hours`` before ``end``, a step at a
+    time: what warms metric detectors before a run starts at ``end``. Coarser steps than
+    a run's are cheap to simulate; the series continue without a jump into a run of the
+    same seed that starts at ``end``."""
+    history = Simulation(seed, end - timedelta(hours=hours), step_seconds=step_seconds,
+                         config=config)
+    for batch in run_fast(history, timedelta(hours=hours)):
+        yield batch.metrics
 
 
 async def run_realtime(sim: Simulation, sink: Sink, speed: float = 1.0,

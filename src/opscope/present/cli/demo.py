@@ -95,7 +95,14 @@ async def _run(settings: Settings, seed: int, speed: float, fault_every: float,
 
     from opscope.app import build_services, create_app
     from opscope.present.api.auth import create_token
-    from opscope.sim import Batch, FaultScheduleConfig, Simulation, run_fast, run_realtime
+    from opscope.sim import (
+        Batch,
+        FaultScheduleConfig,
+        Simulation,
+        metric_history,
+        run_fast,
+        run_realtime,
+    )
     from opscope.sim.feed import HttpFeeder
 
     services = build_services(settings)
@@ -135,11 +142,9 @@ async def _run(settings: Settings, seed: int, speed: float, fault_every: float,
                 # enough for the detectors' daily cycle. Its series continue without a
                 # jump into the backfill, which starts where it ends.
                 typer.echo(f"simulating {history_hours:g} h of metric history ...")
-                history = Simulation(seed, start - timedelta(hours=history_hours),
-                                     step_seconds=60.0)
                 pending: list[Any] = []
-                for batch in run_fast(history, timedelta(hours=history_hours)):
-                    pending.extend(batch.metrics)
+                for samples in metric_history(seed, start, history_hours):
+                    pending.extend(samples)
                     if len(pending) >= 20_000:
                         await feed.send("metrics", pending)
                         pending = []
