@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import typer
 
-from opscope.present.cli.options import CONFIG, URL, settings_from
+from opscope.present.cli.options import CONFIG, URL, open_stopped_store
 
 incidents_app = typer.Typer(help="Incidents and their ranked root causes.",
                             no_args_is_help=True)
@@ -67,13 +67,7 @@ class ApiReader:
 
 class StoreReader:
     def __init__(self, data_dir: Path, config: Path | None) -> None:
-        from opscope.store.duckdb import DuckDBStore
-
-        settings = settings_from(config, data_dir=data_dir)
-        if not settings.database_path.exists():
-            typer.secho(f"error: no database at {settings.database_path}", fg="red", err=True)
-            raise typer.Exit(1)
-        self._store = DuckDBStore(settings.database_path)
+        self._store = open_stopped_store(data_dir, config)
 
     def page(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
         from opscope.store.ports import EventQuery, IncidentQuery, TimeRange

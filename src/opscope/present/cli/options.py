@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from opscope.config import Settings, load_settings
-from opscope.errors import ConfigError
+from opscope.errors import ConfigError, OpscopeError
+
+if TYPE_CHECKING:
+    from opscope.store.duckdb import DuckDBStore
 
 CONFIG = typer.Option(None, "--config", "-c", help="YAML settings file (or OPSCOPE_CONFIG).",
                       exists=True, dir_okay=False)
@@ -25,3 +28,20 @@ def settings_from(config: Path | None, **overrides: Any) -> Settings:
     except ConfigError as exc:
         typer.secho(f"error: {exc.message}", fg="red", err=True)
         raise typer.Exit(2) from None
+
+
+def open_stopped_store(data_dir: Path, config: Path | None) -> DuckDBStore:
+    """The store in a stopped server's data directory, for commands that read it; exits
+    with status 1 saying why when there is none or it is still in use."""
+    from opscope.store.duckdb import DuckDBStore
+
+    settings = settings_from(config, data_dir=data_dir)
+    if not settings.database_path.exists():
+        typer.secho(f"error: no database at {settings.database_path}", fg="red", err=True)
+        raise typer.Exit(1)
+    try:
+        return DuckDBStore(settings.database_path)
+    except OpscopeError as exc:
+        typer.secho(f"error: {exc.message} (is the server still running on it?)",
+                    fg="red", err=True)
+        raise typer.Exit(1) from exc

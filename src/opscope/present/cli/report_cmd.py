@@ -11,7 +11,7 @@ import orjson
 import typer
 
 from opscope.present.cli.incidents_cmd import parse_since
-from opscope.present.cli.options import CONFIG, DATA_DIR, URL, settings_from
+from opscope.present.cli.options import CONFIG, DATA_DIR, URL, open_stopped_store
 
 
 def report(
@@ -54,20 +54,9 @@ def report(
 
 def _from_store(data_dir: Path, config: Path | None, start: datetime,
                 end: datetime) -> dict[str, Any]:
-    from opscope.errors import OpscopeError
     from opscope.present.reports.operations import build_report
-    from opscope.store.duckdb import DuckDBStore
 
-    settings = settings_from(config, data_dir=data_dir)
-    if not settings.database_path.exists():
-        typer.secho(f"error: no database at {settings.database_path}", fg="red", err=True)
-        raise typer.Exit(1)
-    try:
-        store = DuckDBStore(settings.database_path)
-    except OpscopeError as exc:
-        typer.secho(f"error: {exc.message} (is the server still running on it?)",
-                    fg="red", err=True)
-        raise typer.Exit(1) from exc
+    store = open_stopped_store(data_dir, config)
     try:
         return build_report(store, start, end)
     finally:

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from opscope.errors import OpscopeError
-from opscope.present.cli.options import settings_from
+from opscope.present.cli.options import open_stopped_store
 from opscope.react.cli import actions_command, check_command, run_test
 from opscope.react.history import JsonFileHistory
 from opscope.react.ports import HistorySource
@@ -101,18 +101,8 @@ def test_command(
             raise typer.Exit(1) from exc
         run_test(file, source, replay_window, until, as_json)
         return
-    from opscope.app import open_store
-
-    settings = settings_from(None, data_dir=data_dir)
-    if not settings.database_path.exists():
-        typer.secho(f"no database at {settings.database_path}", fg="red", err=True)
-        raise typer.Exit(1)
-    try:
-        store = open_store(settings)
-    except OpscopeError as exc:
-        typer.secho(f"error: {exc.message} (is the server still running on it?)",
-                    fg="red", err=True)
-        raise typer.Exit(1) from exc
+    assert data_dir is not None  # one of the two was given, checked above
+    store = open_stopped_store(data_dir, None)
     try:
         run_test(file, StoredHistory(store), replay_window, until, as_json)
     finally:
