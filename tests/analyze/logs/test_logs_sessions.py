@@ -123,3 +123,16 @@ def test_a_way_of_breaking_that_recurs_in_normal_operation_is_reported_only_on_a
     found = detector.observe(burst) + detector.flush()
     found += detector.observe(broken(200, base + 70)) + detector.flush()
     assert [a.evidence["similar_sessions"] for a in found] == [29]
+
+
+def test_a_verdict_names_events_by_their_template_text() -> None:
+    model = SessionModel().fit([["open", "read", "close"]] * 50)
+    verdict = model.score(["open", "boom", "close", "read"])
+    texts = {"open": "open <*>", "read": "read <*> bytes", "close": "close <*>",
+             "boom": "disk <*> failed"}
+    said = verdict.describe(texts.get)
+    assert said[0] == "unexpected log line \u201cdisk <*> failed\u201d"
+    order = "\u201cread <*> bytes\u201d after \u201cclose <*>\u201d, never seen in that order"
+    assert order in said
+    # Without texts the ids stand in, so nothing is lost when a template is unknown.
+    assert verdict.describe()[0] == "unexpected log line boom"

@@ -75,9 +75,50 @@ class SessionModelConfig(BaseModel):
 
 @dataclass
 class SessionVerdict:
+    """Whether a session is abnormal, and why.
+
+    ``reasons`` name events by template id: they are stable, so sessions that broke the
+    same way share them (see :func:`abnormality_of`). :meth:`describe` says the same in
+    the templates' own words, for people.
+    """
+
     abnormal: bool
     score: float
     reasons: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    bad_order: list[tuple[str, str]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    broken: list[tuple[str, str, float]] = field(default_factory=list)
+
+    def describe(self, text: TemplateText | None = None) -> list[str]:
+        """The reasons with each event named by its template text where ``text`` knows it."""
+
+        def name(event: str) -> str:
+            if event == _START:
+                return "session start"
+            if event == _END:
+                return "session end"
+            found = text(event) if text is not None else None
+            if not found:
+                return event
+            if len(found) > 80:
+                found = found[:79] + "\u2026"
+            return f"\u201c{found}\u201d"
+
+        def listed(events: Sequence[str]) -> str:
+            return ", ".join(name(e) for e in events)
+
+        said: list[str] = []
+        if self.unknown:
+            noun = "line" if len(self.unknown) == 1 else "lines"
+            said.append(f"unexpected log {noun} {listed(self.unknown[:5])}")
+        for a, b in self.bad_order[:3]:
+            said.append(f"{name(b)} after {name(a)}, never seen in that order")
+        if self.missing:
+            said.append(f"missing {listed(self.missing[:5])}")
+        for a, b, r in self.broken[:3]:
+            said.append(f"count of {name(a)} is not {r:g} \u00d7 that of {name(b)} as usual")
+        return said
 
 
 class SessionModel:
@@ -144,7 +185,7 @@ class SessionModel:
             reasons.append(f"count of {a} ({counts[a]}) is not {r:g} x count of {b} "
                            f"({counts[b]})")
         score = float(len(unknown) + len(bad) + len(missing) + len(broken))
-        return SessionVerdict(bool(reasons), score, reasons)
+        return SessionVerdict(bool(reasons), score, reasons, unknown, bad, missing, broken)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -337,15 +378,16 @@ class SessionDetector:
         similar = self._gate((session.entity, subject), session.first)
         if similar is None:
             return []
-        texts = {}
+        texts: dict[str, str | None] = {}
         if self.template_text is not None:
             texts = {e: self.template_text(e) for e in dict.fromkeys(session.events)}
+        said = "; ".join(verdict.describe(self.template_text))
         return [Anomaly(
             id=anomaly_id(_DETECTOR_KIND, key, session.first), kind="log_session",
             detector=_DETECTOR_KIND, entity=session.entity,
             subject=subject,
             ts=ts_of(session.first), score=verdict.score, value=float(len(session.events)),
-            summary=f"abnormal session {key}: {'; '.join(verdict.reasons)}"[:2048],
+            summary=f"abnormal session on {session.entity or 'an unnamed entity'}: {said}"[:2048],
             evidence={
                 "session": key, "reasons": verdict.reasons,
                 "events": session.events[:200], "templates": texts,
