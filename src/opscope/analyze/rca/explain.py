@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from opscope.analyze.rca.inputs import RcaInputs
 from opscope.analyze.rca.shift import Shift
 from opscope.model.hypothesis import Evidence
+from opscope.model.units import quantities
 
 _SHIFTS_SHOWN = 3
 
@@ -28,10 +29,6 @@ def _when(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.4g}"
-
-
 def build_evidence(
     shifts: Sequence[Shift], peak: Shift | None, onset: float | None,
     supporters: Sequence[str], learned: Sequence[tuple[str, float]], inputs: RcaInputs,
@@ -46,10 +43,10 @@ def build_evidence(
     for s in moved[:_SHIFTS_SHOWN]:
         assert s.baseline is not None and s.value is not None  # filtered just above
         verb = "rose" if s.signed > 0 else "fell"
+        now, normal = quantities(s.value, s.baseline.center, s.metric)
         out.append(Evidence(
             kind="metric_shift", subject=s.key, value=round(s.signed, 3),
-            summary=(f"{s.metric} {verb} to {_fmt(s.value)} against a normal level of "
-                     f"{_fmt(s.baseline.center)} ("
+            summary=(f"{s.metric} {verb} to {now} against a normal level of {normal} ("
                      + ("relative change, little normal history" if s.relative
                         else "robust z") + f" {_sigmas(s.signed)})"),
             ts=_when(s.onset) if s.onset is not None else None,
