@@ -123,7 +123,16 @@ class ScrapeTarget(Section):
 
 
 
+class Webhooks(Section):
+    github_secret: str = Field(
+        "", repr=False, description="Secret of the GitHub webhook (its 'Secret' field): "
+        "deliveries to /api/v1/webhooks/github must carry a valid X-Hub-Signature-256. "
+        "Set it from the environment (OPSCOPE_RECEIVERS__WEBHOOKS__GITHUB_SECRET) rather "
+        "than the file. When empty, that endpoint takes a bearer token as the others do.")
+
+
 class Receivers(Section):
+    webhooks: Webhooks = Field(default_factory=Webhooks)
     syslog: SyslogReceiver = Field(default_factory=SyslogReceiver)
     files: FileReceiver = Field(default_factory=FileReceiver)
     scrape: list[ScrapeTarget] = Field(

@@ -50,7 +50,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _commit(services: Services, kind: str, result: BatchResult[Any],
+async def commit_batch(services: Services, kind: str, result: BatchResult[Any],
                   partial: bool, extra: dict[str, Any] | None = None) -> JSONAnswer:
     telemetry = services.telemetry
     problems = [p.as_dict() for p in result.problems]
@@ -102,7 +102,7 @@ async def _json_batch(request: Request, services: Services, model: type[Any]
 @router.post("/events", summary="Ingest events/alerts (JSON array or NDJSON)")
 async def post_events(request: Request, partial: bool = PARTIAL,
                       services: Services = Depends(services_of)) -> JSONAnswer:
-    return await _commit(services, "events", await _json_batch(request, services, Event),
+    return await commit_batch(services, "events", await _json_batch(request, services, Event),
                          partial)
 
 
@@ -114,14 +114,14 @@ async def post_alertmanager(
 ) -> JSONAnswer:
     doc = decode_json(await read_body(request, services.settings.limits.max_body_bytes))
     result = alertmanager.parse_alertmanager(doc, _now(), source=source)
-    return await _commit(services, "events", result, partial)
+    return await commit_batch(services, "events", result, partial)
 
 
 @router.post("/grafana", summary="Grafana alerting webhook")
 async def post_grafana(request: Request, partial: bool = PARTIAL,
                        services: Services = Depends(services_of)) -> JSONAnswer:
     doc = decode_json(await read_body(request, services.settings.limits.max_body_bytes))
-    return await _commit(services, "events", grafana.parse_grafana(doc, _now()), partial)
+    return await commit_batch(services, "events", grafana.parse_grafana(doc, _now()), partial)
 
 
 @router.post("/logs", summary="Ingest logs: JSON array, NDJSON, or text/plain lines")
@@ -145,13 +145,13 @@ async def post_logs(
                                 defaults=defaults)
     else:
         result = await _json_batch(request, services, LogRecord)
-    return await _commit(services, "logs", result, partial)
+    return await commit_batch(services, "logs", result, partial)
 
 
 @router.post("/metrics", summary="Ingest metric samples (JSON array or NDJSON)")
 async def post_metrics(request: Request, partial: bool = PARTIAL,
                        services: Services = Depends(services_of)) -> JSONAnswer:
-    return await _commit(services, "metrics",
+    return await commit_batch(services, "metrics",
                          await _json_batch(request, services, MetricSample), partial)
 
 
@@ -168,7 +168,7 @@ async def post_prometheus(
     text = decode_text(await read_body(request, limits.max_body_bytes), charset)
     extra = {k: v for k, v in (("job", job), ("instance", instance)) if v}
     result = prometheus.parse_exposition(text, _now(), extra, max_samples=limits.max_batch_items)
-    return await _commit(services, "metrics", result, partial)
+    return await commit_batch(services, "metrics", result, partial)
 
 
 @router.post("/metrics/remote-write",
@@ -183,20 +183,20 @@ async def post_remote_write(request: Request, partial: bool = PARTIAL,
     data = await read_body(request, limits.max_body_bytes)
     result, skipped = remote_write.parse_write_request(data, max_samples=limits.max_batch_items)
     extra = {"skipped_native_histograms": skipped} if skipped else None
-    return await _commit(services, "metrics", result, partial, extra)
+    return await commit_batch(services, "metrics", result, partial, extra)
 
 
 @router.post("/tickets", summary="Ingest tickets (JSON array); upserted by id")
 async def post_tickets(request: Request, partial: bool = PARTIAL,
                        services: Services = Depends(services_of)) -> JSONAnswer:
-    return await _commit(services, "tickets", await _json_batch(request, services, Ticket),
+    return await commit_batch(services, "tickets", await _json_batch(request, services, Ticket),
                          partial)
 
 
 @router.post("/changes", summary="Ingest change records: deploys, config changes")
 async def post_changes(request: Request, partial: bool = PARTIAL,
                        services: Services = Depends(services_of)) -> JSONAnswer:
-    return await _commit(services, "changes", await _json_batch(request, services, Change),
+    return await commit_batch(services, "changes", await _json_batch(request, services, Change),
                          partial)
 
 
@@ -256,7 +256,7 @@ async def _otlp(request: Request, services: Services, signal: str,
         raise UnsupportedMediaType(
             f"send application/x-protobuf or application/json (got {kind!r})")
     result = parse(doc, _now())
-    await _commit(services, signal, result, partial)  # refuses the batch when not partial
+    await commit_batch(services, signal, result, partial)  # refuses the batch when not partial
     rejected = result.bad_items
     message = "; ".join(f"{p.field}: {p.message}" for p in result.problems[:5])
     if proto:

@@ -18,6 +18,7 @@ from opscope.present.api import (
     read,
     reports,
     templates,
+    webhooks,
 )
 from opscope.present.api.errors import install_error_handlers
 from opscope.present.api.responses import JSONAnswer
@@ -62,6 +63,7 @@ def create_api(services: Services) -> FastAPI:
 
     api.include_router(ingest.router)
     api.include_router(ingest.otlp_router)
+    api.include_router(webhooks.router)
     api.include_router(read.router)
     api.include_router(templates.router)
     api.include_router(incidents.router)
