@@ -181,3 +181,29 @@ def test_what_root_cause_ranking_reads(store: DuckDBStore) -> None:
     entities, relations = store.topology_models()
     assert [e.id for e in entities] == ["api", "db"]
     assert relations == [Relation(source="api", target="db")]
+
+
+def test_a_storm_incident_detail_is_capped_and_its_members_paged() -> None:
+    store = DuckDBStore(None)
+    inc = incident(1)
+    members = [member(inc.id, f"am/fp{i:03d}#1", "api").model_copy(
+        update={"joined_at": at(i / 10)}) for i in range(25)]
+    store.write_changes([change(1, inc, members, kind=ChangeKind.OPENED)]
+                        + [change(2 + i, inc) for i in range(24)])
+    row = store.get_incident(inc.id, members_limit=10, timeline_limit=5)
+    assert row is not None
+    assert (row["member_total"], row["timeline_total"]) == (25, 25)
+    assert [m["signal"]["id"] for m in row["members"]] == [f"am/fp{i:03d}#1" for i in range(10)]
+    assert [t["summary"] for t in row["timeline"]] == [f"change {n}" for n in range(1, 6)]
+    seen: list[str] = []
+    cursor = None
+    for _ in range(10):
+        page = store.query_incident_members(inc.id, 7, cursor)
+        seen += [m["signal"]["id"] for m in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == [f"am/fp{i:03d}#1" for i in reversed(range(25))]
+    timeline = store.query_incident_timeline(inc.id, 30, None)
+    assert len(timeline.items) == 25 and timeline.next_cursor is None
+    assert store.query_incident_members("inc-none", 5, None).items == []

@@ -56,7 +56,19 @@ def test_list_and_detail(client: TestClient, services: Services, writer: dict[st
     assert detail["timeline"][0]["kind"] in ("signal_added", "opened")
     assert detail["impact"] == ["web"] and detail["signal_count"] == 3
     assert "hypotheses" in detail
+    assert detail["member_total"] == 3 and detail["timeline_total"] == len(detail["timeline"])
+    members = client.get(f"/api/v1/incidents/{inc_id}/members", params={"limit": 2},
+                         headers=reader).json()
+    rest = client.get(f"/api/v1/incidents/{inc_id}/members",
+                      params={"limit": 2, "cursor": members["next_cursor"]},
+                      headers=reader).json()
+    assert rest["next_cursor"] is None
+    assert sorted(m["signal"]["entity"] for m in members["items"] + rest["items"]) \
+        == ["api", "db", "web"]
+    timeline = client.get(f"/api/v1/incidents/{inc_id}/timeline", headers=reader).json()
+    assert len(timeline["items"]) == detail["timeline_total"]
     assert client.get("/api/v1/incidents/nope", headers=reader).status_code == 404
+    assert client.get("/api/v1/incidents/nope/members", headers=reader).status_code == 404
     bad = client.get("/api/v1/incidents", params={"status": "bogus"}, headers=reader)
     assert bad.status_code == 422
 

@@ -97,10 +97,40 @@ async def list_incidents(
             summary="One incident: members, timeline, root-cause hypotheses, actions")
 async def get_incident(incident_id: str,
                        services: Services = Depends(services_of)) -> JSONAnswer:
+    """The incident with its first 1,000 members to join and first 1,000 timeline entries;
+    ``member_total`` and ``timeline_total`` say how many there are in all, and the
+    ``/members`` and ``/timeline`` sub-resources page through every one."""
     row = await run_in_threadpool(services.store.get_incident, incident_id)
     if row is None:
         raise NotFound(f"no incident {incident_id}")
     return JSONAnswer(row)
+
+
+async def _page_of(services: Services, incident_id: str, read: Any, limit: int,
+                   cursor: str | None) -> JSONAnswer:
+    # One indexed lookup first, so that an unknown id is a 404, not an empty page.
+    if await run_in_threadpool(services.store.get_incident, incident_id, 0, 0) is None:
+        raise NotFound(f"no incident {incident_id}")
+    page = await run_in_threadpool(read, incident_id, limit, cursor)
+    return JSONAnswer({"items": page.items, "next_cursor": page.next_cursor})
+
+
+@router.get("/incidents/{incident_id}/members", dependencies=READ,
+            summary="An incident's members, latest to join first (paged)")
+async def list_members(incident_id: str, limit: int = Query(200, ge=1, le=1000),
+                       cursor: str | None = Query(None, max_length=512),
+                       services: Services = Depends(services_of)) -> JSONAnswer:
+    return await _page_of(services, incident_id, services.store.query_incident_members,
+                          limit, cursor)
+
+
+@router.get("/incidents/{incident_id}/timeline", dependencies=READ,
+            summary="An incident's timeline, latest first (paged)")
+async def list_timeline(incident_id: str, limit: int = Query(200, ge=1, le=1000),
+                        cursor: str | None = Query(None, max_length=512),
+                        services: Services = Depends(services_of)) -> JSONAnswer:
+    return await _page_of(services, incident_id, services.store.query_incident_timeline,
+                          limit, cursor)
 
 
 async def _act(services: Services, fn: Any, *args: Any) -> JSONAnswer:

@@ -22,7 +22,7 @@ from opscope.model import Anomaly, Change, Entity, Relation
 from opscope.model.hypothesis import Hypothesis
 from opscope.model.incident import Feedback, IncidentChange, Silence
 from opscope.store.duckdb.codec import TS, as_labels, aware, iso, to_naive_utc
-from opscope.store.duckdb.database import Database, first_row
+from opscope.store.duckdb.database import Database, count, first_row
 from opscope.store.duckdb.paging import PageSpec, fetch_page
 from opscope.store.duckdb.where import Where, invalid
 from opscope.store.ports import IncidentQuery, Page, Row, SeriesColumns
@@ -179,19 +179,42 @@ def query_incidents(db: Database, query: IncidentQuery) -> Page:
         return fetch_page(cur, _INCIDENTS, where, query.limit, query.cursor)
 
 
-def get_incident(db: Database, incident_id: str) -> Row | None:
-    """The incident with its members, timeline, ranking and operator actions."""
+DETAIL_MEMBERS = 1000
+"""Members an incident's detail carries at most (the first to join); the rest are paged."""
+DETAIL_TIMELINE = 1000
+"""Timeline entries an incident's detail carries at most (the earliest); the rest are paged."""
+
+
+def _timeline_row(r: dict[str, Any]) -> Row:
+    return {"ts": iso(r["ts"]), "kind": r["kind"], "summary": r["summary"],
+            "signal_id": r["signal_id"], "data": orjson.loads(r["data"]), "seq": r["seq"]}
+
+
+def get_incident(db: Database, incident_id: str, members_limit: int = DETAIL_MEMBERS,
+                 timeline_limit: int = DETAIL_TIMELINE) -> Row | None:
+    """The incident with its members, timeline, ranking and operator actions.
+
+    A storm can put tens of thousands of alerts in one incident, so the detail carries the
+    first ``members_limit`` members to join and the first ``timeline_limit`` timeline
+    entries, with ``member_total`` and ``timeline_total``; :func:`query_members` and
+    :func:`query_timeline` page through all of them.
+    """
     with db.read() as cur:
         row = first_row(cur, "SELECT doc FROM incidents WHERE id = ?", [incident_id])
         if row is None:
             return None
         out: Row = orjson.loads(row[0])
+        member_total = count(cur, "SELECT count(*) FROM incident_members WHERE incident_id = ?",
+                             [incident_id])
         members = cur.execute(
             "SELECT doc FROM incident_members WHERE incident_id = ? ORDER BY joined_at, "
-            "signal_id", [incident_id]).fetchall()
+            f"signal_id LIMIT {int(members_limit)}", [incident_id]).fetchall()
+        timeline_total = count(
+            cur, "SELECT count(*) FROM incident_timeline WHERE incident_id = ?", [incident_id])
         timeline = cur.execute(
-            "SELECT ts, kind, summary, signal_id, data FROM incident_timeline "
-            "WHERE incident_id = ? ORDER BY ts, seq", [incident_id]).fetchall()
+            "SELECT seq, ts, kind, summary, signal_id, data FROM incident_timeline "
+            f"WHERE incident_id = ? ORDER BY ts, seq LIMIT {int(timeline_limit)}",
+            [incident_id]).fetchall()
         ranked = cur.execute(
             "SELECT ranked_at, doc FROM incident_hypotheses WHERE incident_id = ? "
             "ORDER BY rank", [incident_id]).fetchall()
@@ -199,13 +222,43 @@ def get_incident(db: Database, incident_id: str) -> Row | None:
             "SELECT ts, action, actor, doc FROM incident_actions "
             "WHERE list_contains(incident_ids, ?) ORDER BY seq", [incident_id]).fetchall()
     out["members"] = [orjson.loads(m[0]) for m in members]
-    out["timeline"] = [{"ts": iso(t[0]), "kind": t[1], "summary": t[2], "signal_id": t[3],
-                        "data": orjson.loads(t[4])} for t in timeline]
+    out["member_total"] = member_total
+    out["timeline"] = [_timeline_row(dict(zip(("seq", "ts", "kind", "summary", "signal_id",
+                                               "data"), t, strict=True))) for t in timeline]
+    out["timeline_total"] = timeline_total
     out["ranked_at"] = iso(ranked[0][0]) if ranked else None
     out["hypotheses"] = [orjson.loads(h[1]) for h in ranked]
     out["actions"] = [{"ts": iso(a[0]), "action": a[1], "actor": a[2],
                        "detail": orjson.loads(a[3])} for a in actions]
     return out
+
+
+_MEMBERS = PageSpec(
+    "incident_members",
+    "SELECT signal_id, joined_at, doc FROM incident_members",
+    "joined_at", "signal_id", str, lambda r: orjson.loads(r["doc"]),
+)
+_TIMELINE = PageSpec(
+    "incident_timeline",
+    "SELECT seq, ts, kind, summary, signal_id, data FROM incident_timeline",
+    "ts", "seq", int, _timeline_row,
+)
+
+
+def query_members(db: Database, incident_id: str, limit: int, cursor: str | None) -> Page:
+    """An incident's members, latest to join first."""
+    where = Where()
+    where.equals("incident_id", incident_id)
+    with db.read() as cur:
+        return fetch_page(cur, _MEMBERS, where, limit, cursor)
+
+
+def query_timeline(db: Database, incident_id: str, limit: int, cursor: str | None) -> Page:
+    """An incident's timeline, latest first."""
+    where = Where()
+    where.equals("incident_id", incident_id)
+    with db.read() as cur:
+        return fetch_page(cur, _TIMELINE, where, limit, cursor)
 
 
 # --- silences -------------------------------------------------------------------------

@@ -207,8 +207,17 @@ class DuckDBStore:
     def query_incidents(self, query: IncidentQuery) -> Page:
         return _incidents.query_incidents(self._db, query)
 
-    def get_incident(self, incident_id: str) -> Row | None:
-        return _incidents.get_incident(self._db, incident_id)
+    def get_incident(self, incident_id: str, members_limit: int = _incidents.DETAIL_MEMBERS,
+                     timeline_limit: int = _incidents.DETAIL_TIMELINE) -> Row | None:
+        return _incidents.get_incident(self._db, incident_id, members_limit, timeline_limit)
+
+    def query_incident_members(self, incident_id: str, limit: int,
+                               cursor: str | None) -> Page:
+        return _incidents.query_members(self._db, incident_id, limit, cursor)
+
+    def query_incident_timeline(self, incident_id: str, limit: int,
+                                cursor: str | None) -> Page:
+        return _incidents.query_timeline(self._db, incident_id, limit, cursor)
 
     def save_engine_state(self, name: str, data: bytes) -> None:
         _incidents.save_state(self._db, name, data, self._clock())
