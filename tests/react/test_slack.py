@@ -80,6 +80,7 @@ def test_one_message_per_incident_updated_in_place(receiver: Receiver) -> None:
     fields = {f["text"] for f in posted["blocks"][1]["fields"]}
     assert "*Status*\nresolved" in {f["text"] for f in resolved["blocks"][1]["fields"]}
     assert "*Service*\ncheckout" in fields
+    assert "*Since*\n2024-05-01 11:58:00 UTC" in fields
     # The token is used but never written to the audit log.
     assert "xoxb-test" not in str([e.model_dump() for e in (first + second + third)])
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, HttpUrl, model_validator
@@ -108,6 +109,19 @@ def escape_mrkdwn(text: str) -> str:
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _moment(value: Any) -> str:
+    """An ISO timestamp as people read it in a message: to the second, in UTC."""
+    if not value:
+        return ""
+    try:
+        at = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC)
+    return f"{at:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def _describe(value: Any) -> str:
@@ -202,7 +216,7 @@ class SlackAction(Action[SlackConfig]):
             "Severity": str(body.get("severity", "")),
             "Status": str(body.get("status", "")),
             "Service": str(body.get("service") or body.get("entity") or ""),
-            "Since": str(body.get("opened_at") or body.get("starts_at") or body.get("ts") or ""),
+            "Since": _moment(body.get("opened_at") or body.get("starts_at") or body.get("ts")),
         }
         link = RENDERER.render_text(self.config.link, f).strip()
         when = f"{ctx.trigger.at:%Y-%m-%d %H:%M:%S}Z"
