@@ -28,6 +28,21 @@ CLIENT_VARIABLES = frozenset({"OPSCOPE_CONFIG", "OPSCOPE_URL", "OPSCOPE_TOKEN"})
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    def shown(self) -> dict[str, Any]:
+        """The settings as JSON-ready values, with secrets (fields declared ``repr=False``)
+        replaced by ``<hidden>`` when set, so that the output can be pasted anywhere."""
+        out = self.model_dump(mode="json")
+        for name, info in type(self).model_fields.items():
+            value = getattr(self, name)
+            if isinstance(value, Section):
+                out[name] = value.shown()
+            elif isinstance(value, list) and value and all(
+                    isinstance(v, Section) for v in value):
+                out[name] = [v.shown() for v in value]
+            elif info.repr is False and value:
+                out[name] = "<hidden>"
+        return out
+
 
 class Limits(Section):
     max_body_bytes: int = Field(

@@ -84,6 +84,12 @@ def test_config_show_applies_environment(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "port: 9001" in result.output
     assert "max_batch_items: 20" in result.output
+    assert "github_secret: ''" in result.output
+    secret = runner.invoke(app, ["config", "show", "--config", str(conf)],
+                           env={"OPSCOPE_RECEIVERS__WEBHOOKS__GITHUB_SECRET": "hunter2hunter2",
+                                "OPSCOPE_REACTIONS__APPROVAL_SECRET": "k" * 32})
+    assert "hunter2" not in secret.output and "kkkk" not in secret.output
+    assert secret.output.count("<hidden>") == 2
     broken = tmp_path / "broken.yaml"
     broken.write_text("port: not-a-port\n")
     result = runner.invoke(app, ["config", "show", "--config", str(broken)])

@@ -17,9 +17,11 @@ config_app = typer.Typer(help="Inspect settings (YAML file plus OPSCOPE_* overri
 
 @config_app.command("show")
 def show(config: Path | None = CONFIG) -> None:
-    """Print the effective settings as YAML, after the file and environment are applied."""
+    """Print the effective settings as YAML, after the file and environment are applied.
+
+    Secrets (the approval key, webhook secrets) are shown as <hidden> when set."""
     settings = settings_from(config)
-    typer.echo(yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False))
+    typer.echo(yaml.safe_dump(settings.shown(), sort_keys=False))
 
 
 def _describe(schema: dict[str, Any], defs: dict[str, Any], prefix: str) -> list[str]:
