@@ -97,6 +97,8 @@ def test_overview_and_incident_page_draw_graph_and_chart(tmp_path: Path) -> None
         unknown = dump_dom(f"{server.url}/incidents/nope#token={token}", tmp_path / "p3")
         no_token = dump_dom(f"{server.url}/", tmp_path / "p4")
         report = dump_dom(f"{server.url}/report#token={token}", tmp_path / "p5")
+        asked = dump_dom(f"{server.url}/incidents?q={quote('open incidents on web')}"
+                         f"#token={token}", tmp_path / "p6")
     finally:
         server.stop()
 
@@ -141,5 +143,16 @@ def test_overview_and_incident_page_draw_graph_and_chart(tmp_path: Path) -> None
     assert "This token may read only" in page
 
     assert "Rank 1: " + HOSTILE_TEXT + " latency moved first." in page
+    # The summary, from the record (as text), and the similar incidents: none besides it.
+    summary = page[page.index('id="summary"'):page.index('id="graph"')]
+    assert f"A critical incident on {HOSTILE_TEXT}, api and web, affecting the user-facing " \
+        "web." in summary
+    assert f"The most likely cause is {HOSTILE_TEXT} ({HOSTILE_TEXT}/latency_seconds)" in summary
+    assert "No similar incident among the 1 indexed." in page
+
+    # A question in the address is asked: its reading is shown beside its answer.
+    assert "I read this as: incidents, status open, entity web, any time." in asked
+    results = asked[asked.index('id="ask-results"'):]
+    assert f'<a href="/incidents/{INCIDENT}">Latency on {HOSTILE_TEXT} and 2 more</a>' in results
     assert "No incident nope is stored here" in unknown
     assert '<section id="login">' in no_token and "no token yet" in no_token

@@ -13,6 +13,7 @@ from opscope.present.api import (
     admin,
     incidents,
     ingest,
+    nlp,
     overview,
     reactions,
     read,
@@ -67,6 +68,7 @@ def create_api(services: Services) -> FastAPI:
     api.include_router(read.router)
     api.include_router(templates.router)
     api.include_router(incidents.router)
+    api.include_router(nlp.router)
     api.include_router(reactions.router)
     api.include_router(admin.router)
     api.include_router(overview.router)

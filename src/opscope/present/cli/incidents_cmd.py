@@ -1,5 +1,6 @@
-"""``opscope incidents list|show`` and ``opscope patterns``: incidents, their root causes,
-and the patterns in alert and incident history.
+"""``opscope incidents list|show|similar|summary`` and ``opscope patterns``: incidents,
+their root causes, similar past incidents, plain-English summaries, and the patterns in
+alert and incident history.
 
 Both read a running server over the API (``--url``, ``--token``), or, with
 ``--data-dir``, the database of a stopped one directly (DuckDB lets one process open
@@ -8,6 +9,7 @@ the file at a time).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -33,6 +35,8 @@ _PAGE = 500
 class Reader(Protocol):
     def page(self, kind: str, params: dict[str, Any]) -> dict[str, Any]: ...
     def incident(self, incident_id: str) -> dict[str, Any] | None: ...
+    def similar(self, incident_id: str, limit: int) -> dict[str, Any] | None: ...
+    def summary(self, incident_id: str) -> dict[str, Any] | None: ...
 
 
 class ApiReader:
@@ -64,6 +68,15 @@ class ApiReader:
         found: dict[str, Any] | None = self._get(f"/api/v1/incidents/{incident_id}")
         return found
 
+    def similar(self, incident_id: str, limit: int) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = self._get(f"/api/v1/incidents/{incident_id}/similar",
+                                                 {"limit": limit})
+        return found
+
+    def summary(self, incident_id: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = self._get(f"/api/v1/incidents/{incident_id}/summary")
+        return found
+
 
 class StoreReader:
     def __init__(self, data_dir: Path, config: Path | None) -> None:
@@ -84,6 +97,24 @@ class StoreReader:
 
     def incident(self, incident_id: str) -> dict[str, Any] | None:
         return self._store.get_incident(incident_id)
+
+    def similar(self, incident_id: str, limit: int) -> dict[str, Any] | None:
+        from opscope.errors import NotFound
+        from opscope.present.api.nlp import similar_incidents
+
+        try:
+            return similar_incidents(self._store, incident_id, limit)
+        except NotFound:
+            return None
+
+    def summary(self, incident_id: str) -> dict[str, Any] | None:
+        from opscope.errors import NotFound
+        from opscope.present.api.nlp import incident_summary
+
+        try:
+            return incident_summary(self._store, incident_id)
+        except NotFound:
+            return None
 
 
 def _reader(url: str, token: str | None, data_dir: Path | None,
@@ -182,6 +213,60 @@ def show_incident(
     typer.echo("\ntimeline:")
     for entry in inc.get("timeline", []):
         typer.echo(f"  {_when(entry['ts'])}  {entry['kind']:16} {entry['summary']}")
+
+
+JSON_OUT = typer.Option(False, "--json", help="Print the answer as JSON.")
+
+
+def _found(found: dict[str, Any] | None, incident_id: str) -> dict[str, Any]:
+    if found is None:
+        typer.secho(f"no incident {incident_id}", fg="red", err=True)
+        raise typer.Exit(1)
+    return found
+
+
+@incidents_app.command("similar")
+def similar_incidents(
+    incident_id: str = typer.Argument(..., help="Incident id."),
+    url: str = URL, token: str | None = TOKEN, data_dir: Path | None = DATA_DIR,
+    config: Path | None = CONFIG,
+    limit: int = typer.Option(5, "--limit", "-n", min=1, max=50, help="Incidents to show."),
+    json_out: bool = JSON_OUT,
+) -> None:
+    """Similar past incidents, with the features both share and how each one ended.
+
+    Each has a score from 0 to 1, the shared features behind it, and how it ended
+    (resolved when and by whom, duration, tickets)."""
+    found = _found(_reader(url, token, data_dir, config).similar(incident_id, limit),
+                   incident_id)
+    if json_out:
+        typer.echo(json.dumps(found, indent=2))
+        return
+    if not found["items"]:
+        typer.echo(f"no similar incident among the {found['indexed']} indexed")
+    for item in found["items"]:
+        typer.echo(f"{item['score']:.2f}  {item['incident_id']}  {item['severity']}  "
+                   f"{item['title']}")
+        typer.echo(f"      {item['explanation']}")
+        typer.echo(f"      opened {_when(item['outcome']['opened_at'])}, "
+                   f"{item['outcome']['text']}")
+
+
+@incidents_app.command("summary")
+def incident_summary(
+    incident_id: str = typer.Argument(..., help="Incident id."),
+    url: str = URL, token: str | None = TOKEN, data_dir: Path | None = DATA_DIR,
+    config: Path | None = CONFIG, json_out: bool = JSON_OUT,
+) -> None:
+    """A plain-English summary of an incident, built only from its record.
+
+    With --json, each sentence lists the fields it states."""
+    found = _found(_reader(url, token, data_dir, config).summary(incident_id), incident_id)
+    if json_out:
+        typer.echo(json.dumps(found, indent=2))
+        return
+    for sentence in found["sentences"]:
+        typer.echo(sentence["text"])
 
 
 def patterns(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from opscope import __version__
+from opscope.present.cli.ask_cmd import ask
 from opscope.present.cli.audit import audit
 from opscope.present.cli.config_cmd import config_app
 from opscope.present.cli.demo import demo
@@ -38,6 +39,7 @@ app.command()(patterns)
 app.command()(report)
 app.add_typer(rules_app, name="rules")
 app.command()(audit)
+app.command()(ask)
 
 
 @app.command()

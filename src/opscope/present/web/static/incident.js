@@ -1,9 +1,10 @@
 // One incident: header with operator actions, the root-cause graph (its entities, the
 // ranked causes and their topology neighbours), the ranked causes with their evidence,
-// evidence charts (expected band and anomaly marks), its signals and its timeline.
+// evidence charts (expected band and anomaly marks), its signals and its timeline, a
+// plain-English summary, and the most similar past incidents with why they are similar.
 (function () {
   "use strict";
-  const { el, when, ago, emptyRow, get, post, start, setStatus } = window.opscope;
+  const { el, link, when, ago, emptyRow, get, post, start, setStatus } = window.opscope;
   const main = document.getElementById("incident");
   const id = main.dataset.incidentId;
   const ENTITY_LABELS = JSON.parse(main.dataset.entityLabels || "[]");
@@ -12,7 +13,7 @@
   const REFERENCE_MS = 30 * 60e3; // normal operation shown before the incident opened
   const AFTER_MS = 15 * 60e3;
   const page = { incident: null, topology: null, topologyAt: 0, viewer: null,
-    graphKey: "", chartKey: "", entitySeries: new Map(), gone: false, pickerFor: null,
+    graphKey: "", chartKey: "", languageKey: "", entitySeries: new Map(), gone: false, pickerFor: null,
     chartQueue: Promise.resolve(),
     selected: new URLSearchParams(location.search).get("node") };
 
@@ -123,6 +124,47 @@
         el("span", t.summary));
       return li;
     }));
+  }
+
+  // --- summary and similar past incidents ------------------------------------------------
+
+  function renderSummary(answer) {
+    const box = document.getElementById("summary");
+    box.replaceChildren(...answer.sentences.map((s) => {
+      const span = el("span", s.text + " ");
+      span.title = "from " + s.sources.join(", ");
+      return span;
+    }));
+  }
+
+  function similarItem(item) {
+    const li = el("li", null, "similar-item");
+    const head = el("div");
+    head.append(el("strong", Number(item.score).toFixed(2), "score"), document.createTextNode(" "),
+      link(item.title || item.incident_id, "/incidents/" + encodeURIComponent(item.incident_id)),
+      el("span", " " + item.severity, "sev sev-" + item.severity));
+    li.append(head, el("p", item.explanation, "muted"),
+      el("p", "opened " + when(item.outcome.opened_at) + ", " + item.outcome.text
+        + (item.root_cause ? "; its root cause: " + item.root_cause : "")));
+    return li;
+  }
+
+  function renderSimilar(answer) {
+    const list = document.getElementById("similar");
+    list.replaceChildren(...(answer.items.length ? answer.items.map(similarItem)
+      : [el("li", "No similar incident among the " + answer.indexed + " indexed.", "muted empty")]));
+  }
+
+  // Both follow the incident: asked again only when it changes.
+  async function refreshLanguage(i) {
+    const key = JSON.stringify([i.updated_at, i.status, i.ranked_at]);
+    if (key === page.languageKey) return;
+    page.languageKey = key;
+    const base = "/api/v1/incidents/" + encodeURIComponent(id);
+    const [summary, similar] = await Promise.all([get(base + "/summary"),
+      get(base + "/similar", { limit: 5 })]);
+    renderSummary(summary);
+    renderSimilar(similar);
   }
 
   // --- the root-cause graph -------------------------------------------------------------
@@ -362,6 +404,7 @@
     renderGraph(i);
     renderMembers(i);
     renderTimeline(i);
+    await refreshLanguage(i);
     // Charts follow the incident: redrawn when it changes, not on every refresh.
     if (await chartTop(false) || first) await chartSelected();
   }
