@@ -24,10 +24,12 @@ from opscope.analyze.logs import LogAnalyzerConfig
 from opscope.analyze.logs.stage import LogAnalysisStage
 from opscope.analyze.metrics import BankConfig
 from opscope.analyze.metrics.stage import STATE_FILE, MetricAnalysisStage
+from opscope.analyze.nlp.similar import IncidentLibrary, SimilarityConfig
 from opscope.config import Settings
 from opscope.errors import ConfigError, Overloaded
 from opscope.model.incident import IncidentChange
 from opscope.pipeline import Ingestor, InProcessBus
+from opscope.present.api import nlp as nlp_api
 from opscope.present.api.auth import Authenticator
 from opscope.present.api.server import create_api
 from opscope.present.api.services import Services
@@ -92,7 +94,17 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         services.extras["incidents"] = subscribe_incidents(services)
     if settings.reactions.enabled:
         services.extras["reactions"] = subscribe_reactions(services)
+    services.extras[nlp_api.LIBRARY_KEY] = similarity_library(services)
     return services
+
+
+def similarity_library(services: Services) -> IncidentLibrary:
+    """The similar-incident index over the store (it loads incidents on first use)."""
+    try:
+        config = SimilarityConfig.model_validate(services.settings.nlp.similar)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid nlp.similar settings: {exc}") from exc
+    return nlp_api.new_library(services.store, config)
 
 
 def publisher(services: Services, topic: str) -> Callable[[Sequence[Any]], None]:

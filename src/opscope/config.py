@@ -267,6 +267,13 @@ class Reactions(Section):
                                 "routing groups and approval expiry are checked.")
 
 
+class Nlp(Section):
+    similar: dict[str, Any] = Field(
+        default_factory=dict, description="Settings of similar-incident search "
+        "(max_incidents, structural_weight, min_score, max_shared), as the fields of "
+        "opscope.analyze.nlp.SimilarityConfig; empty keeps its defaults. Validated at start.")
+
+
 class Settings(Section):
     data_dir: Path = Field(Path("data"), description="Where the database and state live.")
     host: str = Field("127.0.0.1", description="Address the server listens on.")
@@ -284,6 +291,7 @@ class Settings(Section):
     receivers: Receivers = Field(default_factory=Receivers)
     log_analysis: LogAnalysis = Field(default_factory=LogAnalysis)
     metric_analysis: MetricAnalysis = Field(default_factory=MetricAnalysis)
+    nlp: Nlp = Field(default_factory=Nlp)
     correlation: Correlation = Field(default_factory=Correlation)
     reactions: Reactions = Field(default_factory=Reactions)
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from opscope.app import build_services
+from opscope.config import load_settings
+from opscope.errors import ConfigError
+from opscope.present.api.nlp import library_of
 from opscope.present.api.services import Services
+from opscope.store.duckdb import DuckDBStore
 
 T0 = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
 TOPOLOGY = {"entities": [{"id": "web"}, {"id": "api"}, {"id": "db-1", "kind": "database"},
@@ -126,3 +132,13 @@ def test_the_routes_are_described_in_openapi(client: TestClient) -> None:
     for path in ("/api/v1/incidents/{incident_id}/similar",
                  "/api/v1/incidents/{incident_id}/summary", "/api/v1/ask"):
         assert paths[path]["get"]["description"]
+
+
+def test_similarity_settings_are_checked_at_start(tmp_path: Path) -> None:
+    good = load_settings(environ={}, data_dir=tmp_path,
+                         nlp={"similar": {"max_incidents": 50}})
+    services = build_services(good, store=DuckDBStore(None))
+    assert library_of(services).index.config.max_incidents == 50
+    bad = load_settings(environ={}, data_dir=tmp_path, nlp={"similar": {"max_incidnts": 5}})
+    with pytest.raises(ConfigError, match=r"nlp\.similar"):
+        build_services(bad, store=DuckDBStore(None))

@@ -31,7 +31,7 @@ from opscope.analyze.nlp.query import (
     parse_question,
 )
 from opscope.analyze.nlp.record import IncidentRecord
-from opscope.analyze.nlp.similar import IncidentLibrary
+from opscope.analyze.nlp.similar import IncidentLibrary, SimilarityConfig
 from opscope.analyze.nlp.summary import CHANGE_LOOKBACK, summarize
 from opscope.errors import NotFound, ValidationFailed
 from opscope.present.api.deps import require, services_of
@@ -58,7 +58,7 @@ COUNT_CAP = 10_000
 """Rows read at most to count or rank; a count that reaches it is reported as "at least"."""
 KNOWN_ENTITY_ROWS = 1000
 """Recent incidents and events whose entities are matched, besides the topology's."""
-_LIBRARY_KEY = "nlp.similar"
+LIBRARY_KEY = "nlp.similar"
 
 
 # --- routes ---------------------------------------------------------------------------
@@ -117,10 +117,10 @@ async def ask(q: str = Query(..., min_length=1, max_length=MAX_QUESTION_CHARS,
 
 def library_of(services: Services) -> IncidentLibrary:
     """The server's similarity index, built on first use and refreshed on each query."""
-    found = services.extras.get(_LIBRARY_KEY)
+    found = services.extras.get(LIBRARY_KEY)
     if isinstance(found, IncidentLibrary):
         return found
-    created: IncidentLibrary = services.extras.setdefault(_LIBRARY_KEY,
+    created: IncidentLibrary = services.extras.setdefault(LIBRARY_KEY,
                                                           new_library(services.store))
     return created
 
@@ -147,13 +147,13 @@ def clean_question(text: str) -> str:
 # --- similar and summary --------------------------------------------------------------
 
 
-def new_library(store: Store) -> IncidentLibrary:
+def new_library(store: Store, config: SimilarityConfig | None = None) -> IncidentLibrary:
     def recent(most: int) -> list[Row]:
         rows, _ = read_pages(lambda limit, cursor: store.query_incidents(
             IncidentQuery(limit=limit, cursor=cursor)), most)
         return rows
 
-    return IncidentLibrary(recent, store.get_incident)
+    return IncidentLibrary(recent, store.get_incident, config)
 
 
 def similar_incidents(store: Store, incident_id: str, limit: int,
