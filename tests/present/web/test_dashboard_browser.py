@@ -132,6 +132,10 @@ def test_overview_and_incident_page_draw_graph_and_chart(tmp_path: Path) -> None
     assert '<polygon points="' in chart and 'class="band"' in chart
     assert 'class="anomaly-mark"' in chart
     assert "latency_seconds" in chart
+    # Its value axis is written in the unit the metric's name declares (seconds).
+    assert re.search(r'text-anchor="end">\d+ ms</text>', chart)
+    # Every member of this small incident is listed, so no share is announced.
+    assert '<span id="members-share" class="muted"></span>' in page
     # The node named in the address is selected, and its own series found and charted.
     assert re.search(r'<g class="node role-cause1 is-affected selected"', graph)
     selected = page[page.index('id="sel-chart"'):page.index('id="members"')]

@@ -11,6 +11,41 @@
     return a !== 0 && (a >= 1e6 || a < 1e-3) ? v.toExponential(2) : number.format(v);
   }
 
+  // The base unit a Prometheus-style name declares by its suffix (as opscope.model.units).
+  function unitOf(metric) {
+    let name = String(metric || "").replace(/\{.*\}$/, "").toLowerCase();
+    name = name.replace(/_(total|sum|count|bucket|created)$/, "");
+    const m = name.match(/(?:^|_)(bytes|seconds|ratio|percent|celsius)$/);
+    return m ? m[1] : "";
+  }
+
+  // A value written in its metric's unit: "1.26 GiB", "955 ms", "0.52%".
+  function quantity(v, metric) {
+    if (!isNum(v)) return String(v);
+    const unit = unitOf(metric), a = Math.abs(v);
+    if (unit === "bytes") {
+      const names = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+      let i = 0, x = v;
+      while (Math.abs(x) >= 1024 && i < names.length - 1) { x /= 1024; i++; }
+      return `${number.format(x)} ${names[i]}`;
+    }
+    if (unit === "seconds") {
+      if (a === 0) return "0 s";
+      if (a < 1e-3) return `${number.format(v * 1e6)} \u00b5s`;
+      if (a < 1) return `${number.format(v * 1e3)} ms`;
+      if (a < 120) return `${number.format(v)} s`;
+      if (a < 7200) return `${number.format(v / 60)} min`;
+      return `${number.format(v / 3600)} h`;
+    }
+    if (unit === "ratio") return `${number.format(v * 100)}%`;
+    if (unit === "percent") return `${number.format(v)}%`;
+    if (unit === "celsius") return `${number.format(v)} \u00b0C`;
+    for (const [scale, prefix] of [[1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "k"]]) {
+      if (a >= scale) return `${number.format(v / scale)}${prefix}`;
+    }
+    return fmt(v);
+  }
+
   function clock(ms, spanMs) {
     const d = new Date(ms);
     const opts = spanMs > 36 * 3600e3 ? { month: "short", day: "numeric", hour: "2-digit" }
@@ -33,7 +68,8 @@
   const isNum = (v) => typeof v === "number" && isFinite(v);
 
   // series: {points: [[ms, v]], band: [[ms, expected, lower, upper]], anomalies: [[ms, score, dir]]}
-  // options: {marker: {ms, label}} draws a vertical line, e.g. when the incident opened.
+  // options: {marker: {ms, label}} draws a vertical line, e.g. when the incident opened;
+  // {metric: name} writes the value axis in the unit the metric's name declares.
   function lineChart(box, series, options) {
     const opts = options || {};
     const points = (series.points || []).filter((p) => isNum(p[0]));
@@ -63,7 +99,8 @@
     for (let i = 0; i <= 4; i++) {
       const v = y0 + ((y1 - y0) * i) / 4;
       axes.append(svg("line", { x1: M.left, x2: W - M.right, y1: Y(v), y2: Y(v), class: "grid" }),
-        svg("text", { x: M.left - 6, y: Y(v) + 4, "text-anchor": "end" }, fmt(v)));
+        svg("text", { x: M.left - 6, y: Y(v) + 4, "text-anchor": "end" },
+          opts.metric ? quantity(v, opts.metric) : fmt(v)));
     }
     for (let i = 0; i <= 4; i++) {
       const ms = x0 + ((x1 - x0) * i) / 4;
@@ -116,5 +153,5 @@
     return best;
   }
 
-  window.opscopeChart = { lineChart };
+  window.opscopeChart = { lineChart, quantity };
 })();

@@ -96,9 +96,17 @@
         : "No ranking was made for this incident.", "muted empty")]));
   }
 
+  // A storm's detail carries the first members and timeline entries only; say how many.
+  function renderShare(id, shown, total, noun) {
+    const note = document.getElementById(id);
+    note.textContent = typeof total === "number" && total > shown
+      ? `showing the first ${shown} of ${total} ${noun}` : "";
+  }
+
   function renderMembers(i) {
     const table = document.getElementById("members");
     const members = i.members || [];
+    renderShare("members-share", members.length, i.member_total, "signals");
     if (!members.length) return emptyRow(table, "No signal is part of this incident any more.");
     table.querySelector("tbody").replaceChildren(...members.map((m) => {
       const s = m.signal || {};
@@ -111,6 +119,7 @@
   }
 
   function renderTimeline(i) {
+    renderShare("timeline-share", (i.timeline || []).length, i.timeline_total, "entries");
     const entries = (i.timeline || []).map((t) => ({ ts: t.ts, kind: t.kind, summary: t.summary }))
       .concat((i.actions || []).map((a) => ({
         ts: a.ts, kind: a.action, summary: "by " + a.actor + (a.detail && a.detail.text ? ": " + a.detail.text : ""),
@@ -284,6 +293,7 @@
     const series = answer.series.find((s) => s.series_id === row.series_id);
     window.opscopeChart.lineChart(box, series || { points: [] }, {
       title: row.entity + " · " + describe(row), marker: { ms: win.opened, label: "opened" },
+      metric: row.name,
     });
   }
 
