@@ -267,7 +267,33 @@ class Reactions(Section):
                                 "routing groups and approval expiry are checked.")
 
 
+class LanguageModel(Section):
+    """The operator's own language model, used only to retell incident summaries."""
+
+    url: str = Field(
+        "", max_length=1024,
+        description="Base URL of an OpenAI-compatible API, e.g. http://127.0.0.1:11434/v1 "
+        "for Ollama; '/chat/completions' is appended. Empty (the default): no model is "
+        "used and nothing is sent anywhere.")
+    model: str = Field("", max_length=256,
+                       description="Model name the server knows, e.g. 'llama3.1:8b'.")
+    api_key_env: str = Field(
+        "", max_length=256, description="Environment variable holding the API key, sent "
+        "as a bearer token; empty sends none.")
+    timeout_seconds: float = Field(30.0, gt=0, le=600,
+                                   description="How long one answer may take.")
+    max_tokens: int = Field(300, ge=16, le=4096,
+                            description="Longest answer asked for, in tokens.")
+    temperature: float = Field(0.0, ge=0, le=2,
+                               description="0 asks for the most literal retelling.")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url.strip())
+
+
 class Nlp(Section):
+    llm: LanguageModel = Field(default_factory=LanguageModel)
     similar: dict[str, Any] = Field(
         default_factory=dict, description="Settings of similar-incident search "
         "(max_incidents, structural_weight, min_score, max_shared), as the fields of "

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from opscope.app import build_services
-from opscope.config import load_settings
+from opscope.config import LanguageModel, load_settings
 from opscope.errors import ConfigError
 from opscope.present.api.nlp import library_of
 from opscope.present.api.services import Services
@@ -88,6 +88,24 @@ def test_summary_names_its_sources(client: TestClient, history: list[str],
     assert "3 alerts (HighLatency x2 and DatastoreSlow)" in answer["text"]
     assert all(s["sources"] for s in answer["sentences"])
     assert client.get("/api/v1/incidents/nope/summary", headers=reader).status_code == 404
+    # No language model is configured: none is named, and asking for a retelling says so.
+    assert answer["narrator"] is None and "narrative" not in answer
+    told = client.get(f"/api/v1/incidents/{history[2]}/summary", params={"narrate": "true"},
+                      headers=reader).json()
+    assert told["narrative_error"] == "no language model is configured (nlp.llm.url)"
+    assert told["text"] == answer["text"]
+
+
+def test_a_configured_model_that_fails_leaves_the_summary_whole(
+        client: TestClient, services: Services, history: list[str],
+        reader: dict[str, str]) -> None:
+    services.settings.nlp.llm = LanguageModel(url="http://127.0.0.1:9/v1", model="tiny",
+                                              timeout_seconds=2)
+    told = client.get(f"/api/v1/incidents/{history[2]}/summary", params={"narrate": "true"},
+                      headers=reader).json()
+    assert told["narrator"] == "tiny"
+    assert told["narrative_error"].startswith("the model could not be reached")
+    assert told["text"].startswith("A critical incident on api")
 
 
 def test_ask_answers_with_its_reading(client: TestClient, history: list[str],

@@ -153,6 +153,8 @@ def test_overview_and_incident_page_draw_graph_and_chart(tmp_path: Path) -> None
         "web." in summary
     assert f"The most likely cause is {HOSTILE_TEXT} ({HOSTILE_TEXT}/latency_seconds)" in summary
     assert "No similar incident among the 1 indexed." in page
+    # No language model is configured, so no retelling is offered.
+    assert re.search(r'<p id="narrative" class="summary narrative" hidden=""', page)
 
     # A question in the address is asked: its reading is shown beside its answer.
     assert "I read this as: incidents, status open, entity web, any time." in asked

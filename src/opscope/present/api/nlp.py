@@ -23,6 +23,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 
+from opscope.analyze.nlp.narrate import NarrationFailed, narrate
 from opscope.analyze.nlp.query import (
     MAX_QUESTION_CHARS,
     Aggregate,
@@ -33,6 +34,7 @@ from opscope.analyze.nlp.query import (
 from opscope.analyze.nlp.record import IncidentRecord
 from opscope.analyze.nlp.similar import IncidentLibrary, SimilarityConfig
 from opscope.analyze.nlp.summary import CHANGE_LOOKBACK, summarize
+from opscope.config import LanguageModel
 from opscope.errors import NotFound, ValidationFailed
 from opscope.present.api.deps import require, services_of
 from opscope.present.api.errors import error_body
@@ -84,8 +86,16 @@ async def similar(incident_id: str, limit: int = Query(5, ge=1, le=50),
                         "when, its signals, the most likely cause and why, suspect changes "
                         "and its state. Built only from the record: absent fields are "
                         "left out.")
-async def summary(incident_id: str, services: Services = Depends(services_of)) -> JSONAnswer:
-    return JSONAnswer(await run_in_threadpool(incident_summary, services.store, incident_id))
+async def summary(incident_id: str, narrate: bool = Query(
+        False, description="Also have the operator's own language model (nlp.llm) retell "
+        "the summary; its answer comes as 'narrative', labelled with the model, or the "
+        "reason it failed as 'narrative_error'. Without a configured model nothing is sent."),
+        services: Services = Depends(services_of)) -> JSONAnswer:
+    llm = services.settings.nlp.llm
+    found = await run_in_threadpool(incident_summary, services.store, incident_id,
+                                    llm if narrate else None)
+    found["narrator"] = (llm.model or "language model") if llm.enabled else None
+    return JSONAnswer(found)
 
 
 @router.get("/ask", summary="Answer a plain-English question about alerts, incidents, logs, "
@@ -173,7 +183,9 @@ def similar_incidents(store: Store, incident_id: str, limit: int,
     return {"incident_id": incident_id, "indexed": len(library.index), "items": items}
 
 
-def incident_summary(store: Store, incident_id: str) -> dict[str, Any]:
+def incident_summary(store: Store, incident_id: str,
+                     llm: LanguageModel | None = None) -> dict[str, Any]:
+    """The summary; with ``llm``, also the model's retelling (or why there is none)."""
     row = store.get_incident(incident_id)
     if row is None:
         raise NotFound(f"no incident {incident_id}")
@@ -182,7 +194,14 @@ def incident_summary(store: Store, incident_id: str) -> dict[str, Any]:
     end = inc.resolved_at or inc.updated_at
     changes = store.changes_between(inc.entities, inc.opened_at - CHANGE_LOOKBACK,
                                     end + timedelta(seconds=1)) if inc.entities else []
-    return summarize(record, changes).to_json()
+    made = summarize(record, changes)
+    out = made.to_json()
+    if llm is not None:
+        try:
+            out["narrative"] = narrate(llm, made).to_json()
+        except NarrationFailed as exc:
+            out["narrative_error"] = str(exc)
+    return out
 
 
 # --- questions ------------------------------------------------------------------------

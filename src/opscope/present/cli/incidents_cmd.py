@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import typer
 
-from opscope.present.cli.options import CONFIG, URL, open_stopped_store
+from opscope.present.cli.options import CONFIG, URL, open_stopped_store, settings_from
 
 incidents_app = typer.Typer(help="Incidents and their ranked root causes.",
                             no_args_is_help=True)
@@ -36,7 +36,7 @@ class Reader(Protocol):
     def page(self, kind: str, params: dict[str, Any]) -> dict[str, Any]: ...
     def incident(self, incident_id: str) -> dict[str, Any] | None: ...
     def similar(self, incident_id: str, limit: int) -> dict[str, Any] | None: ...
-    def summary(self, incident_id: str) -> dict[str, Any] | None: ...
+    def summary(self, incident_id: str, narrate: bool) -> dict[str, Any] | None: ...
 
 
 class ApiReader:
@@ -73,14 +73,16 @@ class ApiReader:
                                                  {"limit": limit})
         return found
 
-    def summary(self, incident_id: str) -> dict[str, Any] | None:
-        found: dict[str, Any] | None = self._get(f"/api/v1/incidents/{incident_id}/summary")
+    def summary(self, incident_id: str, narrate: bool) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = self._get(
+            f"/api/v1/incidents/{incident_id}/summary", {"narrate": str(narrate).lower()})
         return found
 
 
 class StoreReader:
     def __init__(self, data_dir: Path, config: Path | None) -> None:
         self._store = open_stopped_store(data_dir, config)
+        self._llm = settings_from(config, data_dir=data_dir).nlp.llm
 
     def page(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
         from opscope.store.ports import EventQuery, IncidentQuery, TimeRange
@@ -107,12 +109,12 @@ class StoreReader:
         except NotFound:
             return None
 
-    def summary(self, incident_id: str) -> dict[str, Any] | None:
+    def summary(self, incident_id: str, narrate: bool) -> dict[str, Any] | None:
         from opscope.errors import NotFound
         from opscope.present.api.nlp import incident_summary
 
         try:
-            return incident_summary(self._store, incident_id)
+            return incident_summary(self._store, incident_id, self._llm if narrate else None)
         except NotFound:
             return None
 
@@ -257,16 +259,27 @@ def incident_summary(
     incident_id: str = typer.Argument(..., help="Incident id."),
     url: str = URL, token: str | None = TOKEN, data_dir: Path | None = DATA_DIR,
     config: Path | None = CONFIG, json_out: bool = JSON_OUT,
+    narrate: bool = typer.Option(
+        False, "--narrate", help="Also have the language model set in nlp.llm retell it "
+        "(the server's settings when --url is given)."),
 ) -> None:
     """A plain-English summary of an incident, built only from its record.
 
     With --json, each sentence lists the fields it states."""
-    found = _found(_reader(url, token, data_dir, config).summary(incident_id), incident_id)
+    found = _found(_reader(url, token, data_dir, config).summary(incident_id, narrate),
+                   incident_id)
     if json_out:
         typer.echo(json.dumps(found, indent=2))
         return
     for sentence in found["sentences"]:
         typer.echo(sentence["text"])
+    if narrate:
+        told = found.get("narrative")
+        if told:
+            typer.echo(f"\nRetold by {told['model']} from the sentences above:\n{told['text']}")
+        else:
+            typer.secho(f"\nno retelling: {found.get('narrative_error', 'no model')}",
+                        fg="yellow", err=True)
 
 
 def patterns(

@@ -174,6 +174,24 @@
       get(base + "/similar", { limit: 5 })]);
     renderSummary(summary);
     renderSimilar(similar);
+    retell(base, summary.narrator, key);
+  }
+
+  // The operator's own language model, when one is configured, retells the summary; it
+  // is shown apart from it and named, and never replaces it.
+  async function retell(base, narrator, key) {
+    const box = document.getElementById("narrative");
+    if (!narrator) { box.hidden = true; return; }
+    box.hidden = false;
+    box.replaceChildren(el("span", "Asking " + narrator + " to retell the summary…", "muted"));
+    const answer = await get(base + "/summary", { narrate: "true" });
+    if (key !== page.languageKey) return;  // the incident changed meanwhile
+    const told = answer.narrative;
+    box.replaceChildren(told
+      ? el("span", told.text)
+      : el("span", "No retelling: " + (answer.narrative_error || "no answer"), "muted"));
+    if (told) box.append(el("span", " — retold by " + told.model + " from the sentences above",
+      "muted"));
   }
 
   // --- the root-cause graph -------------------------------------------------------------
