@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from opscope.model.units import quantities, quantity, unit_of
+from opscope.model.units import duration, quantities, quantity, unit_of
 
 
 @pytest.mark.parametrize(("metric", "unit"), [
@@ -51,3 +51,14 @@ def test_close_values_get_enough_digits_to_differ() -> None:
     assert quantities(0.954, 0.94, "cache_hit_ratio") == ("95.4%", "94%")
     assert quantities(1.2001e9, 1.2002e9, "m_bytes") == ("1.1177 GiB", "1.1178 GiB")
     assert quantities(5.0, 5.0, "x") == ("5", "5")
+
+
+@pytest.mark.parametrize(("seconds", "short", "long"), [
+    (45, "45 s", "45 seconds"),
+    (720, "12 min", "12 minutes"),
+    (12_600, "3.5 h", "3.5 hours"),
+    (181_440, "2.1 days", "2.1 days"),
+])
+def test_durations_read_in_the_unit_that_fits(seconds: float, short: str, long: str) -> None:
+    assert duration(seconds) == short
+    assert duration(seconds, words=True) == long

@@ -50,6 +50,32 @@ class _NoStore:
         return None
 
 
+def replay_through_stage(sim: Any, span: timedelta, stage: Any, evidence: Any,
+                         metrics: Any = None) -> None:
+    """Feed ``sim`` batch by batch through the incident stage as the server does: logs go
+    through log analysis first (and samples through the metric detectors, when given),
+    their anomalies reach the stage beside the alerts and serve the ranker as evidence.
+    The stage is closed at the end."""
+    from opscope.analyze.logs import LogAnalyzer
+    from opscope.sim import run_fast
+
+    logs = LogAnalyzer()
+    try:
+        for batch in run_fast(sim, span):
+            evidence.add_samples(batch.metrics)
+            evidence.changes.extend(batch.changes)
+            _, anomalies = logs.process(batch.logs)
+            if metrics is not None:
+                anomalies = [*anomalies, *metrics.process(batch.metrics)]
+            if anomalies:  # stored anomalies are evidence for the ranker, as in the server
+                evidence.anomalies.extend(anomalies)
+                stage.handle_anomalies(anomalies)
+            stage.handle_events(batch.events)
+            stage.handle_metrics(batch.metrics)
+    finally:
+        stage.close()
+
+
 def replay_live(seed: int, index: int, metric_history_hours: float = 0.0) -> LiveOutcome:
     """One fault on a fresh simulated shop, replayed batch by batch through the live
     incident stage (the same code the server runs) with an in-memory store. As in the
@@ -62,7 +88,6 @@ def replay_live(seed: int, index: int, metric_history_hours: float = 0.0) -> Liv
         IncidentStageConfig,
         MemoryIncidentSink,
     )
-    from opscope.analyze.logs import LogAnalyzer
     from opscope.analyze.metrics.stage import MetricAnalysisStage
     from opscope.analyze.rca.live import MemoryEvidence
     from opscope.config import Correlation
@@ -71,14 +96,12 @@ def replay_live(seed: int, index: int, metric_history_hours: float = 0.0) -> Liv
         Simulation,
         SimulationConfig,
         metric_history,
-        run_fast,
     )
 
     rng = np.random.default_rng([seed, index, 1])
     start = BASE + timedelta(days=index)
     sim = Simulation(seed=seed * 7_919 + index, start=start, step_seconds=10.0,
                      config=SimulationConfig())
-    logs = LogAnalyzer()
     kind = sorted(FaultKind)[index % len(FaultKind)]
     targets = sim.faults.candidates(kind)
     entity = targets[int(rng.integers(len(targets)))]
@@ -97,20 +120,7 @@ def replay_live(seed: int, index: int, metric_history_hours: float = 0.0) -> Liv
         for samples in metric_history(seed * 7_919 + index, start, metric_history_hours,
                                       config=SimulationConfig()):
             metrics.process(samples)
-    try:
-        for batch in run_fast(sim, LIVE_WARMUP + LIVE_AFTER):
-            evidence.add_samples(batch.metrics)
-            evidence.changes.extend(batch.changes)
-            _, anomalies = logs.process(batch.logs)
-            if metrics is not None:
-                anomalies = [*anomalies, *metrics.process(batch.metrics)]
-            if anomalies:  # stored anomalies are evidence for the ranker, as in the server
-                evidence.anomalies.extend(anomalies)
-                stage.handle_anomalies(anomalies)
-            stage.handle_events(batch.events)
-            stage.handle_metrics(batch.metrics)
-    finally:
-        stage.close()
+    replay_through_stage(sim, LIVE_WARMUP + LIVE_AFTER, stage, evidence, metrics)
     truth = next(t for t in sim.ground_truth() if t.fault_id == fault.id)
     moved = set(truth.affected_entities) | {truth.root_entity}
     window_end = truth.end + timedelta(seconds=DRAIN_SECONDS)

@@ -25,6 +25,7 @@ import typer
 from opscope.analyze.nlp.record import IncidentRecord, OperatorAction
 from opscope.analyze.nlp.similar import SimilarityConfig, SimilarityIndex
 from opscope.eval.correlation import BASE, DRAIN_SECONDS
+from opscope.eval.live_faults import replay_through_stage
 
 WARMUP = timedelta(minutes=65)
 """Longer than log analysis' warm-up (an hour of event time before new templates alarm)."""
@@ -50,10 +51,9 @@ def simulate_history(seed: int, per_kind: int) -> list[Labelled]:
         IncidentStageConfig,
         MemoryIncidentSink,
     )
-    from opscope.analyze.logs import LogAnalyzer
     from opscope.analyze.rca.live import MemoryEvidence
     from opscope.config import Correlation
-    from opscope.sim import FaultKind, Simulation, SimulationConfig, run_fast
+    from opscope.sim import FaultKind, Simulation, SimulationConfig
 
     rng = np.random.default_rng([seed, 31])
     sim = Simulation(seed=seed, start=BASE, step_seconds=10.0, config=SimulationConfig())
@@ -68,22 +68,11 @@ def simulate_history(seed: int, per_kind: int) -> list[Labelled]:
         kind, entity = plan[int(i)]
         sim.inject(kind, entity, BASE + WARMUP + slot * SPACING, FAULT)
 
-    logs, evidence, sink = LogAnalyzer(), MemoryEvidence(), MemoryIncidentSink()
+    evidence, sink = MemoryEvidence(), MemoryIncidentSink()
     topo = sim.topology()
     stage = IncidentStage(sink, evidence, IncidentStageConfig.from_settings(Correlation()),
                           topo.entities, topo.relations)
-    try:
-        for batch in run_fast(sim, WARMUP + len(plan) * SPACING):
-            evidence.add_samples(batch.metrics)
-            evidence.changes.extend(batch.changes)
-            _, anomalies = logs.process(batch.logs)
-            if anomalies:
-                evidence.anomalies.extend(anomalies)
-                stage.handle_anomalies(anomalies)
-            stage.handle_events(batch.events)
-            stage.handle_metrics(batch.metrics)
-    finally:
-        stage.close()
+    replay_through_stage(sim, WARMUP + len(plan) * SPACING, stage, evidence)
     return _label(_records(sink), sim.ground_truth())
 
 

@@ -90,3 +90,20 @@ def quantities(first: float, second: float, metric: str = "") -> tuple[str, str]
         if a != b or first == second:
             return a, b
     return a, b
+
+
+_LONG_UNITS = {"s": "seconds", "min": "minutes", "h": "hours", "days": "days"}
+
+
+def duration(seconds: float, *, words: bool = False) -> str:
+    """A length of time in the unit that reads best: "45 s", "12 min", "3.5 h", "2.1 days"
+    (with ``words``: "45 seconds", "12 minutes", "3.5 hours", "2.1 days")."""
+    if seconds < 90:
+        value, unit = f"{seconds:.0f}", "s"
+    elif seconds < 5400:
+        value, unit = f"{seconds / 60:.0f}", "min"
+    elif seconds < 172_800:
+        value, unit = f"{seconds / 3600:.1f}", "h"
+    else:
+        value, unit = f"{seconds / 86_400:.1f}", "days"
+    return f"{value} {_LONG_UNITS[unit] if words else unit}"

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from opscope.analyze.nlp.record import IncidentRecord, entity_group, metric_of
 from opscope.errors import NotFound
 from opscope.model.incident import IncidentStatus
+from opscope.model.units import duration
 
 
 class SimilarityConfig(BaseModel):
@@ -194,7 +195,7 @@ class PastOutcome:
         if self.resolved_at is None:
             return f"still {self.status}"
         by = f"by {self.resolved_by}" if self.resolved_by else "on its own (signals quiet)"
-        text = f"resolved {by} after {_duration(self.duration_s or 0.0)}"
+        text = f"resolved {by} after {duration(self.duration_s or 0.0)}"
         if self.acknowledged_by:
             text += f", acknowledged by {self.acknowledged_by}"
         if self.ticket_ids:
@@ -202,14 +203,6 @@ class PastOutcome:
         return text
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172_800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86_400:.1f} days"
 
 
 @dataclass(frozen=True, slots=True)

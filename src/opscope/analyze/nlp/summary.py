@@ -17,6 +17,7 @@ from typing import Any
 from opscope.analyze.nlp.record import IncidentRecord
 from opscope.model.incident import IncidentStatus
 from opscope.model.records import Change
+from opscope.model.units import duration
 
 _RANK_PREFIX = re.compile(r"^\s*rank\s*\d+\s*:\s*", re.IGNORECASE)
 CHANGE_LOOKBACK = timedelta(hours=1)
@@ -60,14 +61,6 @@ def listing(items: Sequence[str], most: int = MAX_LISTED) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def span(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} seconds"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} minutes"
-    if seconds < 172_800:
-        return f"{seconds / 3600:.1f} hours"
-    return f"{seconds / 86_400:.1f} days"
 
 
 def _plural(n: int, word: str) -> str:
@@ -108,7 +101,7 @@ def _state(record: IncidentRecord) -> SummarySentence:
     if inc.resolved_at is not None:
         resolvers = [a.actor for a in record.actions if a.action == "resolve"]
         by = f" by {resolvers[-1]}" if resolvers else ""
-        lasted = span((inc.resolved_at - inc.opened_at).total_seconds())
+        lasted = duration((inc.resolved_at - inc.opened_at).total_seconds(), words=True)
         how = "" if resolvers else ", on its own once every signal was quiet"
         return SummarySentence(
             f"It opened at {opened} and was resolved{by} at {when(inc.resolved_at)}, "
@@ -178,7 +171,7 @@ def _changes(record: IncidentRecord, changes: Sequence[Change]) -> SummarySenten
         what = f"{c.kind} of {c.entity}" + (f" {c.version}" if c.version else "")
         who = f" by {c.author}" if c.author else ""
         gap = (inc.opened_at - c.ts).total_seconds()
-        rel = f"{span(gap)} before it opened" if gap > 0 else "after it opened"
+        rel = f"{duration(gap, words=True)} before it opened" if gap > 0 else "after it opened"
         phrases.append(f"{what}{who} at {when(c.ts)} ({rel})")
     # Changes the ranking itself weighed, when the caller did not pass change records.
     cited = [e.summary.rstrip(".") for h in record.hypotheses for e in h.evidence

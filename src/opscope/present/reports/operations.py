@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+from opscope.model.units import duration
 from opscope.store.ports import (
     EventQuery,
     ExecutionQuery,
@@ -174,13 +175,7 @@ def build_report(store: Store, start: datetime, end: datetime, max_rows: int = 2
 
 
 def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "n/a"
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+    return "n/a" if seconds is None else duration(seconds)
 
 
 def _cell(value: Any) -> str:
