@@ -3,8 +3,11 @@
 Detectors say how surprising a sample is; this step decides whether that is worth an
 alarm. Scores are first mapped into [0, 1) so that one threshold reads the same for every
 detector. An alarm then needs the calibrated score to reach the threshold, and opens an
-*episode*: for ``hold_off`` samples after an alarm, further surprising samples belong to
-the same episode and raise no new alarm, because one incident should page once.
+*episode*: further surprising samples belong to the same episode and raise no new alarm,
+because one incident should page once. An episode ends after ``hold_off`` samples or
+``hold_off_seconds`` of event time, whichever comes first. At NAB's 5-minute cadence both
+are 25 hours. A count alone would mute an hourly series for 12 days, hiding its next
+incident; a time alone would let a series scraped every 15 seconds page only once a day.
 """
 
 from __future__ import annotations
@@ -33,7 +36,15 @@ class AlarmConfig(BaseModel):
     hold_off: int = Field(
         default=300,
         ge=0,
-        description="Samples after an alarm during which the same episode raises no new one.",
+        description="Samples after an alarm during which the same episode raises no new one "
+        "(unless hold_off_seconds end it first).",
+    )
+    hold_off_seconds: float = Field(
+        default=90_000.0,
+        ge=0,
+        description="Seconds of event time after an alarm during which the same episode "
+        "raises no new one (unless hold_off samples end it first): 25 hours, so that a "
+        "day's echo of an incident still belongs to it.",
     )
 
 
@@ -65,28 +76,43 @@ def calibrate(score: FloatArray, half: FloatArray | float) -> FloatArray:
 
 @dataclass
 class AlarmState:
-    """Per-slot alarm state: samples since the last surprising one (inf when none)."""
+    """Per-slot alarm state: samples since the last alarm (inf when none) and its event
+    time (-inf when none)."""
 
     quiet: FloatArray
+    last: FloatArray
 
     @classmethod
     def empty(cls, capacity: int) -> AlarmState:
-        return cls(quiet=np.full(capacity, np.inf))
+        return cls(quiet=np.full(capacity, np.inf), last=np.full(capacity, -np.inf))
 
     def resize(self, capacity: int) -> None:
-        new = np.full(capacity, np.inf)
         keep = min(capacity, self.quiet.shape[0])
-        new[:keep] = self.quiet[:keep]
-        self.quiet = new
+        quiet, last = np.full(capacity, np.inf), np.full(capacity, -np.inf)
+        quiet[:keep], last[:keep] = self.quiet[:keep], self.last[:keep]
+        self.quiet, self.last = quiet, last
+
+    def clear(self, slot: int) -> None:
+        self.quiet[slot], self.last[slot] = np.inf, -np.inf
 
     def step(
-        self, slots: IntArray, calibrated: FloatArray, threshold: FloatArray, hold_off: FloatArray
+        self,
+        slots: IntArray,
+        t: FloatArray,
+        calibrated: FloatArray,
+        threshold: FloatArray,
+        hold_samples: FloatArray,
+        hold_seconds: FloatArray,
     ) -> BoolArray:
-        """One sample per slot (distinct): True where a new alarm is raised."""
+        """One sample per slot (distinct) at event times ``t``: True where a new alarm is
+        raised. The episode of the last alarm holds while both of its limits hold."""
         quiet = self.quiet[slots]
         hot = np.isfinite(calibrated) & (calibrated >= threshold)
-        alarm = hot & (quiet >= hold_off)
+        # An alarm exactly ``hold_seconds`` after the last is still held.
+        held = (quiet < hold_samples) & ((t - self.last[slots]) <= hold_seconds)
+        alarm = hot & ~held
         seen = np.isfinite(calibrated)
         self.quiet[slots] = np.where(alarm, 0.0, np.where(seen, quiet + 1.0, quiet))
+        self.last[slots] = np.where(alarm, t, self.last[slots])
         result: BoolArray = alarm
         return result

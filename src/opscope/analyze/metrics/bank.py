@@ -24,9 +24,10 @@ from opscope.analyze.metrics.detector import BoolArray, Detector, FloatArray, In
 from opscope.analyze.metrics.registry import create
 from opscope.errors import ValidationFailed
 from opscope.model import Anomaly, MetricSample
+from opscope.model.units import quantities
 
 BANK_FORMAT = "opscope.metric-bank-state"
-BANK_VERSION = 1
+BANK_VERSION = 2
 
 
 class BankConfig(BaseModel):
@@ -69,6 +70,7 @@ class SeriesDetectorBank:
         self._half = np.ones(self.detector.capacity)
         self._threshold = np.full(self.detector.capacity, 0.5)
         self._hold = np.zeros(self.detector.capacity)
+        self._hold_s = np.zeros(self.detector.capacity)
         self.evicted = 0
         """Series that lost their slot to a newer one because ``capacity`` was reached."""
 
@@ -86,7 +88,7 @@ class SeriesDetectorBank:
             _old, slot = self._slots.popitem(last=False)
             self.evicted += 1
             self.detector.reset(np.array([slot], dtype=np.intp))
-            self.alarm_state.quiet[slot] = np.inf
+            self.alarm_state.clear(slot)
         elif self._free:
             slot = self._free.pop()
         else:
@@ -96,13 +98,14 @@ class SeriesDetectorBank:
         self._slots[series] = slot
         rule = self.config.alarms.for_metric(metric)
         self._half[slot], self._threshold[slot] = rule.half, rule.threshold
-        self._hold[slot] = rule.hold_off
+        self._hold[slot], self._hold_s[slot] = rule.hold_off, rule.hold_off_seconds
         return slot
 
     def _grow(self, capacity: int) -> None:
         self.detector.resize(capacity)
         self.alarm_state.resize(capacity)
-        for name, fill in (("_half", 1.0), ("_threshold", 0.5), ("_hold", 0.0)):
+        for name, fill in (("_half", 1.0), ("_threshold", 0.5), ("_hold", 0.0),
+                           ("_hold_s", 0.0)):
             old = getattr(self, name)
             new = np.full(capacity, fill)
             new[: old.shape[0]] = old
@@ -156,7 +159,9 @@ class SeriesDetectorBank:
             cal = calibrate(scored.score, self._half[s])
             cal = np.where(np.isfinite(scored.score), cal, np.nan)
             out.score[rows] = cal
-            out.alarm[rows] = self.alarm_state.step(s, cal, self._threshold[s], self._hold[s])
+            out.alarm[rows] = self.alarm_state.step(
+                s, t[rows], cal, self._threshold[s], self._hold[s], self._hold_s[s]
+            )
             out.value[rows] = scored.value
             out.expected[rows] = scored.expected
             out.lower[rows] = scored.lower
@@ -169,30 +174,8 @@ class SeriesDetectorBank:
         t = np.array([s.ts.timestamp() for s in samples], dtype=np.float64)
         x = np.array([s.value for s in samples], dtype=np.float64)
         scores = self.score_arrays(series, t, x, [s.name for s in samples])
-        anomalies: list[Anomaly] = []
-        for i in np.flatnonzero(scores.alarm):
-            sample = samples[int(i)]
-            value, expected = float(scores.value[i]), float(scores.expected[i])
-            direction = "up" if value > expected else "down" if value < expected else ""
-            anomalies.append(
-                Anomaly(
-                    kind="metric",
-                    detector=self.detector.name,
-                    entity=sample.entity,
-                    subject=series[int(i)],
-                    ts=sample.ts,
-                    score=float(scores.score[i]),
-                    value=value,
-                    expected=expected,
-                    lower=_finite(scores.lower[i]),
-                    upper=_finite(scores.upper[i]),
-                    direction=direction,
-                    summary=f"{sample.name} is {direction or 'off'}: {value:.6g} where "
-                    f"about {expected:.6g} was expected",
-                    evidence={"metric": sample.name, "labels": dict(sample.labels)},
-                )
-            )
-        return anomalies
+        return [metric_anomaly(samples[i], series[i], scores, i, self.detector.name)
+                for i in np.flatnonzero(scores.alarm).tolist()]
 
     # -- persistence ----------------------------------------------------------------
 
@@ -211,9 +194,11 @@ class SeriesDetectorBank:
             index=np.frombuffer(json.dumps(index).encode(), dtype=np.uint8),
             detector=np.frombuffer(self.detector.save_npz(), dtype=np.uint8),
             quiet=self.alarm_state.quiet,
+            last=self.alarm_state.last,
             half=self._half,
             threshold=self._threshold,
             hold=self._hold,
+            hold_seconds=self._hold_s,
         )
         return buffer.getvalue()
 
@@ -227,9 +212,11 @@ class SeriesDetectorBank:
             bank.detector.load_npz(npz["detector"].tobytes())
             bank._grow(bank.detector.capacity)
             bank.alarm_state.quiet[...] = npz["quiet"]
+            bank.alarm_state.last[...] = npz["last"]
             bank._half[...] = npz["half"]
             bank._threshold[...] = npz["threshold"]
             bank._hold[...] = npz["hold"]
+            bank._hold_s[...] = npz["hold_seconds"]
         bank._slots = OrderedDict((str(k), int(v)) for k, v in index["slots"].items())
         bank._free = [int(v) for v in index["free"]]
         return bank
@@ -237,3 +224,20 @@ class SeriesDetectorBank:
 
 def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
+
+
+def metric_anomaly(sample: MetricSample, series: str, scores: BankScores, i: int,
+                   detector: str) -> Anomaly:
+    """The anomaly of the alarm raised on row ``i`` of ``scores`` (the row of ``sample``);
+    its summary writes the values in the unit the metric's name declares."""
+    value, expected = float(scores.value[i]), float(scores.expected[i])
+    direction = "up" if value > expected else "down" if value < expected else ""
+    now, usual = quantities(value, expected, sample.name)
+    return Anomaly(
+        kind="metric", detector=detector, entity=sample.entity, subject=series, ts=sample.ts,
+        score=float(scores.score[i]), value=_finite(value), expected=_finite(expected),
+        lower=_finite(scores.lower[i]), upper=_finite(scores.upper[i]), direction=direction,
+        summary=f"{sample.name} is {direction or 'off'}: {now} where about {usual} was "
+        "expected",
+        evidence={"metric": sample.name, "labels": dict(sample.labels)},
+    )

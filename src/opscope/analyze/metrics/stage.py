@@ -34,7 +34,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from opscope.analyze.metrics.bank import BankConfig, BankScores, SeriesDetectorBank
+from opscope.analyze.metrics.bank import (
+    BankConfig,
+    BankScores,
+    SeriesDetectorBank,
+    metric_anomaly,
+)
 from opscope.analyze.metrics.detector import FloatArray
 from opscope.errors import OpscopeError, Overloaded, StorageError, ValidationFailed
 from opscope.model import Anomaly, MetricSample, series_id
@@ -232,29 +237,9 @@ class MetricAnalysisStage:
         x = np.fromiter((s.value for s in samples), dtype=np.float64, count=n)
         # ``score_arrays`` rather than ``update``: the band of every sample is needed too.
         scores = self.bank.score_arrays(series, t, x, [s.name for s in samples])
-        anomalies = [self._anomaly(samples[i], series[i], scores, i)
+        anomalies = [metric_anomaly(samples[i], series[i], scores, i, self.bank.detector.name)
                      for i in np.flatnonzero(scores.alarm).tolist()]
         return anomalies, self._bands(samples, series, t, scores)
-
-    def _anomaly(self, sample: MetricSample, sid: str, scores: BankScores, i: int) -> Anomaly:
-        value, expected = float(scores.value[i]), float(scores.expected[i])
-        direction = "up" if value > expected else "down" if value < expected else ""
-        return Anomaly(
-            kind=ANOMALY_KIND,
-            detector=self.bank.detector.name,
-            entity=sample.entity,
-            subject=sid,
-            ts=sample.ts,
-            score=float(scores.score[i]),
-            value=_finite(value),
-            expected=_finite(expected),
-            lower=_finite(float(scores.lower[i])),
-            upper=_finite(float(scores.upper[i])),
-            direction=direction,
-            summary=f"{sample.name} is {direction or 'off'}: {value:.6g} where about "
-            f"{expected:.6g} was expected",
-            evidence={"metric": sample.name, "labels": dict(sample.labels)},
-        )
 
     def _bands(
         self, samples: Sequence[MetricSample], series: list[str], t: FloatArray,
@@ -334,10 +319,6 @@ class MetricAnalysisStage:
         save_state(self._state_path, self.bank)
         self._dirty = False
         self.counters.saves += 1
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
 
 
 def _nullable(values: FloatArray) -> list[float | None]:
