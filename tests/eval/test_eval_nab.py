@@ -122,6 +122,20 @@ def test_truncate_keeps_only_windows_that_can_still_be_scored() -> None:
     assert nab.truncate(nab.NabFile("g/b.csv", [], values, values), 10, "tail").windows is None
 
 
+def test_thin_keeps_each_window_over_the_same_span() -> None:
+    values = np.arange(100, dtype=float)
+    f = nab.NabFile("g/a.csv", [str(i) for i in range(100)], values, values,
+                    windows=[(10, 19), (40, 49), (80, 89)])
+    thinned = nab.thin(f, 3)
+    # Rows 0, 3, ..., 99: 34 rows; windows map to rows 13..16 and 26..29, and the first
+    # (row 3) now falls inside the 34-row stream's probationary period (5 rows).
+    assert len(thinned.t) == 34 and thinned.values[1] == 3.0
+    assert thinned.windows == [(13, 16), (26, 29)]
+    assert nab.thin(f, 1).windows == [(40, 49), (80, 89)]  # (10, 19) is in probation
+    with pytest.raises(ValueError):
+        nab.thin(f, 0)
+
+
 def test_average_precision_by_hand() -> None:
     truth = np.array([True, False, True, False])
     score = np.array([0.9, 0.8, 0.7, 0.1])

@@ -10,6 +10,8 @@ run as a reference. The detector never reads the labels and has one fixed settin
 Scores are also broken down by group (a file's folder), and ``--cut N`` scores every file
 cut to its first and to its last N rows: a check, on the labelled data in hand, of short
 streams and of anomalies early in a series' life, which held-out data may hold more of.
+``--thin K`` scores every file thinned to every K-th row: the same check for coarser
+cadences.
 """
 
 from __future__ import annotations
@@ -141,6 +143,25 @@ def truncate(nab: NabFile, rows: int, keep: str) -> NabFile:
         key=nab.key, timestamps=nab.timestamps[start:stop], t=nab.t[start:stop],
         values=nab.values[start:stop], windows=windows,
     )
+
+
+def thin(nab: NabFile, step: int) -> NabFile:
+    """Every ``step``-th row as a stream of its own: the same series at a coarser cadence
+    (15 minutes for ``step`` 3 of a 5-minute file), as many monitored series are.
+
+    A window keeps its time span, now in fewer rows; windows that start inside the thinned
+    stream's probationary period are dropped, as in :func:`truncate`.
+    """
+    if step < 1:
+        raise ValueError("step must be at least 1")
+    n = len(nab.t[::step])
+    windows = None
+    if nab.windows is not None:
+        first = probation(n)
+        windows = [(s // step, min(e // step, n - 1)) for s, e in nab.windows
+                   if s // step > first]
+    return NabFile(key=nab.key, timestamps=nab.timestamps[::step], t=nab.t[::step],
+                   values=nab.values[::step], windows=windows)
 
 
 # -- NAB scoring ----------------------------------------------------------------------
@@ -388,6 +409,14 @@ def nab_command(
             "a check of short and young streams on the same labelled data.",
         ),
     ] = None,
+    thin_by: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--thin",
+            help="Also score every file thinned to every K-th row (repeatable): a check of "
+            "coarser cadences (K=3 turns 5-minute files into 15-minute ones).",
+        ),
+    ] = None,
 ) -> None:
     """Run the default metric detector over NAB data and print NAB scores."""
     files, labelled = load_corpus(data)
@@ -408,7 +437,10 @@ def nab_command(
             typer.echo(message)
         return
     reports = [evaluate(files, run) for run in runs]
-    cuts = cut_scores(files, cut or [])
+    variants = [(f"{keep} {n}", [truncate(f, n, keep) for f in files])
+                for n in cut or [] for keep in ("head", "tail")]
+    variants += [(f"every {k} rows", [thin(f, k) for f in files]) for k in thin_by or []]
+    cuts = variant_scores(variants)
     if as_json:
         document = {"files": len(files), "rows": rows, "runs": reports, "cuts": cuts}
         typer.echo(json.dumps(document, indent=2))
@@ -436,7 +468,8 @@ def nab_command(
                     f"    {key:<55} raw {f['raw']:7.3f} tp {f['tp']} fn {f['fn']} fp {f['fp']}"
                 )
     for cut_name, by_run in cuts.items():
-        typer.echo(f"\ncut to {cut_name}")
+        typer.echo(f"\n{'thinned to' if cut_name.startswith('every') else 'cut to'} "
+                   f"{cut_name}")
         for run_name, values in by_run.items():
             scores = " / ".join(
                 "   n/a" if v["score"] is None else f"{v['score']:6.2f}"
@@ -448,29 +481,28 @@ def nab_command(
             )
 
 
-def cut_scores(files: list[NabFile], rows: list[int]) -> dict[str, dict[str, Any]]:
-    """Scores of both runs on files cut to their first and last ``rows`` (see ``truncate``)."""
+def variant_scores(variants: list[tuple[str, list[NabFile]]]) -> dict[str, dict[str, Any]]:
+    """Scores of both runs on each variant of the corpus (cut with ``truncate``, thinned
+    with ``thin``), by the variant's name."""
     result: dict[str, dict[str, Any]] = {}
-    for n in rows:
-        for keep in ("head", "tail"):
-            cut = [truncate(nab, n, keep) for nab in files]
-            by_run: dict[str, Any] = {}
-            for name, config in (
-                ("default ensemble", default_config()),
-                ("baseline: trailing z-score", baseline_config()),
-            ):
-                run = run_bank(cut, name, config)
-                profiles = {p: score_corpus(cut, run.alarms, p) for p in PROFILES}
-                standard = profiles["standard"]
-                by_run[name] = {
-                    # No window left (a cut that kept only the quiet part): no score.
-                    "profiles": {
-                        p: {"score": round(c.score, 2) if c.windows else None}
-                        for p, c in profiles.items()
-                    },
-                    "windows": standard.windows,
-                    "fn": sum(f.fn for f in standard.files.values()),
-                    "fp": sum(f.fp for f in standard.files.values()),
-                }
-            result[f"{keep} {n}"] = by_run
+    for variant, cut in variants:
+        by_run: dict[str, Any] = {}
+        for name, config in (
+            ("default ensemble", default_config()),
+            ("baseline: trailing z-score", baseline_config()),
+        ):
+            run = run_bank(cut, name, config)
+            profiles = {p: score_corpus(cut, run.alarms, p) for p in PROFILES}
+            standard = profiles["standard"]
+            by_run[name] = {
+                # No window left (a cut that kept only the quiet part): no score.
+                "profiles": {
+                    p: {"score": round(c.score, 2) if c.windows else None}
+                    for p, c in profiles.items()
+                },
+                "windows": standard.windows,
+                "fn": sum(f.fn for f in standard.files.values()),
+                "fp": sum(f.fp for f in standard.files.values()),
+            }
+        result[variant] = by_run
     return result
