@@ -1,0 +1,48 @@
+"""The default ensemble on coarse series: what waits for samples and what for time."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from opscope.analyze.metrics.bank import SeriesDetectorBank
+from opscope.analyze.metrics.detector import FloatArray
+from opscope.analyze.metrics.ensemble import EnsembleConfig, Member
+from opscope.analyze.metrics.registry import create
+
+HOUR = 3600.0
+FIVE_MINUTES = 300.0
+
+
+def noise(n: int, seed: int) -> FloatArray:
+    rng = np.random.default_rng(seed)
+    return 50.0 + rng.normal(0.0, 1.0, n)
+
+
+def test_an_hourly_series_reports_a_new_value_on_its_fourth_day() -> None:
+    # 80 hourly samples: far fewer than the 150 a count of samples would wait for, but
+    # more than the day of history range novelty needs before a value can be new.
+    values = noise(120, seed=11)
+    values[80] += 30.0
+    bank = SeriesDetectorBank()
+    out = bank.score_arrays(["s"] * values.shape[0], np.arange(values.shape[0]) * HOUR, values)
+    assert np.flatnonzero(out.alarm).tolist() == [80]
+
+
+def test_a_record_fades_with_event_time_not_with_samples() -> None:
+    # One series fed at two cadences: the change-point detector scores both alike, so
+    # the only difference is how far its record has faded when a second, equal spike
+    # comes 400 samples after the first: 17 days later hourly, 33 hours at 5 minutes.
+    member = Member(detector="changepoint", reference=1.0)
+    config = {"members": [member.model_dump()], "settle": 50, "settle_member": 50}
+    values = noise(700, seed=12)
+    values[[250, 650]] += 25.0
+    detector = create("ensemble", config, capacity=2)
+    scores = np.zeros((values.shape[0], 2))
+    for i, value in enumerate(values):
+        t = np.array([i * HOUR, i * FIVE_MINUTES])
+        scores[i] = detector.step(np.array([0, 1]), t, np.array([value, value])).score
+    hourly, fine = scores[650]
+    memory = EnsembleConfig().memory
+    faded = np.exp(-400 * (HOUR - FIVE_MINUTES) / memory)
+    assert fine > 0.0
+    assert hourly / fine > 0.9 / faded > 2.0
