@@ -86,6 +86,8 @@ def test_ask_from_a_data_dir(data_dir: Path) -> None:
     listed = runner.invoke(app, ["ask", "open incidents", "--json", "--data-dir",
                                  str(data_dir)])
     assert [i["id"] for i in json.loads(listed.output)["answer"]["items"]] == ["inc-c"]
+    none = runner.invoke(app, ["ask", "deploys", "--data-dir", str(data_dir)])
+    assert none.exit_code == 0 and none.output.splitlines()[-1] == "nothing matches"
     unknown = runner.invoke(app, ["ask", "incidents on frobnicator", "--data-dir",
                                   str(data_dir)])
     assert unknown.exit_code == 2 and "Not understood: 'frobnicator'" in unknown.output

@@ -88,9 +88,13 @@ def ask(
         elif answer and answer["kind"] == "top_entities":
             for row in answer["entities"]:
                 typer.echo(f"{row['count']:>8}  {row['entity']}")
+            if not answer["entities"]:
+                typer.echo("nothing matches")
         elif answer:
             for row in answer["items"]:
                 typer.echo(_cell(row))
+            if not answer["items"]:
+                typer.echo("nothing matches")
             if answer["more"]:
                 typer.echo(f"(more than {limit}: narrow the question or raise --limit)")
     if not found["understood"]:
