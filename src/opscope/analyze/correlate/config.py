@@ -97,6 +97,20 @@ class CorrelationConfig(BaseModel):
     partition_by: list[str] = Field(
         default_factory=list,
         description="Labels whose different values never share an incident (e.g. cluster).")
+    regroup_seconds: float = Field(
+        default=60.0, ge=0,
+        description="The members of one kind on one entity that joined an incident less "
+                    "than this long before may move to another incident that a later "
+                    "signal makes their better explanation: alerts that cross their "
+                    "thresholds in the same rule evaluation (Prometheus evaluates once a "
+                    "minute by default) arrive in no fixed order, so a cause may alert just "
+                    "after its symptoms joined another incident. A member placed earlier "
+                    "stays: a signal that comes later is no proof that it caused what was "
+                    "already there. Members an operator merged or split never move. "
+                    "0: never.")
+    max_regroup_moves: int = Field(
+        default=64, ge=0,
+        description="Most member groups moved after one signal (bounds the work per signal).")
     weights: LinkWeights = Field(default_factory=LinkWeights)
     join_threshold: float = Field(
         default=0.2, ge=0, le=1, description="Least link score for a signal to join.")

@@ -4,6 +4,9 @@ A new signal joins the best-linked active incident (see ``linker``) whose last c
 within the correlation window, or starts a pending one. A pending incident opens once it
 holds ``min_signals`` signals or one of ``min_severity``. Resolved incidents never take new
 signals: the newcomer starts a new incident that is linked to the old one as a recurrence.
+A signal of a new kind can move members that joined other incidents a moment before and
+that it explains better (see ``regroup``); each move is recorded in both incidents'
+timelines.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from opscope.analyze.correlate.config import CorrelationConfig
 from opscope.analyze.correlate.incident_state import IncidentState, MemberState
 from opscope.analyze.correlate.learned import CoOccurrenceModel
 from opscope.analyze.correlate.linker import EvidenceLinker, Link, Linker
+from opscope.analyze.correlate.regroup import Move, Regrouper
 from opscope.analyze.correlate.topology import TopologyIndex
 from opscope.errors import NotFound, ValidationFailed
 from opscope.model.incident import (
@@ -50,6 +54,7 @@ class IncidentCorrelator:
             self.config.learned_min_count, max_known=self.config.learned_max_types,
             min_alone_count=self.config.solitude_min_count)
         self.linker: Linker = linker or EvidenceLinker(self.config, self.topology, self.learned)
+        self.regrouper = Regrouper(self.config, self.topology, self.linker, self._derive)
         self.changes = ChangeLog()
         self.feedback: list[Feedback] = []
         self._incidents: dict[str, IncidentState] = {}
@@ -163,20 +168,88 @@ class IncidentCorrelator:
             scored.sort(key=lambda item: (-item[0], -item[1].timestamp(), item[2]))
             _, _, best_id, best_link = scored[0]
             inc = self._active[best_id]
+            new_kind = signal.type_key not in inc.types
             self._add(inc, MemberState(signal, at, best_link.score, best_link.reason, mutes), at)
-            causes = [item[2] for item in scored[1:] if item[3].cause]
+            causes = [self._active[item[2]] for item in scored[1:] if item[3].cause]
+            causes = [c for c in causes if not c.pinned]  # operators' groupings stand
             if best_link.cause and causes and not mutes:
                 # One signal below the roots of several young incidents: a common cause
                 # explains them all, so they are one incident.
-                self._merge_into(inc, [self._active[c] for c in causes], at,
+                self._merge_into(inc, causes, at,
                                  f"common cause {signal.name} on {signal.entity}")
+            if new_kind and not mutes:
+                self._regroup(inc, signal.entity, at)
             return inc.id
         if mutes:
             return None  # suppressed signals never start an incident
         self._evict_for_one(at)
         inc = self._new_incident(signal, part)
         self._add(inc, MemberState(signal, at, 1.0, "first signal", mutes), at)
+        self._regroup(inc, signal.entity, at)
         return inc.id
+
+    def _regroup(self, inc: IncidentState, entity: str, at: datetime) -> None:
+        """A signal of a new kind on ``entity`` joined ``inc``: move the member groups
+        placed a moment before (``regroup_seconds``) that ``inc`` now explains better. A
+        moved group is new evidence in its turn (the dependents of its entity are weighed
+        again, once per entity), up to ``max_regroup_moves`` moves."""
+        left = self.config.max_regroup_moves
+        if self.config.regroup_seconds <= 0 or left <= 0:
+            return
+        todo, seen = deque([entity]), {entity}
+        while todo and left > 0 and inc.active:
+            for move in self.regrouper.moves(inc, todo.popleft(), self._recent(at), at):
+                src = move.source
+                if not src.active or any(s not in src.members for s in move.signal_ids):
+                    continue  # an earlier move took its incident or members
+                self._move(move, inc, at)
+                left -= 1
+                if move.entity not in seen:
+                    seen.add(move.entity)
+                    todo.append(move.entity)
+                if left <= 0 or not inc.active:
+                    break
+
+    def _move(self, move: Move, target: IncidentState, at: datetime) -> None:
+        """Move a group of members from its incident to ``target`` (an open incident)."""
+        src = move.source
+        why = (f"{move.name} on {move.entity} is better explained here ({move.link.reason}) "
+               f"than in {src.id} "
+               f"({move.stay.reason if move.stay is not None else 'no other link'})")
+        if len(move.signal_ids) == len(src.members):  # all of it: a merge
+            self._merge_into(target, [src], at, "automatic: " + why)
+            return
+        streamed = src.status is not IncidentStatus.PENDING
+        for signal_id in move.signal_ids:
+            member = src.members.pop(signal_id)
+            src.count_out(member)
+            member.moves += 1
+            member.score, member.reason = move.link.score, f"moved from {src.id}: " \
+                f"{move.link.reason}"
+            if signal_id in target.members:  # an earlier state of the same occurrence
+                target.count_out(target.members[signal_id])
+            target.members[signal_id] = member
+            target.count_in(member, self.config.max_profile_types)
+            target.opened_at = min(target.opened_at, member.signal.since)
+            self._by_signal[signal_id] = target.id
+            if streamed:
+                self.changes.note(src, ChangeKind.UPDATED, at, removed=signal_id)
+            self.changes.note(target, ChangeKind.UPDATED, at, member=signal_id)
+        target.touch(at)
+        self._index(target)
+        self._derive(src)
+        self._derive(target)
+        data = {"automatic": True, "signal_ids": list(move.signal_ids)}
+        n = len(move.signal_ids)
+        if streamed:
+            self.changes.note(src, ChangeKind.UPDATED, at, timeline=TimelineEntry(
+                incident_id=src.id, ts=at, kind=TimelineKind.SPLIT,
+                summary=f"{n} signal{'s' if n > 1 else ''} moved automatically to "
+                        f"{target.id}: {why}"[:2048], data={**data, "moved_to": target.id}))
+        self.changes.note(target, ChangeKind.UPDATED, at, timeline=TimelineEntry(
+            incident_id=target.id, ts=at, kind=TimelineKind.SIGNAL_ADDED,
+            summary=f"{n} signal{'s' if n > 1 else ''} moved automatically from "
+                    f"{src.id}: {why}"[:2048], data={**data, "moved_from": src.id}))
 
     def _new_incident(self, signal: Signal, part: tuple[str, ...]) -> IncidentState:
         digest = hashlib.blake2b(digest_size=6)
@@ -391,6 +464,7 @@ class IncidentCorrelator:
             raise ValidationFailed("merge needs at least one other incident")
         groups = [sorted(target.types), *[sorted(src.types) for src in sources]]
         self._merge_into(target, sources, at, "by " + actor if actor else "by an operator")
+        target.pinned = True
         self.learned.learn([t for g in groups for t in g], weight=self.config.feedback_weight)
         self.feedback.append(Feedback(kind=FeedbackKind.MERGE, ts=at, actor=actor,
                                       incident_ids=[target.id, *[s.id for s in sources]],
@@ -450,6 +524,7 @@ class IncidentCorrelator:
         first = min((old.members[s] for s in moving), key=lambda m: m.signal.since)
         new = self._new_incident(first.signal, old.partition)
         new.status = IncidentStatus.OPEN
+        old.pinned = new.pinned = True
         for signal_id in moving:
             member = old.members.pop(signal_id)
             old.count_out(member)

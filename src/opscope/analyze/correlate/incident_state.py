@@ -41,6 +41,8 @@ class MemberState:
     score: float
     reason: str
     muted_by: list[Mute] = field(default_factory=list)
+    moves: int = 0
+    """How often it moved automatically to an incident that explains it better."""
 
     @property
     def counted(self) -> bool:
@@ -55,14 +57,16 @@ class MemberState:
         return {"signal": self.signal.model_dump(mode="json"),
                 "joined_at": self.joined_at.isoformat(), "score": self.score,
                 "reason": self.reason, "muted_by": [m.model_dump(mode="json")
-                                                    for m in self.muted_by]}
+                                                    for m in self.muted_by],
+                "moves": self.moves}
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> MemberState:
         return cls(signal=Signal.model_validate(doc["signal"]),
                    joined_at=datetime.fromisoformat(doc["joined_at"]), score=doc["score"],
                    reason=doc["reason"],
-                   muted_by=[Mute.model_validate(m) for m in doc["muted_by"]])
+                   muted_by=[Mute.model_validate(m) for m in doc["muted_by"]],
+                   moves=int(doc.get("moves", 0)))
 
 
 @dataclass
@@ -95,6 +99,8 @@ class IncidentState:
     acknowledged_by: str | None = None
     ticket_ids: list[str] = field(default_factory=list)
     opened_seen: bool = False
+    pinned: bool = False
+    """An operator merged or split it: its members never move automatically."""
 
     # -- derived -----------------------------------------------------------------------
 
@@ -201,7 +207,7 @@ class IncidentState:
             "last_activity": self.last_activity.isoformat() if self.last_activity else None,
             "recurrence_of": self.recurrence_of, "merged_into": self.merged_into,
             "acknowledged_by": self.acknowledged_by, "ticket_ids": self.ticket_ids,
-            "opened_seen": self.opened_seen,
+            "opened_seen": self.opened_seen, "pinned": self.pinned,
         }
 
     @classmethod
@@ -215,7 +221,8 @@ class IncidentState:
                   group=dict(doc["group"]), partition=tuple(doc["partition"]),
                   last_activity=ts(doc["last_activity"]), recurrence_of=doc["recurrence_of"],
                   merged_into=doc["merged_into"], acknowledged_by=doc["acknowledged_by"],
-                  ticket_ids=list(doc["ticket_ids"]), opened_seen=doc["opened_seen"])
+                  ticket_ids=list(doc["ticket_ids"]), opened_seen=doc["opened_seen"],
+                  pinned=bool(doc.get("pinned", False)))
         for item in doc["members"]:
             member = MemberState.from_json(item)
             inc.members[member.signal.id] = member

@@ -14,7 +14,7 @@ from opscope.analyze.correlate.config import CorrelationConfig
 from opscope.analyze.correlate.incident_state import IncidentState, tokens
 from opscope.analyze.correlate.learned import CoOccurrenceModel
 from opscope.analyze.correlate.topology import TopologyIndex
-from opscope.model.incident import Signal
+from opscope.model.incident import IncidentStatus, Signal
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,16 +74,23 @@ class EvidenceLinker:
         deps = self.topology.dependencies(entity)
         hits = deps.keys() & inc.entities.keys() if len(deps) < len(inc.entities) else \
             [e for e in inc.entities if e in deps]
+        # A resident shares every resource of its host: the trouble of an open incident's
+        # host counts as the resident's own trouble (of another kind, unless the names
+        # agree), not as a dependency's one hop away. A pending group (one signal below
+        # the gate, often a lone host warning) is not yet evidence enough for that.
+        hosts = self.topology.hosts(entity) if inc.status is IncidentStatus.OPEN else set()
         for other in hits:
             named = signal.name in inc.names.get(other, ())
             # A critical trouble (an entity down) shows in its dependents in every way.
             same = named or other in inc.critical
-            p = (1.0 - deps[other] / span) * (1.0 if same else other_name) \
+            hops = 0 if other in hosts else deps[other]
+            p = (1.0 - hops / span) * (1.0 if same else other_name) \
                 * self._standing(inc, other)
             if p > best:
                 what = "same symptom" if named else \
                     f"{other} has critical trouble" if same else "other symptom"
                 where = "same entity" if other == entity else \
+                    f"{entity} runs on {other}" if other in hosts else \
                     f"{entity} depends on {other} ({deps[other]} hops)"
                 best, why = p, f"{where}, {what}"
         # Cause: a dependency of the incident's deepest entities, early in the incident.

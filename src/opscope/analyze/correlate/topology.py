@@ -25,10 +25,13 @@ class TopologyIndex:
         self._deps: dict[str, set[str]] = {}
         self._dependents: dict[str, set[str]] = {}
         self._service_deps: dict[str, set[str]] = {}
+        self._hosts: dict[str, set[str]] = {}
         for rel in relations:
             self._deps.setdefault(rel.source, set()).add(rel.target)
             self._dependents.setdefault(rel.target, set()).add(rel.source)
-            if rel.kind is not RelationKind.RUNS_ON:
+            if rel.kind is RelationKind.RUNS_ON:
+                self._hosts.setdefault(rel.source, set()).add(rel.target)
+            else:
                 self._service_deps.setdefault(rel.source, set()).add(rel.target)
         kinds = set(impact_kinds)
         self.user_facing = {
@@ -96,6 +99,10 @@ class TopologyIndex:
     def direct_service_deps(self, entity: str) -> set[str]:
         """Direct call/depends-on targets (not hosts): shared ones make siblings."""
         return self._service_deps.get(entity, set())
+
+    def hosts(self, entity: str) -> set[str]:
+        """What ``entity`` runs on directly (its host, node, VM)."""
+        return self._hosts.get(entity, set())
 
     def roots(self, entities: Iterable[str]) -> list[str]:
         """Entities in the set that depend on no other entity of the set (within reach)."""
