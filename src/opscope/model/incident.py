@@ -194,6 +194,7 @@ class TimelineKind(StrEnum):
     SPLIT = "split"
     ACKNOWLEDGED = "acknowledged"
     TICKET_LINKED = "ticket_linked"
+    CAUSE_CHANGED = "cause_changed"
 
 
 class TimelineEntry(Record):

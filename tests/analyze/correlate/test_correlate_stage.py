@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from opscope.analyze.correlate import stage as stage_module
 from opscope.analyze.correlate.stage import (
     DOWN_MUTES_REST,
     IncidentStage,
@@ -18,7 +19,16 @@ from opscope.analyze.rca.live import MemoryEvidence
 from opscope.config import Correlation
 from opscope.errors import NotFound, ValidationFailed
 from opscope.model import Entity, Event, MetricSample, Relation
-from opscope.model.incident import Incident, IncidentStatus, Matcher, Silence, TimelineKind
+from opscope.model.hypothesis import Hypothesis
+from opscope.model.incident import (
+    ChangeKind,
+    Incident,
+    IncidentChange,
+    IncidentStatus,
+    Matcher,
+    Silence,
+    TimelineKind,
+)
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 ENTITIES = [Entity(id="web"), Entity(id="api"), Entity(id="db", kind="database"),
@@ -92,6 +102,35 @@ def test_alerts_become_one_incident_ranked_with_the_cause_first(
     incident = sink.correlation.incidents[inc_id]
     assert incident.status is IncidentStatus.OPEN
     assert set(incident.entities) == {"web", "api", "db"}
+
+
+def test_a_ranking_that_puts_another_cause_first_is_published(
+        evidence: MemoryEvidence, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The ranker's answers in turn: web, web, then db (the cause found once it alerted).
+    answers = iter(["web", "web", "db", "db"])
+
+    def ranked(*args: object, **kwargs: object) -> list[Hypothesis]:
+        return [Hypothesis(entity=next(answers), signal="latency_seconds", score=1.0, rank=1)]
+
+    monkeypatch.setattr(stage_module, "rank_incident", ranked)
+    published: list[IncidentChange] = []
+    config = IncidentStageConfig(rca_young_seconds=60, rca_young_interval_seconds=20)
+    st = IncidentStage(MemoryIncidentSink(), evidence, config, ENTITIES, RELATIONS,
+                       publish=published.extend)
+    try:
+        st.handle_events([fire("HighLatency", "web", FAULT_MIN + 1),
+                          fire("HighLatency", "api", FAULT_MIN + 1)])
+        for step in range(1, 5):  # re-ranked 20, 40 and 60 s after opening
+            st.handle_metrics(samples(FAULT_MIN + 1 + step / 6, np.random.default_rng(step)))
+    finally:
+        st.close()
+    noted = [t for c in published for t in c.timeline
+             if t.kind is TimelineKind.CAUSE_CHANGED]
+    # Once, when db replaced web; not at the first ranking, nor when db stayed first.
+    assert [(t.summary, t.data["previous"]) for t in noted] == [
+        ("most likely cause is now db (latency_seconds), was web", "web")]
+    [change] = [c for c in published if noted[0] in c.timeline]
+    assert change.kind is ChangeKind.UPDATED
 
 
 def test_a_growing_storm_is_ranked_once_per_debounce_period(evidence: MemoryEvidence) -> None:

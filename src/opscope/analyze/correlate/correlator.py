@@ -560,6 +560,14 @@ class IncidentCorrelator:
             summary=f"acknowledged by {inc.acknowledged_by}"))
         return inc.snapshot()
 
+    def note_cause(self, incident_id: str, at: datetime, summary: str,
+                   data: dict[str, Any]) -> None:
+        """Record that root-cause ranking now puts another entity first."""
+        inc = self._get(incident_id)
+        self.changes.note(inc, ChangeKind.UPDATED, at, timeline=TimelineEntry(
+            incident_id=inc.id, ts=at, kind=TimelineKind.CAUSE_CHANGED, summary=summary,
+            data=data))
+
     def link_ticket(self, incident_id: str, ticket_id: str, at: datetime) -> Incident:
         inc = self._get(incident_id)
         if ticket_id not in inc.ticket_ids:

@@ -234,6 +234,12 @@ class CorrelationEngine:
         self._publish()
         return incident
 
+    def note_cause(self, incident_id: str, at: datetime, summary: str,
+                   data: dict[str, Any]) -> None:
+        """Put on record (and publish) that the ranking now puts another cause first."""
+        self.correlator.note_cause(incident_id, at, summary, data)
+        self._publish()
+
     # -- views -------------------------------------------------------------------------
 
     def bounded_state(self) -> dict[str, tuple[int, int]]:

@@ -176,6 +176,8 @@ class _Schedule:
     due: dict[str, datetime] = field(default_factory=dict)
     ranked: dict[str, datetime] = field(default_factory=dict)
     young_until: dict[str, datetime] = field(default_factory=dict)
+    first: dict[str, str] = field(default_factory=dict)
+    """The entity the latest ranking put first, per open incident."""
 
 
 _STOP = object()
@@ -395,6 +397,7 @@ class IncidentStage:
                 sched.due.pop(inc_id, None)
                 sched.young_until.pop(inc_id, None)
                 sched.ranked.pop(inc_id, None)
+                sched.first.pop(inc_id, None)
             elif _grows(change) and inc_id not in sched.due:
                 last = sched.ranked.get(inc_id)
                 sched.due[inc_id] = now if last is None else max(now, last + debounce)
@@ -405,6 +408,9 @@ class IncidentStage:
                            key=lambda kv: (kv[0] in sched.ranked, kv[1], kv[0]))
             for inc_id, _ in ready[: self.config.rca_max_rankings_per_step]:
                 self._rank(inc_id, now)
+            # A ranking that put another cause first is news of its own (see ``_rank``).
+            noted, self._changed = self._changed, []
+            changes += noted
         if changes and self.publish is not None:
             self.publish(changes)  # after ranking, so subscribers read the fresh root cause
 
@@ -420,6 +426,7 @@ class IncidentStage:
                                    list(self._relations.values()), now, self.config.rca)
         self.sink.write_hypotheses(incident_id, now, hypotheses)
         self.counters.rankings += 1
+        self._note_first(incident_id, hypotheses, now)
         sched.ranked[incident_id] = now
         young_until = sched.young_until.get(incident_id)
         if young_until is not None:
@@ -430,6 +437,25 @@ class IncidentStage:
                 del sched.young_until[incident_id]
         if self.on_ranked is not None:
             self.on_ranked(incident, hypotheses, now)
+
+    def _note_first(self, incident_id: str, hypotheses: Sequence[Hypothesis],
+                    now: datetime) -> None:
+        """When a new ranking puts another entity first, say so on the incident's timeline
+        and stream: the people and rules that acted on the first cause must hear of it."""
+        if not hypotheses:
+            return
+        top = hypotheses[0]
+        before = self._schedule.first.get(incident_id)
+        self._schedule.first[incident_id] = top.entity
+        if before is None or before == top.entity:
+            return
+        self.engine.note_cause(
+            incident_id, now, f"most likely cause is now {_cause_text(top)}, was {before}",
+            {"entity": top.entity, "signal": top.signal, "previous": before})
+
+
+def _cause_text(h: Hypothesis) -> str:
+    return f"{h.entity} ({h.signal})" if h.signal else h.entity
 
 
 def _grows(change: IncidentChange) -> bool:
