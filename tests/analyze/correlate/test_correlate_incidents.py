@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import orjson
 import pytest
+from correlate_kit import T0, fire, m
 
 from opscope.analyze.correlate import (
     CoOccurrenceModel,
@@ -22,21 +23,12 @@ from opscope.errors import NotFound, ValidationFailed
 from opscope.model import Anomaly, Entity, Event, Relation
 from opscope.model.incident import ChangeKind, IncidentChange, IncidentStatus, Signal
 
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 ENTITIES = [Entity(id="web", labels={"user_facing": "true"}), Entity(id="api"),
             Entity(id="db", kind="database"), Entity(id="billing"), Entity(id="ledger")]
 RELATIONS = [Relation(source="web", target="api"), Relation(source="api", target="db"),
              Relation(source="billing", target="ledger")]
 
 
-def m(minutes: float) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
-def fire(name: str, entity: str, minute: float, severity: str = "warning",
-         **labels: str) -> Event:
-    return Event(source="am", name=name, entity=entity, severity=severity, labels=labels,
-                 starts_at=m(minute))
 
 
 def resolve(ev: Event, minute: float) -> Event:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from correlate_kit import fire, m
 
 from opscope.analyze.correlate import CoOccurrenceModel, CorrelationEngine, EngineConfig
 from opscope.model import Entity, Event, Relation
 
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 # web calls pay and reco; reco uses cache; web and api run on host-a.
 ENTITIES = [Entity(id="web", labels={"user_facing": "true"}), Entity(id="pay"),
             Entity(id="reco"), Entity(id="cache", kind="cache"), Entity(id="api"),
@@ -18,12 +17,6 @@ RELATIONS = [Relation(source="web", target="pay"), Relation(source="web", target
              Relation(source="api", target="host-a", kind="runs_on")]
 
 
-def m(minutes: float) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
-def fire(name: str, entity: str, minute: float, severity: str = "warning") -> Event:
-    return Event(source="am", name=name, entity=entity, severity=severity, starts_at=m(minute))
 
 
 def resolve(ev: Event, minute: float) -> Event:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
+from correlate_kit import T0, fire, m
 
 from opscope.analyze.correlate import (
     CoOccurrenceModel,
@@ -18,7 +17,6 @@ from opscope.analyze.correlate.incident_state import IncidentState, MemberState
 from opscope.model import Entity, Event, Relation
 from opscope.model.incident import IncidentStatus, Signal, TimelineKind
 
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 # web calls user and checkout; checkout calls ship; api calls db; web and api run on host-a.
 ENTITIES = [Entity(id="web", labels={"user_facing": "true"}), Entity(id="user"),
             Entity(id="checkout"), Entity(id="ship"), Entity(id="api"),
@@ -29,12 +27,6 @@ RELATIONS = [Relation(source="web", target="user"), Relation(source="web", targe
              Relation(source="api", target="host-a", kind="runs_on")]
 
 
-def m(minutes: float) -> datetime:
-    return T0 + timedelta(minutes=minutes)
-
-
-def fire(name: str, entity: str, minute: float, severity: str = "warning") -> Event:
-    return Event(source="am", name=name, entity=entity, severity=severity, starts_at=m(minute))
 
 
 # Errors on user reach web; web's latency joins them (same entity) before the slow ship
