@@ -205,15 +205,20 @@ def show_incident(
                    f"{hyp['reason']}")
         for ev in hyp.get("evidence", [])[:4]:
             typer.echo(f"       - {ev['kind']}: {ev['summary']}")
-    typer.echo(f"\nmembers ({len(inc.get('members', []))}):")
-    for m in inc.get("members", []):
+    members, total = inc.get("members", []), inc.get("member_total")
+    shown = f"the first {len(members)} of {total}" if total and total > len(members) \
+        else str(len(members))
+    typer.echo(f"\nmembers ({shown}):")
+    for m in members:
         sig = m["signal"]
         muted = f"  [muted: {', '.join(x['kind'] for x in m['muted_by'])}]" \
             if m["muted_by"] else ""
         typer.echo(f"  {_when(sig['starts_at'])}  {sig['name']} on {sig['entity']}"
                    f"  ({m['reason']}){muted}")
-    typer.echo("\ntimeline:")
-    for entry in inc.get("timeline", []):
+    entries, total = inc.get("timeline", []), inc.get("timeline_total")
+    typer.echo("\ntimeline" + (f" (the first {len(entries)} of {total})"
+                               if total and total > len(entries) else "") + ":")
+    for entry in entries:
         typer.echo(f"  {_when(entry['ts'])}  {entry['kind']:16} {entry['summary']}")
 
 
