@@ -74,6 +74,16 @@ def _object(doc: Any, key: str, result: BatchResult[Change]) -> dict[str, Any] |
     return value
 
 
+def _happened(states: dict[str, str], value: str, field: str, noun: str,
+              result: BatchResult[Change]) -> str | None:
+    """What a deployment state means for what runs ("started", "succeeded", "failed"), or
+    None for a state that changes nothing (a missing one is a problem of the delivery)."""
+    happened = states.get(value)
+    if happened is None and not value:
+        result.add_problem(0, field, f"a {noun} is required")
+    return happened
+
+
 def parse_github(event: str, doc: Any, received_at: datetime,
                  source: str = "github") -> tuple[BatchResult[Change], str]:
     """The change a GitHub webhook delivery records, and one line saying what was done.
@@ -93,10 +103,8 @@ def parse_github(event: str, doc: Any, received_at: datetime,
     if status is None or deployment is None or repository is None:
         return result, "not a deployment_status delivery"
     state = _text(status.get("state"), 32)
-    happened = GITHUB_STATES.get(state)
+    happened = _happened(GITHUB_STATES, state, "deployment_status.state", "state", result)
     if happened is None:
-        if not state:
-            result.add_problem(0, "deployment_status.state", "a state is required")
         return result, f"state '{state}' changes nothing that runs; not recorded"
     repo = _text(repository.get("full_name")) or _text(repository.get("name"))
     environment = _text(status.get("environment") or deployment.get("environment"), 128)
@@ -144,10 +152,8 @@ def parse_gitlab(event: str, doc: Any, received_at: datetime,
     if project is None:
         return result, "not a deployment event"
     status = _text(doc.get("status"), 32)
-    happened = GITLAB_STATES.get(status)
+    happened = _happened(GITLAB_STATES, status, "status", "status", result)
     if happened is None:
-        if not status:
-            result.add_problem(0, "status", "a status is required")
         return result, f"status '{status}' changes nothing that runs; not recorded"
     path = _text(project.get("path_with_namespace")) or _text(project.get("name"))
     environment = _text(doc.get("environment"), 128)
