@@ -91,3 +91,16 @@ def test_ask_from_a_data_dir(data_dir: Path) -> None:
     unknown = runner.invoke(app, ["ask", "incidents on frobnicator", "--data-dir",
                                   str(data_dir)])
     assert unknown.exit_code == 2 and "Not understood: 'frobnicator'" in unknown.output
+
+
+def test_show_says_when_a_storm_is_cut(data_dir: Path, tmp_path: Path) -> None:
+    big = tmp_path / "big"
+    store = DuckDBStore(load_settings(environ={}, data_dir=big).database_path)
+    store.write_changes([_change(0, "inc-big", 0, [("HighLatency", f"api-{i}")
+                                                    for i in range(1003)], False)])
+    store.close()
+    shown = runner.invoke(app, ["incidents", "show", "inc-big", "--data-dir", str(big)])
+    assert shown.exit_code == 0, shown.output
+    assert "members (the first 1000 of 1003):" in shown.output
+    small = runner.invoke(app, ["incidents", "show", "inc-a", "--data-dir", str(data_dir)])
+    assert "members (2):" in small.output
