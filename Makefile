@@ -55,11 +55,12 @@ eval: setup
 	$(BIN)/python -m pip install -q -e '.[test,bench]'
 	$(BIN)/opscope eval logs --data $(DATA)/loghub_2k --baseline drain3
 	$(BIN)/opscope eval log-sessions --data $(DATA)/hdfs_sessions
-	$(BIN)/opscope eval nab --data $(DATA)/nab
+	$(BIN)/opscope eval nab --data $(DATA)/nab --thin 3 --thin 6
 	$(BIN)/opscope eval rca --data $(DATA)/rca
 	$(BIN)/opscope eval correlation --rank
 	$(BIN)/opscope eval correlation --replicas 3 --extended-rules
 	$(BIN)/opscope eval correlation --live-faults 10 --live-metric-history 24
+	$(BIN)/opscope eval similar
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
