@@ -15,6 +15,7 @@ from opscope.present.api import (
     ingest,
     nlp,
     overview,
+    patterns,
     reactions,
     read,
     reports,
@@ -68,6 +69,7 @@ def create_api(services: Services) -> FastAPI:
     api.include_router(read.router)
     api.include_router(templates.router)
     api.include_router(incidents.router)
+    api.include_router(patterns.router)
     api.include_router(nlp.router)
     api.include_router(reactions.router)
     api.include_router(admin.router)

@@ -27,8 +27,6 @@ TOKEN = typer.Option(None, "--token", envvar="OPSCOPE_TOKEN",
                      help="API token with the read scope (or OPSCOPE_TOKEN).")
 DATA_DIR = typer.Option(None, "--data-dir",
                         help="Read this data directory instead of a server (server stopped).")
-_EVENT_FIELDS = ("source", "fingerprint", "name", "status", "severity", "entity", "summary",
-                 "labels", "annotations", "starts_at", "ends_at")
 _PAGE = 500
 
 
@@ -37,6 +35,7 @@ class Reader(Protocol):
     def incident(self, incident_id: str) -> dict[str, Any] | None: ...
     def similar(self, incident_id: str, limit: int) -> dict[str, Any] | None: ...
     def summary(self, incident_id: str, narrate: bool) -> dict[str, Any] | None: ...
+    def patterns(self, start: datetime, most: int) -> dict[str, Any]: ...
 
 
 class ApiReader:
@@ -78,6 +77,11 @@ class ApiReader:
             f"/api/v1/incidents/{incident_id}/summary", {"narrate": str(narrate).lower()})
         return found
 
+    def patterns(self, start: datetime, most: int) -> dict[str, Any]:
+        found: dict[str, Any] = self._get("/api/v1/patterns", {
+            "start": start.isoformat(), "max_events": most})
+        return found
+
 
 class StoreReader:
     def __init__(self, data_dir: Path, config: Path | None) -> None:
@@ -85,16 +89,12 @@ class StoreReader:
         self._llm = settings_from(config, data_dir=data_dir).nlp.llm
 
     def page(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
-        from opscope.store.ports import EventQuery, IncidentQuery, TimeRange
+        from opscope.store.ports import IncidentQuery, TimeRange
 
-        span = TimeRange(params.get("start"), None)
-        if kind == "events":
-            page = self._store.query_events(EventQuery(span, limit=params["limit"],
-                                                       cursor=params.get("cursor")))
-        else:
-            page = self._store.query_incidents(IncidentQuery(
-                span, params.get("status"), tuple(params.get("severity", ())),
-                params.get("entity"), params["limit"], params.get("cursor")))
+        page = self._store.query_incidents(IncidentQuery(
+            TimeRange(params.get("start"), None), params.get("status"),
+            tuple(params.get("severity", ())), params.get("entity"), params["limit"],
+            params.get("cursor")))
         return {"items": page.items, "next_cursor": page.next_cursor}
 
     def incident(self, incident_id: str) -> dict[str, Any] | None:
@@ -117,6 +117,11 @@ class StoreReader:
             return incident_summary(self._store, incident_id, self._llm if narrate else None)
         except NotFound:
             return None
+
+    def patterns(self, start: datetime, most: int) -> dict[str, Any]:
+        from opscope.present.api.patterns import patterns_since
+
+        return patterns_since(self._store, start, most, 2_000)
 
 
 def _reader(url: str, token: str | None, data_dir: Path | None,
@@ -291,44 +296,31 @@ def patterns(
     since: str = typer.Option("7d", help="How far back: 7d, 12h, 30m or an ISO time."),
     url: str = URL, token: str | None = TOKEN, data_dir: Path | None = DATA_DIR,
     config: Path | None = CONFIG,
-    most: int = typer.Option(20_000, "--max-events", min=1, help="Events read at most."),
+    most: int = typer.Option(20_000, "--max-events", min=1, max=200_000,
+                             help="Alerts read at most."),
+    json_out: bool = JSON_OUT,
 ) -> None:
     """Patterns in alert and incident history: alerts that fire together or in
     sequence, recurring incidents, periodic alerts (with a suggested silence) and alerts
     nobody acts on."""
-    from opscope.analyze import patterns as pt
-    from opscope.model import Event
-    from opscope.model.incident import Incident, IncidentMember
+    from opscope.analyze.patterns import SECTIONS
 
-    reader = _reader(url, token, data_dir, config)
     start = parse_since(since, datetime.now(UTC))
-    params = {"start": start.isoformat() if isinstance(reader, ApiReader) else start}
-    events = [Event.model_validate({k: row[k] for k in _EVENT_FIELDS if k in row})
-              for row in _all(reader, "events", params, most)]
-    incidents: list[Incident] = []
-    members: dict[str, list[IncidentMember]] = {}
-    for row in _all(reader, "incidents", params, 2_000):
-        detail = reader.incident(row["id"]) or {}
-        incidents.append(Incident.model_validate({k: v for k, v in row.items()
-                                                  if k in Incident.model_fields}))
-        members[row["id"]] = [IncidentMember.model_validate(m)
-                              for m in detail.get("members", [])]
-    typer.echo(f"{len(events)} alerts and {len(incidents)} incidents since {_when(start)}")
-    sections: list[tuple[str, list[Any]]] = [
-        ("fire together", pt.co_occurrences(events)),
-        ("fire in sequence", pt.sequences(events)),
-        ("recurring incidents", pt.recurring_incidents(incidents, members)),
-        ("periodic alerts", pt.periodic_alerts(events)),
-        ("alerts nobody acts on", pt.idle_alerts(events, incidents, members)),
-    ]
-    for title, found in sections:
-        typer.echo(f"\n{title} ({len(found)}):")
-        for item in found[:10]:
+    found = _reader(url, token, data_dir, config).patterns(start, most)
+    if json_out:
+        typer.echo(json.dumps(found, indent=2))
+        return
+    typer.echo(f"{found['alerts']} alerts and {found['incidents']} incidents since "
+               f"{_when(start)}" + (" (older history left unread)" if found["truncated"]
+                                     else ""))
+    for name in SECTIONS:
+        items = found[name]
+        typer.echo(f"\n{name.replace('_', ' ')} ({len(items)}):")
+        for item in items[:10]:
             typer.echo("  " + _describe(item))
 
 
-def _describe(item: Any) -> str:
-    data: dict[str, Any] = item.model_dump(mode="json")
+def _describe(data: dict[str, Any]) -> str:
     if "antecedent" in data:
         return (f"{data['antecedent']} {data['kind']} -> {data['consequent']}  "
                 f"count {data['count']}  confidence {data['confidence']:.2f}  "
