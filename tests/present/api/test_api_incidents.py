@@ -133,6 +133,21 @@ def test_silences_crud_and_muted_members_stay_visible(
     assert [s["id"] for s in listed["items"]] == [created["id"]]
     one = client.get(f"/api/v1/silences/{created['id']}", headers=reader).json()
     assert one["comment"] == "known issue"
+    # Extended by an hour, with a new comment; its matchers and author stay.
+    extended = client.put(f"/api/v1/silences/{created['id']}", headers=writer,
+                          json={"duration_minutes": 120, "comment": "known issue, INC-42"})
+    assert extended.status_code == 200, extended.text
+    assert extended.json()["ends_at"] == (T0 + timedelta(minutes=120)).isoformat().replace(
+        "+00:00", "Z")
+    assert extended.json()["matchers"] == created["matchers"]
+    assert extended.json()["created_by"] == "ingest"
+    again = client.get(f"/api/v1/silences/{created['id']}", headers=reader).json()
+    assert again["comment"] == "known issue, INC-42"
+    assert client.put("/api/v1/silences/nope", json={"comment": "x"},
+                      headers=writer).status_code == 404
+    backwards = client.put(f"/api/v1/silences/{created['id']}", headers=writer,
+                           json={"ends_at": "2000-01-01T00:00:00Z"})
+    assert backwards.status_code == 422
     assert client.delete(f"/api/v1/silences/{created['id']}", headers=reader).status_code == 403
     ended = client.delete(f"/api/v1/silences/{created['id']}", headers=writer).json()
     assert ended["ends_at"] < created["ends_at"]

@@ -215,6 +215,39 @@ async def post_silence(body: SilenceRequest, request: Request,
     return JSONAnswer(created.model_dump(mode="json"), status_code=201)
 
 
+class SilenceUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    matchers: list[Matcher] | None = Field(None, min_length=1,
+                                           description="New matchers; default: unchanged.")
+    starts_at: datetime | None = Field(None, description="Default: unchanged.")
+    ends_at: datetime | None = Field(None, description="Default: unchanged (or from "
+                                     "duration_minutes).")
+    duration_minutes: float | None = Field(None, gt=0, le=366 * 24 * 60,
+                                           description="New length from starts_at.")
+    comment: str | None = Field(None, max_length=2048, description="Default: unchanged.")
+
+
+@router.put("/silences/{silence_id}", dependencies=CHANGE,
+            summary="Change a silence: its matchers, times or comment (e.g. extend it)")
+async def put_silence(silence_id: str, body: SilenceUpdate,
+                      services: Services = Depends(services_of)) -> JSONAnswer:
+    found = await run_in_threadpool(services.store.get_silence, silence_id)
+    if found is None:
+        raise NotFound(f"no silence {silence_id}")
+    starts = body.starts_at or found.starts_at
+    ends = body.ends_at or (starts + timedelta(minutes=body.duration_minutes)
+                            if body.duration_minutes else found.ends_at)
+    try:
+        silence = Silence(id=found.id, matchers=body.matchers or found.matchers,
+                          starts_at=starts, ends_at=ends, created_by=found.created_by,
+                          comment=found.comment if body.comment is None else body.comment)
+    except ValueError as exc:
+        raise ValidationFailed(f"invalid silence: {exc}", [
+            {"index": None, "field": "ends_at", "message": "must be after starts_at"}]) from None
+    changed = await run_in_threadpool(_stage(services).add_silence, silence)
+    return JSONAnswer(changed.model_dump(mode="json"))
+
+
 @router.delete("/silences/{silence_id}", dependencies=CHANGE,
                summary="Expire a silence now (it stays listed, ended)")
 async def delete_silence(silence_id: str,
