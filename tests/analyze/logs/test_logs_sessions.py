@@ -136,3 +136,52 @@ def test_a_verdict_names_events_by_their_template_text() -> None:
     assert order in said
     # Without texts the ids stand in, so nothing is lost when a template is unknown.
     assert verdict.describe()[0] == "unexpected log line boom"
+
+
+class Merges:
+    """Template ids as a miner hands them out: ``moved`` maps merged ids to current ones."""
+
+    def __init__(self) -> None:
+        self.moved: dict[str, str] = {}
+
+    def resolve(self, template_id: str) -> str:
+        return self.moved.get(template_id, template_id)
+
+    @property
+    def merge_count(self) -> int:
+        return len(self.moved)
+
+
+def test_sessions_follow_template_merges_made_after_training() -> None:
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    merges = Merges()
+    detector = SessionDetector(SessionDetectorConfig(idle_seconds=30, train_sessions=60),
+                               templates=merges)
+
+    def session(n: int, events: list[str]) -> list[LogRecord]:
+        return [LogRecord(ts=t0 + timedelta(seconds=n * 100 + i), message=f"{e} for blk_{n}",
+                          template_id=e, entity="hdfs") for i, e in enumerate(events)]
+
+    records = [r for n, s in enumerate(NORMAL) for r in session(n, s)]
+    assert detector.observe(records) == []
+    # The miner then merges "write" into the older, more general "put": new lines carry
+    # "put", which the model learnt under its old name.
+    merges.moved["write"] = "put"
+    found = detector.observe(session(60, ["open", "put", "close"])
+                             + session(61, ["open", "put", "put", "close"]))
+    found += detector.flush()
+    assert found == []
+    # Without the merges, the same lines read as never seen.
+    blind = SessionDetector(SessionDetectorConfig(idle_seconds=30, train_sessions=60))
+    blind.observe(records)
+    missed = blind.observe(session(60, ["open", "put", "close"])) + blind.flush()
+    assert [a.evidence["reasons"][0] for a in missed] == ["unexpected events ['put']"]
+
+
+def test_a_remapped_model_keeps_its_rules_under_the_new_ids() -> None:
+    moved = {"write": "put", "read": "put"}
+    model = SessionModel().fit(NORMAL).remapped(lambda e: moved.get(e, e))
+    assert "put" in model.events and "write" not in model.events
+    assert ("open", "put") in model.transitions
+    assert not model.score(["open", "put", "close"]).abnormal
+    assert model.score(["open", "put"]).abnormal  # "close" is still required

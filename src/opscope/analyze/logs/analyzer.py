@@ -58,7 +58,8 @@ class LogAnalyzer:
         self.template_rate = (TemplateRateDetector(cfg.template_rate, text)
                               if cfg.template_rate else None)
         self.level_surge = LevelSurgeDetector(cfg.level_surge) if cfg.level_surge else None
-        self.sessions = SessionDetector(cfg.sessions, text) if cfg.sessions else None
+        self.sessions = (SessionDetector(cfg.sessions, text, templates=self.miner)
+                         if cfg.sessions else None)
 
     def process(self, records: Sequence[LogRecord]) -> tuple[list[LogRecord], list[Anomaly]]:
         mined = self._mine(records)
@@ -159,7 +160,8 @@ class LogAnalyzer:
         if state["level_surge"] is not None:
             analyzer.level_surge = LevelSurgeDetector.from_json(state["level_surge"])
         if state["sessions"] is not None:
-            analyzer.sessions = SessionDetector.from_json(state["sessions"], text)
+            analyzer.sessions = SessionDetector.from_json(state["sessions"], text,
+                                                          analyzer.miner)
         return analyzer
 
 

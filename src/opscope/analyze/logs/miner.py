@@ -383,6 +383,11 @@ class TemplateMiner:
     def merges(self) -> dict[str, str]:
         return dict(self._merged)
 
+    @property
+    def merge_count(self) -> int:
+        """Merges made so far (it grows with every merge; a cheap "ids moved" signal)."""
+        return self._merge_count
+
     def stats(self) -> dict[str, int]:
         return {
             "templates": len(self._clusters),

@@ -34,10 +34,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -187,6 +187,21 @@ class SessionModel:
         score = float(len(unknown) + len(bad) + len(missing) + len(broken))
         return SessionVerdict(bool(reasons), score, reasons, unknown, bad, missing, broken)
 
+    def remapped(self, resolve: Callable[[str], str]) -> SessionModel:
+        """The same model with every event id passed through ``resolve``: template ids
+        that were merged into another template since training now read as that one."""
+        def r(event: str) -> str:
+            return event if event in (_START, _END) else resolve(event)
+
+        model = SessionModel(self.config)
+        model.events = {r(e) for e in self.events}
+        model.transitions = {(r(a), r(b)) for a, b in self.transitions}
+        model.required = sorted({r(e) for e in self.required})
+        model.invariants = [(r(a), r(b), ratio) for a, b, ratio in self.invariants
+                            if r(a) != r(b)]
+        model.trained_on = self.trained_on
+        return model
+
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": _MODEL_KIND, "version": _VERSION, "config": self.config.model_dump(),
@@ -288,14 +303,32 @@ class _Open:
     examples: list[str] = field(default_factory=list)
 
 
+class TemplateIds(Protocol):
+    """Where template ids come from: what an id handed out earlier is now, and how many
+    merges have moved ids so far (see :class:`~opscope.analyze.logs.miner.TemplateMiner`)."""
+
+    def resolve(self, template_id: str) -> str: ...
+    @property
+    def merge_count(self) -> int: ...
+
+
 class SessionDetector:
-    """Streams records into sessions; trains on the first ones, then flags abnormal ones."""
+    """Streams records into sessions; trains on the first ones, then flags abnormal ones.
+
+    Template ids change when the miner merges one template into another, so with
+    ``templates`` given, sessions are scored by current ids and the model's ids are brought
+    up to date after every merge: otherwise a line the model knew under its old id would
+    read as never seen.
+    """
 
     def __init__(self, config: SessionDetectorConfig | None = None,
                  template_text: TemplateText | None = None,
-                 model: SessionModel | None = None) -> None:
+                 model: SessionModel | None = None,
+                 templates: TemplateIds | None = None) -> None:
         self.config = config or SessionDetectorConfig()
         self.template_text = template_text
+        self.templates = templates
+        self._merges_seen = -1
         self._patterns = [(re.compile(p), _REQUIRED_WORDS.get(p))
                           for p in self.config.key_patterns]
         self._open: dict[str, _Open] = {}
@@ -363,15 +396,23 @@ class SessionDetector:
             found.extend(self._close(key))
         return found
 
+    def _current(self, events: list[str]) -> list[str]:
+        return events if self.templates is None else [self.templates.resolve(e) for e in events]
+
     def _close(self, key: str) -> list[Anomaly]:
         session = self._open.pop(key)
         if self.model is None:
             self._training.append(session.events)
             if len(self._training) >= self.config.train_sessions:
-                self.model = SessionModel(self.config.model).fit(self._training)
+                self.model = SessionModel(self.config.model).fit(
+                    self._current(s) for s in self._training)
                 self._training = []
+                self._merges_seen = -1
             return []
-        verdict = self.model.score(session.events)
+        if self.templates is not None and self._merges_seen != self.templates.merge_count:
+            self.model = self.model.remapped(self.templates.resolve)
+            self._merges_seen = self.templates.merge_count
+        verdict = self.model.score(self._current(session.events))
         if not verdict.abnormal:
             return []
         subject = abnormality_of(verdict.reasons)
@@ -436,11 +477,12 @@ class SessionDetector:
         }
 
     @classmethod
-    def from_json(cls, state: dict[str, Any],
-                  template_text: TemplateText | None = None) -> SessionDetector:
+    def from_json(cls, state: dict[str, Any], template_text: TemplateText | None = None,
+                  templates: TemplateIds | None = None) -> SessionDetector:
         check_version(state, _DETECTOR_KIND, _VERSION)
         model = SessionModel.from_json(state["model"]) if state["model"] else None
-        detector = cls(SessionDetectorConfig(**state["config"]), template_text, model)
+        detector = cls(SessionDetectorConfig(**state["config"]), template_text, model,
+                       templates)
         detector._training = [list(s) for s in state["training"]]
         detector._now = float(state["now"])
         detector.evicted = int(state["evicted"])
