@@ -207,3 +207,16 @@ def test_a_storm_incident_detail_is_capped_and_its_members_paged() -> None:
     timeline = store.query_incident_timeline(inc.id, 30, None)
     assert len(timeline.items) == 25 and timeline.next_cursor is None
     assert store.query_incident_members("inc-none", 5, None).items == []
+
+
+def test_members_of_many_incidents_come_in_one_read() -> None:
+    store = DuckDBStore(None)
+    one, two = incident(1), incident(2)
+    store.write_changes([
+        change(1, one, [member(one.id, f"s{i}", "api").model_copy(
+            update={"joined_at": at(i)}) for i in range(3)], kind=ChangeKind.OPENED),
+        change(2, two, [member(two.id, "t0", "db")], kind=ChangeKind.OPENED)])
+    found = store.incident_members([one.id, two.id, "inc-none"])
+    assert [m["signal"]["id"] for m in found[one.id]] == ["s0", "s1", "s2"]
+    assert [m["signal"]["id"] for m in found[two.id]] == ["t0"]
+    assert found["inc-none"] == [] and store.incident_members([]) == {}

@@ -41,10 +41,8 @@ def history(store: Store, start: datetime, max_events: int, max_incidents: int
               for row in event_rows]
     incidents = [Incident.model_validate({k: v for k, v in row.items()
                                           if k in INCIDENT_FIELDS}) for row in incident_rows]
-    members: dict[str, list[IncidentMember]] = {}
-    for inc in incidents:
-        detail = store.get_incident(inc.id, timeline_limit=0) or {}
-        members[inc.id] = [IncidentMember.model_validate(m) for m in detail.get("members", [])]
+    members = {inc_id: [IncidentMember.model_validate(m) for m in docs]
+               for inc_id, docs in store.incident_members([i.id for i in incidents]).items()}
     return events, incidents, members, more_events or more_incidents
 
 

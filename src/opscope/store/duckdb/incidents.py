@@ -233,6 +233,24 @@ def get_incident(db: Database, incident_id: str, members_limit: int = DETAIL_MEM
     return out
 
 
+def members_of(db: Database, incident_ids: Sequence[str], per_incident: int = DETAIL_MEMBERS
+               ) -> dict[str, list[Row]]:
+    """The first ``per_incident`` members to join each incident, in one query."""
+    if not incident_ids:
+        return {}
+    with db.read() as cur:
+        rows = cur.execute(
+            "SELECT incident_id, doc FROM (SELECT incident_id, doc, row_number() OVER "
+            "(PARTITION BY incident_id ORDER BY joined_at, signal_id) AS n "
+            "FROM incident_members WHERE list_contains(?, incident_id)) "
+            "WHERE n <= ? ORDER BY incident_id, n",
+            [list(incident_ids), int(per_incident)]).fetchall()
+    found: dict[str, list[Row]] = {i: [] for i in incident_ids}
+    for incident_id, doc in rows:
+        found[incident_id].append(orjson.loads(doc))
+    return found
+
+
 _MEMBERS = PageSpec(
     "incident_members",
     "SELECT signal_id, joined_at, doc FROM incident_members",

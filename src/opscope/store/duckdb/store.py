@@ -211,6 +211,9 @@ class DuckDBStore:
                      timeline_limit: int = _incidents.DETAIL_TIMELINE) -> Row | None:
         return _incidents.get_incident(self._db, incident_id, members_limit, timeline_limit)
 
+    def incident_members(self, incident_ids: Sequence[str]) -> dict[str, list[Row]]:
+        return _incidents.members_of(self._db, incident_ids)
+
     def query_incident_members(self, incident_id: str, limit: int,
                                cursor: str | None) -> Page:
         return _incidents.query_members(self._db, incident_id, limit, cursor)
