@@ -108,10 +108,11 @@ async def get_incident(incident_id: str,
 
 async def _page_of(services: Services, incident_id: str, read: Any, limit: int,
                    cursor: str | None) -> JSONAnswer:
-    # One indexed lookup first, so that an unknown id is a 404, not an empty page.
-    if await run_in_threadpool(services.store.get_incident, incident_id, 0, 0) is None:
-        raise NotFound(f"no incident {incident_id}")
     page = await run_in_threadpool(read, incident_id, limit, cursor)
+    # Only an empty page needs the incident looked up: an unknown id is a 404.
+    if not page.items and await run_in_threadpool(
+            services.store.get_incident, incident_id, 0, 0) is None:
+        raise NotFound(f"no incident {incident_id}")
     return JSONAnswer({"items": page.items, "next_cursor": page.next_cursor})
 
 

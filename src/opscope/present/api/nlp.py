@@ -163,7 +163,8 @@ def new_library(store: Store, config: SimilarityConfig | None = None) -> Inciden
             IncidentQuery(limit=limit, cursor=cursor)), most)
         return rows
 
-    return IncidentLibrary(recent, store.get_incident, config)
+    # Similarity reads members, ranking and actions, never the timeline.
+    return IncidentLibrary(recent, lambda i: store.get_incident(i, timeline_limit=0), config)
 
 
 def similar_incidents(store: Store, incident_id: str, limit: int,
@@ -186,7 +187,7 @@ def similar_incidents(store: Store, incident_id: str, limit: int,
 def incident_summary(store: Store, incident_id: str,
                      llm: LanguageModel | None = None) -> dict[str, Any]:
     """The summary; with ``llm``, also the model's retelling (or why there is none)."""
-    row = store.get_incident(incident_id)
+    row = store.get_incident(incident_id, timeline_limit=0)  # a summary reads no timeline
     if row is None:
         raise NotFound(f"no incident {incident_id}")
     record = IncidentRecord.from_row(row)
