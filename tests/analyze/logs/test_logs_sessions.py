@@ -6,6 +6,21 @@ from opscope.model import LogRecord
 
 NORMAL = [["open", "write", "write", "close"], ["open", "write", "close"],
           ["open", "read", "close"]] * 20
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def lines(block: int, events: list[str], at: datetime, entity: str = "hdfs"
+          ) -> list[LogRecord]:
+    """One session's lines, a second apart from ``at``: its key is ``blk_<block>``."""
+    return [LogRecord(ts=at + timedelta(seconds=i), message=f"{e} blk_{block}", template_id=e,
+                      entity=entity) for i, e in enumerate(events)]
+
+
+def trained_on_normal(detector: SessionDetector, spacing: float) -> None:
+    """Feed the normal sessions, ``spacing`` seconds apart, and close them all."""
+    for n, session in enumerate(NORMAL):
+        detector.observe(lines(n, session, T0 + timedelta(seconds=n * spacing)))
+    detector.flush()
 
 
 def test_model_explains_abnormal_sessions() -> None:
@@ -68,21 +83,13 @@ def test_sessions_that_break_alike_share_one_subject() -> None:
 
 
 def test_a_burst_of_sessions_failing_alike_is_reported_once_per_window() -> None:
-    t0 = datetime(2024, 1, 1, tzinfo=UTC)
     detector = SessionDetector(SessionDetectorConfig(idle_seconds=5, train_sessions=60,
                                                      repeat_seconds=60))
-    records = []
-    for n, session in enumerate(NORMAL):
-        records += [LogRecord(ts=t0 + timedelta(seconds=n * 10 + i), message=f"{e} blk_{n}",
-                              template_id=e, entity="hdfs") for i, e in enumerate(session)]
-    detector.observe(records)
-    detector.flush()
-    start = t0 + timedelta(hours=1)
+    trained_on_normal(detector, spacing=10)
+    start = T0 + timedelta(hours=1)
 
     def broken(n: int, at: float, entity: str = "hdfs") -> list[LogRecord]:
-        return [LogRecord(ts=start + timedelta(seconds=at + i), message=f"{e} blk_{1000 + n}",
-                          template_id=e, entity=entity)
-                for i, e in enumerate(["open", "write"])]
+        return lines(1000 + n, ["open", "write"], start + timedelta(seconds=at), entity)
 
     burst = [r for n in range(50) for r in broken(n, n * 0.5)]
     burst += broken(99, 3, entity="other")  # another entity is its own signal
@@ -97,19 +104,12 @@ def test_a_burst_of_sessions_failing_alike_is_reported_once_per_window() -> None
 
 
 def test_a_way_of_breaking_that_recurs_in_normal_operation_is_reported_only_on_a_surge() -> None:
-    t0 = datetime(2024, 1, 1, tzinfo=UTC)
     detector = SessionDetector(SessionDetectorConfig(idle_seconds=5, train_sessions=60))
-    normal = []
-    for n, session in enumerate(NORMAL):
-        normal += [LogRecord(ts=t0 + timedelta(seconds=n * 10 + i), message=f"{e} blk_{n}",
-                             template_id=e, entity="hdfs") for i, e in enumerate(session)]
-    detector.observe(normal)
-    detector.flush()
-    start = t0 + timedelta(hours=1)
+    trained_on_normal(detector, spacing=10)
+    start = T0 + timedelta(hours=1)
 
     def broken(n: int, at: float) -> list[LogRecord]:
-        return [LogRecord(ts=start + timedelta(seconds=at + i), message=f"{e} blk_{5000 + n}",
-                          template_id=e, entity="hdfs") for i, e in enumerate(["open", "write"])]
+        return lines(5000 + n, ["open", "write"], start + timedelta(seconds=at))
 
     # One session breaks this way every ten minutes, for two hours: the first three
     # windows are reported, then it is part of normal life and stays quiet.
@@ -153,14 +153,12 @@ class Merges:
 
 
 def test_sessions_follow_template_merges_made_after_training() -> None:
-    t0 = datetime(2024, 1, 1, tzinfo=UTC)
     merges = Merges()
     detector = SessionDetector(SessionDetectorConfig(idle_seconds=30, train_sessions=60),
                                templates=merges)
 
     def session(n: int, events: list[str]) -> list[LogRecord]:
-        return [LogRecord(ts=t0 + timedelta(seconds=n * 100 + i), message=f"{e} for blk_{n}",
-                          template_id=e, entity="hdfs") for i, e in enumerate(events)]
+        return lines(n, events, T0 + timedelta(seconds=n * 100))
 
     records = [r for n, s in enumerate(NORMAL) for r in session(n, s)]
     assert detector.observe(records) == []
