@@ -37,6 +37,20 @@ def test_model_explains_abnormal_sessions() -> None:
     assert counts.abnormal
 
 
+def test_a_lone_line_is_judged_by_its_place_not_by_its_template() -> None:
+    # Sessions of one line (an access log with a fresh request id per line) say nothing
+    # about order; a new template there is left to the new-template detector.
+    lone = SessionModel().fit([["get"], ["post"]] * 30)
+    assert not lone.score(["delete"]).abnormal
+    assert lone.score(["get", "delete"]).abnormal
+    # Where normal sessions have companions, a lone line still misses them.
+    model = SessionModel().fit(NORMAL)
+    alone = model.score(["delete"])
+    assert alone.abnormal and alone.missing == ["close", "open"] and not alone.unknown
+    truncated = model.score(["open"])
+    assert truncated.abnormal and truncated.missing == ["close"]
+
+
 def test_model_round_trip() -> None:
     model = SessionModel().fit(NORMAL)
     restored = SessionModel.from_json(json.loads(json.dumps(model.to_json())))

@@ -10,6 +10,11 @@
   every normal session (every "open" has its "close"), in the spirit of invariant mining
   (Lou et al., USENIX ATC 2010), restricted to small integer ratios between two events.
 
+A session of one line has no order, counts or companions to judge: a new template there
+is news about the template, which the new-template detector reports with its own rate
+rules, so a lone line is abnormal only when normal sessions require events it lacks.
+(Access logs that give every line a fresh request id make every session a lone line.)
+
 "Nearly every" is ``support`` (0.995 by default): a rule that a few training sessions
 break is still learnt, which keeps rare noise in the training data from hiding it.
 
@@ -170,7 +175,10 @@ class SessionModel:
         reasons: list[str] = []
         seq = list(session)
         unknown = sorted({e for e in seq if e not in self.events})
-        if unknown:
+        # A lone line has no order, count or companions: a new template there is the
+        # template's news (the new-template detector's), not the session's.
+        lone = len(seq) == 1
+        if unknown and not lone:
             reasons.append(f"unexpected events {unknown[:5]}")
         bad = [p for p in zip([_START, *seq], [*seq, _END], strict=True)
                if p not in self.transitions and p[0] not in unknown and p[1] not in unknown]
@@ -184,6 +192,8 @@ class SessionModel:
         for a, b, r in broken[:3]:
             reasons.append(f"count of {a} ({counts[a]}) is not {r:g} x count of {b} "
                            f"({counts[b]})")
+        if lone:
+            unknown = []
         score = float(len(unknown) + len(bad) + len(missing) + len(broken))
         return SessionVerdict(bool(reasons), score, reasons, unknown, bad, missing, broken)
 
