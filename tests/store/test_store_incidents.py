@@ -140,6 +140,25 @@ def test_actions_and_feedback_are_kept_per_incident(store: DuckDBStore) -> None:
     assert other is not None and [a["action"] for a in other["actions"]] == ["merge"]
 
 
+def test_many_incidents_read_at_once_match_their_single_reads(store: DuckDBStore) -> None:
+    inc1, inc2 = incident(1), incident(2)
+    store.write_changes([change(0, inc1, [member(inc1.id, "am/a#1", "api")],
+                                kind=ChangeKind.OPENED),
+                         change(1, inc2, [member(inc2.id, "am/b#1", "db")],
+                                kind=ChangeKind.OPENED), change(2, inc1)])
+    store.write_hypotheses(inc2.id, at(3), [Hypothesis(entity="db", score=1.0, rank=1,
+                                                       reason="db first")])
+    store.record_incident_action("ack", "alice", ["inc-1", "inc-2"], at(4), {})
+    many = store.get_incidents(["inc-2", "inc-1", "inc-none", "inc-1"])
+    assert sorted(many) == ["inc-1", "inc-2"]
+    for inc_id in ("inc-1", "inc-2"):
+        assert many[inc_id] == store.get_incident(inc_id)
+    lean = store.get_incidents(["inc-1"], members_limit=0, timeline_limit=0)["inc-1"]
+    assert (lean["members"], lean["timeline"]) == ([], [])
+    assert (lean["member_total"], lean["timeline_total"]) == (1, 2)
+    assert store.get_incidents([]) == {}
+
+
 def test_silences_and_engine_state(store: DuckDBStore) -> None:
     silence = Silence(id="s1", matchers=[Matcher(name="entity", value="db")],
                       starts_at=at(0), ends_at=at(60), created_by="ops")

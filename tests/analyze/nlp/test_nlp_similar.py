@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -113,9 +114,9 @@ def test_library_loads_only_new_or_changed_incidents() -> None:
     rows = {r.id: _row(r) for r in history()}
     loads: list[str] = []
 
-    def load(inc_id: str) -> dict[str, Any] | None:
-        loads.append(inc_id)
-        return rows.get(inc_id)
+    def load(ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        loads.extend(ids)
+        return {i: rows[i] for i in ids if i in rows}
 
     library = IncidentLibrary(lambda n: list(rows.values())[:n], load,
                               SimilarityConfig(max_incidents=3))

@@ -422,13 +422,16 @@ class IncidentLibrary:
     """A :class:`SimilarityIndex` kept up to date from a store's read paths.
 
     ``list_recent(n)`` returns up to ``n`` incident list rows, newest first (with
-    ``updated_at`` and ``top_hypothesis``); ``load(id)`` returns one full incident. A
-    refresh reads the list and loads only incidents that are new or changed, so repeated
-    queries cost one list read. Safe to call from several threads.
+    ``updated_at`` and ``top_hypothesis``); ``load(ids)`` returns the full incidents it
+    knows of those ids, by id. A refresh reads the list and loads, a few hundred at a
+    time, only incidents that are new or changed, so repeated queries cost one list read.
+    Safe to call from several threads.
     """
 
+    LOAD_BATCH = 200
+
     def __init__(self, list_recent: Callable[[int], Sequence[Mapping[str, Any]]],
-                 load: Callable[[str], Mapping[str, Any] | None],
+                 load: Callable[[Sequence[str]], Mapping[str, Mapping[str, Any]]],
                  config: SimilarityConfig | None = None) -> None:
         self.index = SimilarityIndex(config)
         self._list = list_recent
@@ -444,23 +447,25 @@ class IncidentLibrary:
             for gone in set(self._versions) - seen:
                 self.index.remove(gone)
                 del self._versions[gone]
+            stale = {str(row["id"]): _version(row) for row in rows
+                     if self._versions.get(str(row["id"])) != _version(row)}
+            ids = list(stale)
             loaded = 0
-            for row in rows:
-                inc_id, version = str(row["id"]), _version(row)
-                if self._versions.get(inc_id) == version:
-                    continue
-                full = self._load(inc_id)
-                if full is None:
-                    continue
-                self.index.add(IncidentRecord.from_row(full))
-                self._versions[inc_id] = version
-                loaded += 1
+            for at in range(0, len(ids), self.LOAD_BATCH):
+                found = self._load(ids[at:at + self.LOAD_BATCH])
+                for inc_id in ids[at:at + self.LOAD_BATCH]:
+                    full = found.get(inc_id)
+                    if full is None:
+                        continue
+                    self.index.add(IncidentRecord.from_row(full))
+                    self._versions[inc_id] = stale[inc_id]
+                    loaded += 1
             return loaded
 
     def similar(self, incident_id: str, limit: int = 5) -> list[SimilarIncident]:
         """Refresh, then rank the indexed incidents against ``incident_id``."""
         self.refresh()
-        full = self._load(incident_id)
+        full = self._load([incident_id]).get(incident_id)
         if full is None:
             raise NotFound(f"no incident {incident_id}")
         with self._lock:

@@ -164,7 +164,8 @@ def new_library(store: Store, config: SimilarityConfig | None = None) -> Inciden
         return rows
 
     # Similarity reads members, ranking and actions, never the timeline.
-    return IncidentLibrary(recent, lambda i: store.get_incident(i, timeline_limit=0), config)
+    return IncidentLibrary(recent, lambda ids: store.get_incidents(ids, timeline_limit=0),
+                           config)
 
 
 def similar_incidents(store: Store, incident_id: str, limit: int,

@@ -22,7 +22,7 @@ from opscope.model import Anomaly, Change, Entity, Relation
 from opscope.model.hypothesis import Hypothesis
 from opscope.model.incident import Feedback, IncidentChange, Silence
 from opscope.store.duckdb.codec import TS, as_labels, aware, iso, to_naive_utc
-from opscope.store.duckdb.database import Database, count, first_row
+from opscope.store.duckdb.database import Database, first_row
 from opscope.store.duckdb.paging import PageSpec, fetch_page
 from opscope.store.duckdb.where import Where, invalid
 from opscope.store.ports import IncidentQuery, Page, Row, SeriesColumns
@@ -199,38 +199,70 @@ def get_incident(db: Database, incident_id: str, members_limit: int = DETAIL_MEM
     entries, with ``member_total`` and ``timeline_total``; :func:`query_members` and
     :func:`query_timeline` page through all of them.
     """
+    return get_incidents(db, [incident_id], members_limit, timeline_limit).get(incident_id)
+
+
+def get_incidents(db: Database, incident_ids: Sequence[str],
+                  members_limit: int = DETAIL_MEMBERS,
+                  timeline_limit: int = DETAIL_TIMELINE) -> dict[str, Row]:
+    """:func:`get_incident` for many incidents, one query per table; unknown ids are left
+    out. A limit of 0 skips that table's read."""
+    ids = list(dict.fromkeys(incident_ids))
+    if not ids:
+        return {}
+    found: dict[str, Row] = {}
     with db.read() as cur:
-        row = first_row(cur, "SELECT doc FROM incidents WHERE id = ?", [incident_id])
-        if row is None:
-            return None
-        out: Row = orjson.loads(row[0])
-        member_total = count(cur, "SELECT count(*) FROM incident_members WHERE incident_id = ?",
-                             [incident_id])
-        members = cur.execute(
-            "SELECT doc FROM incident_members WHERE incident_id = ? ORDER BY joined_at, "
-            f"signal_id LIMIT {int(members_limit)}", [incident_id]).fetchall()
-        timeline_total = count(
-            cur, "SELECT count(*) FROM incident_timeline WHERE incident_id = ?", [incident_id])
-        timeline = cur.execute(
-            "SELECT seq, ts, kind, summary, signal_id, data FROM incident_timeline "
-            f"WHERE incident_id = ? ORDER BY ts, seq LIMIT {int(timeline_limit)}",
-            [incident_id]).fetchall()
-        ranked = cur.execute(
-            "SELECT ranked_at, doc FROM incident_hypotheses WHERE incident_id = ? "
-            "ORDER BY rank", [incident_id]).fetchall()
-        actions = cur.execute(
-            "SELECT ts, action, actor, doc FROM incident_actions "
-            "WHERE list_contains(incident_ids, ?) ORDER BY seq", [incident_id]).fetchall()
-    out["members"] = [orjson.loads(m[0]) for m in members]
-    out["member_total"] = member_total
-    out["timeline"] = [_timeline_row(dict(zip(("seq", "ts", "kind", "summary", "signal_id",
-                                               "data"), t, strict=True))) for t in timeline]
-    out["timeline_total"] = timeline_total
-    out["ranked_at"] = iso(ranked[0][0]) if ranked else None
-    out["hypotheses"] = [orjson.loads(h[1]) for h in ranked]
-    out["actions"] = [{"ts": iso(a[0]), "action": a[1], "actor": a[2],
-                       "detail": orjson.loads(a[3])} for a in actions]
-    return out
+        for inc_id, doc in cur.execute(
+                "SELECT id, doc FROM incidents WHERE list_contains(?, id)", [ids]).fetchall():
+            found[inc_id] = orjson.loads(doc)
+        if not found:
+            return {}
+        ids = [i for i in ids if i in found]
+        for row in found.values():
+            row.update(members=[], member_total=0, timeline=[], timeline_total=0,
+                       ranked_at=None, hypotheses=[], actions=[])
+        for inc_id, total in cur.execute(
+                "SELECT incident_id, count(*) FROM incident_members "
+                "WHERE list_contains(?, incident_id) GROUP BY incident_id", [ids]).fetchall():
+            found[inc_id]["member_total"] = int(total)
+        if members_limit > 0:
+            for inc_id, doc in cur.execute(
+                    "SELECT incident_id, doc FROM (SELECT incident_id, doc, row_number() OVER "
+                    "(PARTITION BY incident_id ORDER BY joined_at, signal_id) AS n "
+                    "FROM incident_members WHERE list_contains(?, incident_id)) "
+                    "WHERE n <= ? ORDER BY incident_id, n", [ids, int(members_limit)]).fetchall():
+                found[inc_id]["members"].append(orjson.loads(doc))
+        for inc_id, total in cur.execute(
+                "SELECT incident_id, count(*) FROM incident_timeline "
+                "WHERE list_contains(?, incident_id) GROUP BY incident_id", [ids]).fetchall():
+            found[inc_id]["timeline_total"] = int(total)
+        if timeline_limit > 0:
+            for r in cur.execute(
+                    "SELECT incident_id, seq, ts, kind, summary, signal_id, data FROM ("
+                    "SELECT *, row_number() OVER (PARTITION BY incident_id ORDER BY ts, seq) "
+                    "AS n FROM incident_timeline WHERE list_contains(?, incident_id)) "
+                    "WHERE n <= ? ORDER BY incident_id, ts, seq",
+                    [ids, int(timeline_limit)]).fetchall():
+                found[r[0]]["timeline"].append(_timeline_row(dict(zip(
+                    ("seq", "ts", "kind", "summary", "signal_id", "data"), r[1:], strict=True))))
+        for inc_id, ranked_at, doc in cur.execute(
+                "SELECT incident_id, ranked_at, doc FROM incident_hypotheses "
+                "WHERE list_contains(?, incident_id) ORDER BY incident_id, rank",
+                [ids]).fetchall():
+            row = found[inc_id]
+            if row["ranked_at"] is None:
+                row["ranked_at"] = iso(ranked_at)
+            row["hypotheses"].append(orjson.loads(doc))
+        wanted = set(ids)
+        for ts, action, actor, doc, targets in cur.execute(
+                "SELECT ts, action, actor, doc, incident_ids FROM incident_actions "
+                "WHERE list_has_any(incident_ids, ?) ORDER BY seq", [ids]).fetchall():
+            entry = {"ts": iso(ts), "action": action, "actor": actor,
+                     "detail": orjson.loads(doc)}
+            for inc_id in dict.fromkeys(targets):
+                if inc_id in wanted:
+                    found[inc_id]["actions"].append(entry)
+    return found
 
 
 def members_of(db: Database, incident_ids: Sequence[str], per_incident: int = DETAIL_MEMBERS

@@ -211,6 +211,11 @@ class DuckDBStore:
                      timeline_limit: int = _incidents.DETAIL_TIMELINE) -> Row | None:
         return _incidents.get_incident(self._db, incident_id, members_limit, timeline_limit)
 
+    def get_incidents(self, incident_ids: Sequence[str],
+                      members_limit: int = _incidents.DETAIL_MEMBERS,
+                      timeline_limit: int = _incidents.DETAIL_TIMELINE) -> dict[str, Row]:
+        return _incidents.get_incidents(self._db, incident_ids, members_limit, timeline_limit)
+
     def incident_members(self, incident_ids: Sequence[str]) -> dict[str, list[Row]]:
         return _incidents.members_of(self._db, incident_ids)
 
