@@ -20,6 +20,7 @@ EVAL_COMMANDS: list[tuple[str, str]] = [
     ("logs", "opscope.eval.logs:logs_command"),
     ("log-sessions", "opscope.eval.log_sessions:log_sessions_command"),
     ("nab", "opscope.eval.nab:nab_command"),
+    ("synth-nab", "opscope.eval.synthetic_nab:synth_nab_command"),
     ("correlation", "opscope.eval.correlation:correlation_command"),
     ("similar", "opscope.eval.similar:similar_command"),
 ]
