@@ -8,6 +8,15 @@ because one incident should page once. An episode ends after ``hold_off`` sample
 ``hold_off_seconds`` of event time, whichever comes first. At NAB's 5-minute cadence both
 are 25 hours. A count alone would mute an hourly series for 12 days, hiding its next
 incident; a time alone would let a series scraped every 15 seconds page only once a day.
+
+Tried and rejected: *escalation*, a new alarm inside an episode when a sample's score
+(as odds of the calibrated score, i.e. the raw score) reaches k times the episode's peak
+so far, so that a false alarm does not hide a far larger event an hour later. Against the
+current rule, on the NAB dev files, their first and last 1,000 rows, the files thinned to
+every third and sixth row, and synthetic corpora of seeds 1-3 (``opscope eval
+synth-nab``), standard profile: k = 2: +0.0, -2.8, -2.2, -0.3, +2.4, +0.1, +2.1, +2.6;
+k = 4: +0.0, -1.4, -2.2, -0.3, +2.6, +0.0, +2.3, -0.2. Young series keep beating their
+first peaks by such factors, so the cut files gain false alarms.
 """
 
 from __future__ import annotations
