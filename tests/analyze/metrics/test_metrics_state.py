@@ -17,6 +17,7 @@ from opscope.model import MetricSample
 
 NAMES = [
     "seasonal", "forecast", "changepoint", "spectral", "novelty", "stall", "zscore", "ensemble",
+    "prototypes",
 ]
 
 

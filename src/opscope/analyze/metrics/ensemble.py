@@ -3,8 +3,9 @@
 The members look at different things: the seasonal baseline at the deviation from what
 this time of day (or week) usually looks like, the change-point detector at shifts of
 level and variance, range novelty at values the series has never reached, stall novelty
-at a series that has stopped changing for longer than it ever has, and the seasonal
-baseline's sustained score at a run of residuals on one side (a shift of a seasonal level).
+at a series that has stopped changing for longer than it ever has, the seasonal
+baseline's sustained score at a run of residuals on one side (a shift of a seasonal level),
+and shape novelty at a course of the last four hours that fits none of the shapes learnt.
 
 A raw deviation means little until it is compared with what the same series usually
 does: a noisy series routinely produces residuals that would be alarming on a quiet one.
@@ -46,6 +47,18 @@ one instance and its state, so the seasonal profile is learnt once and heard twi
 sustained member is measured against its own typical size already, so it is not relative;
 a sustained score rises over several samples, and a record that followed it would be
 beaten only by the small step of each sample over the one before.
+
+Shape novelty scores a window's distance to its nearest prototype in units of the
+typical nearest distance on the series: a raw deviation whose routine size differs from
+series to series, like the seasonal residual, so it is relative, with a reference of 3
+(set before measuring: noise alone rarely takes a window of 8 blocks past twice the
+typical distance, and 3 is half as far again). Added as the sixth member: no change on
+the dev files (74.92 / 73.09 / 77.73), on the files thinned to every third row (49.78),
+to every fourth or twelfth, or cut to their first or last 500, 1,000 or 2,000 rows;
++2.5 on the files thinned to every sixth row (42.65 to 45.18: one more window found),
+-0.1 on every second row (one more false alarm). It costs about a third of the
+ensemble's throughput (from about 700,000 to 450,000-500,000 samples per second in
+``bench/bench_metrics.py``) and 2.4 KB of state per series (5.4 KB in all).
 
 The expected value and band come from the member named in ``band_from`` (the seasonal
 baseline by default), which is what a chart should draw.
@@ -187,6 +200,7 @@ class EnsembleConfig(DetectorConfig):
             Member(detector="novelty", reference=0.5, relative=False),
             Member(detector="stall", reference=1.0, relative=False),
             Member(detector="seasonal", reference=6.0, relative=False, output="sustained"),
+            Member(detector="prototypes", reference=3.0),
         ),
         description="Member detectors and their reference scores.",
     )
@@ -219,7 +233,7 @@ class Ensemble(Detector):
     """Maximum of the members' scores, each relative to its record on the series."""
 
     name: ClassVar[str] = "ensemble"
-    state_version: ClassVar[int] = 4
+    state_version: ClassVar[int] = 5
     config_class: ClassVar[type[DetectorConfig]] = EnsembleConfig
     config: EnsembleConfig
 

@@ -21,6 +21,7 @@ _DETECTORS: dict[str, str] = {
     "zscore": "opscope.analyze.metrics.zscore:WindowZScore",
     "novelty": "opscope.analyze.metrics.novelty:RangeNovelty",
     "stall": "opscope.analyze.metrics.stall:StallNovelty",
+    "prototypes": "opscope.analyze.metrics.prototypes:ShapeNovelty",
 }
 
 
