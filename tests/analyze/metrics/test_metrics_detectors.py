@@ -70,6 +70,44 @@ def test_novelty_discounts_a_young_range() -> None:
     assert young[20:300].max() < 0.5 * mature[20:300].max()
 
 
+def test_novelty_scores_a_positive_series_first_zero() -> None:
+    # Multiplicative noise with a heavy upper tail: the known range is wide above, so a
+    # drop to zero is inside a range unit or two, yet the series has never read zero.
+    rng = np.random.default_rng(4)
+    values = 0.1 * np.exp(0.3 * rng.standard_t(3.0, 1400).clip(-4.0, 4.0))
+    values[1000] = 0.0
+    values[1200] = 0.0
+    plain = {"warmup": 0, "horizon": 1.0}
+    scores = run(create("novelty", plain), values)
+    assert scores[1000] >= 10.0
+    assert scores[1200] < 1.0  # zero is known now
+    assert scores[300:1000].max() < 1.0
+    # A series that has read zero before (or below it) gains nothing.
+    values[400] = 0.0
+    assert run(create("novelty", plain), values)[1000] < 1.0
+    # Nor does a zero within the first day, when no range means anything yet.
+    early = values.copy()
+    early[100] = 0.0
+    assert run(create("novelty", plain), early)[100] == 0.0
+    # The zero is forgotten with the range: a new one after ``memory`` samples counts again.
+    forgetful = run(create("novelty", {**plain, "memory": 150.0}), values)
+    assert forgetful[1000] >= 10.0
+
+
+def test_novelty_takes_a_first_zero_of_low_counts_as_chance() -> None:
+    # Counts whose lowest values are one or two apart from zero reach it by chance; the
+    # same counts ten times larger do not.
+    rng = np.random.default_rng(5)
+    rate = 6.0 + 2.0 * np.sin(2 * np.pi * np.arange(1400) / DAY)
+    plain = {"warmup": 0, "horizon": 1.0}
+    low = rng.poisson(rate).astype(float)
+    low[1000] = 0.0
+    assert run(create("novelty", plain), low)[1000] < 1.0
+    high = rng.poisson(10.0 * rate).astype(float)
+    high[1000] = 0.0
+    assert run(create("novelty", plain), high)[1000] >= 10.0
+
+
 def test_ensemble_member_is_heard_once_its_record_spans_a_day() -> None:
     # One-minute samples: a member that started speaking a few hours ago has a record
     # that has not seen the day yet, so a level shift then is not compared against it.

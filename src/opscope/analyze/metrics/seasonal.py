@@ -16,6 +16,25 @@ kept only while a season is chosen (without one, the change-point detector sees 
 the plain level), and measured against the series' own average, so residuals that wander
 because the profile fits loosely (a weekly rhythm a daily profile cannot hold) set a wide
 unit.
+
+Tried in the ensemble and rejected (NAB dev files; synthetic held-out-style corpora of
+``opscope eval synth-nab`` seeds 1-3; standard profile):
+
+- Separate scales for residuals above and below the profile in each bin, so that a dip
+  of a series with skewed (multiplicative, count) noise is measured in the smaller
+  downward unit: -0.5 on the dev files, -1.5, -5.6 and -0.7 on the corpora (noisier
+  scales, more false alarms); with each side learning at half the rate, -0.5 and -1.2,
+  -5.3, -4.4.
+- The profile's learning rate per cycle instead of per visit of a bin (a 20-minute bin
+  is visited by four 5-minute samples a day, by one hourly sample every third day):
+  +0.0 on the dev files, -0.7, +0.1 and -0.5 on the corpora.
+- A visit's residuals folded into its bin only once the visit ends, so that the samples
+  of one visit are not predicted from the visit's own first samples (which flatters the
+  profile's error on fine cadences and understates its bin scales): -0.1 on the dev
+  files, -0.6, +0.4 and -3.2 on the corpora.
+- A weekly profile of 168 bins instead of 84, fine enough to resolve the daily cycle
+  within the week: no change on the dev files (two weeks long), +1.3, -1.9 and -0.2 on
+  the corpora.
 """
 
 from __future__ import annotations
