@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from store_backends import AnyStore, Stores
 from store_clock import T0
 
 from opscope.model import Event, Severity, Status
-from opscope.store.duckdb import DuckDBStore
 
 _examples = itertools.count()
 
@@ -25,17 +24,17 @@ notification = st.tuples(
 
 
 @pytest.fixture(scope="module")
-def stores() -> Iterator[tuple[DuckDBStore, DuckDBStore]]:
-    with DuckDBStore(None) as batched, DuckDBStore(None) as single:
-        yield batched, single
+def batched_and_single(module_stores: Stores) -> tuple[AnyStore, AnyStore]:
+    return module_stores.open(), module_stores.open()
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(notification, min_size=1, max_size=8))
 def test_one_batch_equals_one_at_a_time(
-    stores: tuple[DuckDBStore, DuckDBStore], ops: list[tuple[Status, int, bool, Severity]],
+    batched_and_single: tuple[AnyStore, AnyStore],
+    ops: list[tuple[Status, int, bool, Severity]],
 ) -> None:
-    batched, single = stores
+    batched, single = batched_and_single
     fp = f"fp-{next(_examples)}"  # a fresh identity per example, in long-lived stores
     events = [
         Event(

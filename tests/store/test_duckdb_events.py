@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from store_backends import AnyStore, Stores
 from store_clock import T0, ManualClock
 
 from opscope.errors import ValidationFailed
 from opscope.model import Event
-from opscope.store.duckdb import DuckDBStore
 from opscope.store.ports import EventQuery, LabelMatcher, TimeRange
 
 
@@ -25,7 +24,7 @@ def alert(**kw: Any) -> Event:
     return Event(**fields)
 
 
-def test_same_alert_twice_is_one_event_updated(store: DuckDBStore, clock: ManualClock) -> None:
+def test_same_alert_twice_is_one_event_updated(store: AnyStore, clock: ManualClock) -> None:
     first = alert()
     assert store.upsert_events([first]).inserted == 1
     clock.advance(60)
@@ -46,7 +45,7 @@ def test_same_alert_twice_is_one_event_updated(store: DuckDBStore, clock: Manual
     assert store.query_events(EventQuery()).items == [row]
 
 
-def test_duplicates_inside_one_batch_collapse(store: DuckDBStore) -> None:
+def test_duplicates_inside_one_batch_collapse(store: AnyStore) -> None:
     e = alert()
     resolved = alert(status="resolved", ends_at=T0 + timedelta(minutes=5))
     result = store.upsert_events([e, e, alert(name="Other"), e, resolved])
@@ -59,7 +58,7 @@ def test_duplicates_inside_one_batch_collapse(store: DuckDBStore) -> None:
     assert len(store.event_history("alertmanager", e.fingerprint).items) == 4
 
 
-def test_resolved_alert_firing_again_reopens(store: DuckDBStore) -> None:
+def test_resolved_alert_firing_again_reopens(store: AnyStore) -> None:
     store.upsert_events([alert()])
     store.upsert_events([alert(status="resolved", ends_at=T0 + timedelta(minutes=10))])
     later = T0 + timedelta(hours=1)
@@ -72,7 +71,7 @@ def test_resolved_alert_firing_again_reopens(store: DuckDBStore) -> None:
     assert row["reopen_count"] == 1 and row["repeat_count"] == 2
 
 
-def test_reopen_inside_one_batch(store: DuckDBStore) -> None:
+def test_reopen_inside_one_batch(store: AnyStore) -> None:
     later = T0 + timedelta(hours=1)
     store.upsert_events([
         alert(), alert(status="resolved", ends_at=T0 + timedelta(minutes=1)),
@@ -84,7 +83,7 @@ def test_reopen_inside_one_batch(store: DuckDBStore) -> None:
         "firing", 1, "2024-03-01T13:00:00Z")
 
 
-def test_late_firing_after_resolve_is_counted_but_does_not_reopen(store: DuckDBStore) -> None:
+def test_late_firing_after_resolve_is_counted_but_does_not_reopen(store: AnyStore) -> None:
     store.upsert_events([alert(), alert(status="resolved", ends_at=T0 + timedelta(minutes=3))])
     store.upsert_events([alert()])  # a retry of the original firing notification
     row = store.get_event("alertmanager", alert().fingerprint)
@@ -93,7 +92,7 @@ def test_late_firing_after_resolve_is_counted_but_does_not_reopen(store: DuckDBS
     assert row["ends_at"] == "2024-03-01T12:03:00Z"
 
 
-def test_notification_about_an_older_occurrence_changes_nothing(store: DuckDBStore) -> None:
+def test_notification_about_an_older_occurrence_changes_nothing(store: AnyStore) -> None:
     later = T0 + timedelta(hours=1)
     store.upsert_events([alert(starts_at=later)])
     store.upsert_events([alert(status="resolved", ends_at=T0 + timedelta(minutes=1),
@@ -103,7 +102,7 @@ def test_notification_about_an_older_occurrence_changes_nothing(store: DuckDBSto
     assert (row["status"], row["severity"], row["repeat_count"]) == ("firing", "warning", 1)
 
 
-def test_resolved_without_end_ends_when_received(store: DuckDBStore, clock: ManualClock) -> None:
+def test_resolved_without_end_ends_when_received(store: AnyStore, clock: ManualClock) -> None:
     store.upsert_events([alert()])
     clock.advance(300)
     store.upsert_events([alert(status="resolved")])
@@ -111,14 +110,14 @@ def test_resolved_without_end_ends_when_received(store: DuckDBStore, clock: Manu
     assert row is not None and row["ends_at"] == "2024-03-01T12:05:00Z"
 
 
-def test_received_at_given_by_sender_is_kept(store: DuckDBStore) -> None:
+def test_received_at_given_by_sender_is_kept(store: AnyStore) -> None:
     store.upsert_events([alert(received_at=T0 - timedelta(days=1))])
     row = store.get_event("alertmanager", alert().fingerprint)
     assert row is not None and row["first_seen"] == "2024-02-29T12:00:00Z"
 
 
 def test_history_keeps_every_notification_newest_first(
-    store: DuckDBStore, clock: ManualClock
+    store: AnyStore, clock: ManualClock
 ) -> None:
     for status in ("firing", "firing", "resolved"):
         store.upsert_events([alert(status=status)])
@@ -133,9 +132,9 @@ def test_history_keeps_every_notification_newest_first(
 
 
 @pytest.fixture(scope="module")
-def populated() -> Iterator[DuckDBStore]:
+def populated(module_stores: Stores) -> AnyStore:
     """Shared by the read-only query tests (opening a store per case is the slow part)."""
-    store = DuckDBStore(None, clock=ManualClock())
+    store = module_stores.open(clock=ManualClock())
     store.upsert_events([
         alert(name="HighLatency", entity="checkout", severity="critical",
               labels={"env": "prod", "team": "payments"}),
@@ -148,11 +147,10 @@ def populated() -> Iterator[DuckDBStore]:
         alert(name="Heartbeat", entity="cart", severity="info", labels={},
               starts_at=T0 + timedelta(hours=3), summary=""),
     ])
-    yield store
-    store.close()
+    return store
 
 
-def names(store: DuckDBStore, **kw: Any) -> list[str]:
+def names(store: AnyStore, **kw: Any) -> list[str]:
     return [r["name"] for r in store.query_events(EventQuery(**kw)).items]
 
 
@@ -186,7 +184,7 @@ def names(store: DuckDBStore, **kw: Any) -> list[str]:
         ({"entity": "cart", "severity": ["info"]}, ["Heartbeat"]),
     ],
 )
-def test_query_filters(populated: DuckDBStore, query: dict[str, Any], expected: list[str]) -> None:
+def test_query_filters(populated: AnyStore, query: dict[str, Any], expected: list[str]) -> None:
     assert names(populated, **query) == expected
 
 
@@ -202,14 +200,14 @@ def test_query_filters(populated: DuckDBStore, query: dict[str, Any], expected: 
         ({"time": TimeRange(T0, T0 - timedelta(1))}, "time"),
     ],
 )
-def test_bad_queries_name_the_field(populated: DuckDBStore, query: dict[str, Any],
+def test_bad_queries_name_the_field(populated: AnyStore, query: dict[str, Any],
                                     field: str) -> None:
     with pytest.raises(ValidationFailed) as err:
         populated.query_events(EventQuery(**query))
     assert err.value.problems[0]["field"] == field
 
 
-def test_paging_many_pages_without_loss_or_duplicates(store: DuckDBStore) -> None:
+def test_paging_many_pages_without_loss_or_duplicates(store: AnyStore) -> None:
     # 25 events, several sharing a start time, so the tiebreaker matters.
     events = [alert(name=f"A{i}", starts_at=T0 + timedelta(minutes=i // 3)) for i in range(25)]
     store.upsert_events(events)
@@ -230,13 +228,13 @@ def test_paging_many_pages_without_loss_or_duplicates(store: DuckDBStore) -> Non
     assert len(seen) == len(set(seen)) == 25
 
 
-def test_limit_is_capped(store: DuckDBStore) -> None:
+def test_limit_is_capped(store: AnyStore) -> None:
     store.upsert_events([alert(name=f"A{i}") for i in range(1005)])
     page = store.query_events(EventQuery(limit=5000))
     assert len(page.items) == 1000 and page.next_cursor is not None
 
 
-def test_start_times_are_compared_to_the_second(store: DuckDBStore) -> None:
+def test_start_times_are_compared_to_the_second(store: AnyStore) -> None:
     # Alertmanager may drop the fraction of startsAt in the resolved notification.
     firing = alert(starts_at=T0 + timedelta(seconds=22, microseconds=134_222))
     store.upsert_events([firing])

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from store_backends import AnyStore, Stores
 from store_clock import T0, ManualClock
 
 from opscope.errors import ValidationFailed
 from opscope.model import LogRecord
-from opscope.store.duckdb import DuckDBStore
 from opscope.store.ports import EventQuery, LogQuery, TimeRange
 
 
@@ -20,9 +19,9 @@ def line(message: str, seconds: float = 0, **kw: Any) -> LogRecord:
 
 
 @pytest.fixture(scope="module")
-def populated() -> Iterator[DuckDBStore]:
+def populated(module_stores: Stores) -> AnyStore:
     """Shared by the read-only query tests (opening a store per case is the slow part)."""
-    store = DuckDBStore(None, clock=ManualClock())
+    store = module_stores.open(clock=ManualClock())
     result = store.append_logs([
         line("Connection refused to db-1:5432", 0, source="syslog", entity="checkout",
              level="ERROR", attributes={"pid": "42"}, template_id="t-conn",
@@ -34,11 +33,10 @@ def populated() -> Iterator[DuckDBStore]:
         line("heartbeat", 40, source="app", entity="auth", level="debug"),
     ])
     assert result.inserted == 5
-    yield store
-    store.close()
+    return store
 
 
-def messages(store: DuckDBStore, **kw: Any) -> list[str]:
+def messages(store: AnyStore, **kw: Any) -> list[str]:
     return [r["message"] for r in store.query_logs(LogQuery(**kw)).items]
 
 
@@ -63,11 +61,11 @@ def messages(store: DuckDBStore, **kw: Any) -> list[str]:
         ({"template_id": "t-conn", "entity": "cart"}, ["Connection refused to db-2:5432"]),
     ],
 )
-def test_query_filters(populated: DuckDBStore, query: dict[str, Any], expected: list[str]) -> None:
+def test_query_filters(populated: AnyStore, query: dict[str, Any], expected: list[str]) -> None:
     assert messages(populated, **query) == expected
 
 
-def test_rows_are_json_ready(populated: DuckDBStore) -> None:
+def test_rows_are_json_ready(populated: AnyStore) -> None:
     row = populated.query_logs(LogQuery(entity="checkout")).items[0]
     assert row["ts"] == "2024-03-01T12:00:00Z"
     assert row["received_at"] == "2024-03-01T12:00:00Z"
@@ -77,7 +75,7 @@ def test_rows_are_json_ready(populated: DuckDBStore) -> None:
     assert row["template_id"] == "t-conn"
 
 
-def test_paging_through_equal_timestamps(store: DuckDBStore) -> None:
+def test_paging_through_equal_timestamps(store: AnyStore) -> None:
     # 2,500 lines over 10 distinct timestamps: pages must split runs of equal times.
     store.append_logs([line(f"m{i}", i % 10) for i in range(2500)])
     store.append_logs([line("x", 5)])
@@ -97,7 +95,7 @@ def test_paging_through_equal_timestamps(store: DuckDBStore) -> None:
     assert times == sorted(times, reverse=True)
 
 
-def test_cursor_of_another_kind_is_refused(populated: DuckDBStore) -> None:
+def test_cursor_of_another_kind_is_refused(populated: AnyStore) -> None:
     page = populated.query_logs(LogQuery(limit=1))
     assert page.next_cursor is not None
     with pytest.raises(ValidationFailed) as err:
@@ -105,6 +103,6 @@ def test_cursor_of_another_kind_is_refused(populated: DuckDBStore) -> None:
     assert err.value.problems[0]["field"] == "cursor"
 
 
-def test_empty_batch_writes_nothing(store: DuckDBStore) -> None:
+def test_empty_batch_writes_nothing(store: AnyStore) -> None:
     assert store.append_logs([]).inserted == 0
     assert store.query_logs(LogQuery()).items == []

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from store_backends import AnyStore, Stores
 from store_clock import T0
 
 from opscope.errors import ValidationFailed
 from opscope.model import MetricSample, series_id
-from opscope.store.duckdb import DuckDBStore
 from opscope.store.ports import LabelMatcher, SeriesQuery, TimeRange
 
 MS0 = int(T0.timestamp() * 1000)  # 2024-03-01T12:00:00Z, a multiple of 60 s
@@ -23,20 +22,19 @@ def sample(value: float, seconds: float, name: str = "cpu", **labels: str) -> Me
 
 
 @pytest.fixture(scope="module")
-def populated() -> Iterator[DuckDBStore]:
+def populated(module_stores: Stores) -> AnyStore:
     """Shared by the read-only query tests (opening a store per case is the slow part)."""
-    store = DuckDBStore(None)
+    store = module_stores.open()
     # Two batches so that the second one meets already stored series.
     store.append_samples([sample(float(i), 10 * i, host="a", env="prod") for i in range(6)])
     store.append_samples(
         [sample(100.0 + i, 10 * i, host="b", env="staging") for i in range(6)]
         + [sample(7.0, 0, host="c"), sample(1.0, 0, name="mem", host="a", env="prod")]
     )
-    yield store
-    store.close()
+    return store
 
 
-def hosts(store: DuckDBStore, *matchers: LabelMatcher, name: str = "cpu") -> list[str]:
+def hosts(store: AnyStore, *matchers: LabelMatcher, name: str = "cpu") -> list[str]:
     rows = store.query_series(SeriesQuery(name=name, matchers=matchers))
     return sorted(r["labels"]["host"] for r in rows)
 
@@ -55,12 +53,12 @@ def hosts(store: DuckDBStore, *matchers: LabelMatcher, name: str = "cpu") -> lis
         ((LabelMatcher("__name__", "=", "cpu"),), ["a", "b", "c"]),
     ],
 )
-def test_matchers(populated: DuckDBStore, matchers: tuple[LabelMatcher, ...],
+def test_matchers(populated: AnyStore, matchers: tuple[LabelMatcher, ...],
                   expected: list[str]) -> None:
     assert hosts(populated, *matchers) == expected
 
 
-def test_raw_points_are_epoch_ms_oldest_first(populated: DuckDBStore) -> None:
+def test_raw_points_are_epoch_ms_oldest_first(populated: AnyStore) -> None:
     rows = populated.query_series(SeriesQuery(
         name="cpu", matchers=[LabelMatcher("host", "=", "a")],
         time=TimeRange(T0 + timedelta(seconds=10), T0 + timedelta(seconds=40)),
@@ -79,13 +77,13 @@ def test_raw_points_are_epoch_ms_oldest_first(populated: DuckDBStore) -> None:
     [("avg", [1.0, 4.0]), ("min", [0.0, 3.0]), ("max", [2.0, 5.0]), ("sum", [3.0, 12.0]),
      ("last", [2.0, 5.0])],
 )
-def test_step_aggregation(populated: DuckDBStore, agg: str, expected: list[float]) -> None:
+def test_step_aggregation(populated: AnyStore, agg: str, expected: list[float]) -> None:
     rows = populated.query_series(SeriesQuery(
         name="cpu", matchers=[LabelMatcher("host", "=", "a")], step_seconds=30, agg=agg))
     assert rows[0]["points"] == [[MS0, expected[0]], [MS0 + 30_000, expected[1]]]
 
 
-def test_buckets_are_aligned_on_the_epoch_and_skip_nan(store: DuckDBStore) -> None:
+def test_buckets_are_aligned_on_the_epoch_and_skip_nan(store: AnyStore) -> None:
     store.append_samples([
         sample(1.0, 50), sample(3.0, 70), sample(math.nan, 80), sample(5.0, 130),
     ])
@@ -95,7 +93,7 @@ def test_buckets_are_aligned_on_the_epoch_and_skip_nan(store: DuckDBStore) -> No
     assert rows[0]["points"] == [[MS0, 1.0], [MS0 + 60_000, 3.0], [MS0 + 120_000, 5.0]]
 
 
-def test_list_series(populated: DuckDBStore) -> None:
+def test_list_series(populated: AnyStore) -> None:
     every = populated.list_series(None, [], 100)
     assert [r["name"] for r in every] == ["cpu", "cpu", "cpu", "mem"]
     assert len({r["series_id"] for r in every}) == 4
@@ -104,12 +102,12 @@ def test_list_series(populated: DuckDBStore) -> None:
     assert len(populated.list_series(None, [], 2)) == 2
 
 
-def test_max_series_and_unknown_name(populated: DuckDBStore) -> None:
+def test_max_series_and_unknown_name(populated: AnyStore) -> None:
     assert len(populated.query_series(SeriesQuery(name="cpu", max_series=2))) == 2
     assert populated.query_series(SeriesQuery(name="nope")) == []
 
 
-def test_series_rows_are_not_duplicated(store: DuckDBStore) -> None:
+def test_series_rows_are_not_duplicated(store: AnyStore) -> None:
     for _ in range(3):
         store.append_samples([sample(1.0, 0, host="a"), sample(2.0, 1, host="a")])
     assert len(store.list_series("cpu", [], 10)) == 1
@@ -126,7 +124,7 @@ def test_series_rows_are_not_duplicated(store: DuckDBStore) -> None:
         ({"matchers": [LabelMatcher("", "=", "x")]}, "matchers[0].name"),
     ],
 )
-def test_bad_queries_name_the_field(populated: DuckDBStore, query: dict[str, Any],
+def test_bad_queries_name_the_field(populated: AnyStore, query: dict[str, Any],
                                     field: str) -> None:
     with pytest.raises(ValidationFailed) as err:
         populated.query_series(SeriesQuery(name="cpu", **query))

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from store_backends import AnyStore, Stores
 from store_clock import T0, ManualClock
 
 from opscope.errors import ValidationFailed
 from opscope.model import Anomaly, Change, Entity, Relation, RelationKind, Ticket
-from opscope.store.duckdb import DuckDBStore
 from opscope.store.ports import RecordQuery, TimeRange
 
 
@@ -20,7 +19,7 @@ def ticket(id: str, hours: int = 0, **kw: Any) -> Ticket:
                   created_at=T0 + timedelta(hours=hours), **kw)
 
 
-def test_tickets_upsert_by_id(store: DuckDBStore, clock: ManualClock) -> None:
+def test_tickets_upsert_by_id(store: AnyStore, clock: ManualClock) -> None:
     first = store.upsert_tickets([ticket("INC-1", entity="checkout"), ticket("INC-2", 1)])
     assert (first.inserted, first.updated) == (2, 0)
     clock.advance(3600)
@@ -40,13 +39,13 @@ def test_tickets_upsert_by_id(store: DuckDBStore, clock: ManualClock) -> None:
 
 
 @pytest.fixture(scope="module")
-def tickets() -> Iterator[DuckDBStore]:
-    with DuckDBStore(None) as store:
-        store.upsert_tickets([
-            ticket("INC-1", status="resolved", resolution="restarted pods", entity="checkout"),
-            ticket("INC-2", 1), ticket("INC-3", 2, title="Disk full on db-1", priority="p1"),
-        ])
-        yield store
+def tickets(module_stores: Stores) -> AnyStore:
+    store = module_stores.open()
+    store.upsert_tickets([
+        ticket("INC-1", status="resolved", resolution="restarted pods", entity="checkout"),
+        ticket("INC-2", 1), ticket("INC-3", 2, title="Disk full on db-1", priority="p1"),
+    ])
+    return store
 
 
 @pytest.mark.parametrize(
@@ -60,11 +59,11 @@ def tickets() -> Iterator[DuckDBStore]:
         (RecordQuery(time=TimeRange(T0, T0 + timedelta(hours=2))), ["INC-2", "INC-1"]),
     ],
 )
-def test_ticket_filters(tickets: DuckDBStore, query: RecordQuery, expected: list[str]) -> None:
+def test_ticket_filters(tickets: AnyStore, query: RecordQuery, expected: list[str]) -> None:
     assert [t["id"] for t in tickets.query_tickets(query).items] == expected
 
 
-def test_changes_derive_ids_and_skip_repeats(store: DuckDBStore) -> None:
+def test_changes_derive_ids_and_skip_repeats(store: AnyStore) -> None:
     deploy = Change(entity="checkout", version="v2", author="ci", ts=T0,
                     description="bump payment client")
     flag = Change(id="FF-9", entity="cart", kind="feature_flag", ts=T0 + timedelta(hours=1))
@@ -79,7 +78,7 @@ def test_changes_derive_ids_and_skip_repeats(store: DuckDBStore) -> None:
     assert len(store.query_changes(RecordQuery(text="PAYMENT")).items) == 1
 
 
-def test_anomalies_append_and_query(store: DuckDBStore) -> None:
+def test_anomalies_append_and_query(store: AnyStore) -> None:
     anomalies = [
         Anomaly(kind="metric", detector="robust_z", entity="checkout", subject="s1", ts=T0,
                 score=6.5, value=math_nan(), expected=1.0, evidence={"window": [1, 2]}),
@@ -124,14 +123,14 @@ def math_nan() -> float:
         ("query_tickets", RecordQuery(limit=-1), "limit"),
     ],
 )
-def test_bad_record_queries(store: DuckDBStore, method: str, query: RecordQuery,
+def test_bad_record_queries(store: AnyStore, method: str, query: RecordQuery,
                             field: str) -> None:
     with pytest.raises(ValidationFailed) as err:
         getattr(store, method)(query)
     assert err.value.problems[0]["field"] == field
 
 
-def test_topology_upserts(store: DuckDBStore, clock: ManualClock) -> None:
+def test_topology_upserts(store: AnyStore, clock: ManualClock) -> None:
     result = store.upsert_topology(
         [Entity(id="checkout"), Entity(id="db-1", kind="database")],
         [Relation(source="checkout", target="db-1", kind=RelationKind.DEPENDS_ON),
@@ -154,7 +153,7 @@ def test_topology_upserts(store: DuckDBStore, clock: ManualClock) -> None:
     assert relations[0]["updated_at"] == "2024-03-01T12:01:00Z"
 
 
-def test_tokens(store: DuckDBStore) -> None:
+def test_tokens(store: AnyStore) -> None:
     store.add_token("tok-1", "sha256:aaa", ["ingest", "read"], "collector")
     store.add_token("tok-2", "sha256:bbb", ["admin"], "ops")
     found = store.find_token("sha256:aaa")

@@ -5,18 +5,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from store_backends import AnyStore, Stores
 from store_clock import T0, ManualClock
 
 from opscope.errors import ConfigError
 from opscope.model import Anomaly, Change, Event, LogRecord, MetricSample, Ticket
-from opscope.store.duckdb import DuckDBStore
 from opscope.store.ports import EventQuery, LogQuery, RecordQuery, SeriesQuery
 
 DAY = timedelta(days=1)
 
 
-def test_apply_retention_deletes_old_rows_and_counts_them(clock: ManualClock) -> None:
-    store = DuckDBStore(None, retention={
+def test_apply_retention_deletes_old_rows_and_counts_them(stores: Stores,
+                                                          clock: ManualClock) -> None:
+    store = stores.open(retention={
         "events": 7 * DAY, "logs": 2 * DAY, "samples": 3 * DAY, "anomalies": 5 * DAY,
         "changes": 30 * DAY, "tickets": 10 * DAY,
     }, clock=clock)
@@ -53,8 +54,9 @@ def test_apply_retention_deletes_old_rows_and_counts_them(clock: ManualClock) ->
     store.close()
 
 
-def test_an_event_deleted_by_retention_comes_back_as_new(clock: ManualClock) -> None:
-    store = DuckDBStore(None, retention={"events": 7 * DAY}, clock=clock)
+def test_an_event_deleted_by_retention_comes_back_as_new(stores: Stores,
+                                                         clock: ManualClock) -> None:
+    store = stores.open(retention={"events": 7 * DAY}, clock=clock)
     event = Event(source="s", name="flappy", starts_at=T0 - 40 * DAY)
     clock.now = T0 - 40 * DAY
     store.upsert_events([event, event])  # stored, and remembered by the writer
@@ -66,7 +68,7 @@ def test_an_event_deleted_by_retention_comes_back_as_new(clock: ManualClock) -> 
     store.close()
 
 
-def test_no_retention_deletes_nothing(store: DuckDBStore) -> None:
+def test_no_retention_deletes_nothing(store: AnyStore) -> None:
     store.append_logs([LogRecord(ts=T0 - 1000 * DAY, message="m")])
     assert store.apply_retention(T0) == {}
     assert len(store.query_logs(LogQuery()).items) == 1
@@ -75,6 +77,7 @@ def test_no_retention_deletes_nothing(store: DuckDBStore) -> None:
 @pytest.mark.parametrize(
     "retention", [{"metrics": DAY}, {"logs": timedelta(0)}, {"logs": -DAY}],
 )
-def test_bad_retention_is_a_config_error(retention: dict[str, timedelta]) -> None:
+def test_bad_retention_is_a_config_error(stores: Stores,
+                                        retention: dict[str, timedelta]) -> None:
     with pytest.raises(ConfigError, match="retention"):
-        DuckDBStore(None, retention=retention)
+        stores.open(retention=retention)

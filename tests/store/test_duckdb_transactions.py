@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pytest
-from store_clock import T0
+from store_clock import T0, ManualClock
 
 from opscope.errors import StorageError
 from opscope.model import Event, MetricSample
 from opscope.store.duckdb import DuckDBStore
 from opscope.store.duckdb.database import Database
 from opscope.store.ports import EventQuery, SeriesQuery
+
+
+@pytest.fixture
+def store(clock: ManualClock) -> Iterator[DuckDBStore]:
+    """DuckDB only: these tests reach into the embedded store's Arrow inserts (the
+    PostgreSQL store's equivalents are in ``test_postgres_store.py``)."""
+    s = DuckDBStore(None, clock=clock)
+    yield s
+    s.close()
 
 
 def fail_on(monkeypatch: pytest.MonkeyPatch, table: str) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from store_backends import AnyStore, Stores
 from store_clock import T0
 
 from opscope.errors import ValidationFailed
@@ -25,7 +26,7 @@ def band(sid: str, seconds: float, expected: float, half: float | None = 1.0) ->
     return (sid, T0 + timedelta(seconds=seconds), expected, lower, upper)
 
 
-def test_raw_band_points_oldest_first(store: DuckDBStore) -> None:
+def test_raw_band_points_oldest_first(store: AnyStore) -> None:
     store.append_bands([band("a", 20, 3.0), band("a", 0, 1.0), band("b", 10, 5.0, None)])
     got = store.query_bands(["a", "b", "missing"], TimeRange())
     assert got == {
@@ -36,7 +37,7 @@ def test_raw_band_points_oldest_first(store: DuckDBStore) -> None:
     assert store.query_bands([], TimeRange()) == {}
 
 
-def test_band_buckets_align_with_series_points(store: DuckDBStore) -> None:
+def test_band_buckets_align_with_series_points(store: AnyStore) -> None:
     store.append_bands([band("a", s, float(s)) for s in (0, 10, 20, 60, 70)])
     got = store.query_bands(["a"], TimeRange(), step_seconds=60)
     # Bucket starts on the epoch-aligned minute; each bucket averages its points.
@@ -45,13 +46,13 @@ def test_band_buckets_align_with_series_points(store: DuckDBStore) -> None:
         store.query_bands(["a"], TimeRange(), step_seconds=0.0001)
 
 
-def test_band_time_range_is_half_open(store: DuckDBStore) -> None:
+def test_band_time_range_is_half_open(store: AnyStore) -> None:
     store.append_bands([band("a", s, float(s)) for s in (0, 10, 20)])
     span = TimeRange(T0 + timedelta(seconds=10), T0 + timedelta(seconds=20))
     assert store.query_bands(["a"], span) == {"a": [[MS0 + 10_000, 10.0, 9.0, 11.0]]}
 
 
-def test_anomaly_marks_are_metric_anomalies_of_the_series(store: DuckDBStore) -> None:
+def test_anomaly_marks_are_metric_anomalies_of_the_series(store: AnyStore) -> None:
     sid = series_id("cpu", {"host": "a"})
     at = T0 + timedelta(seconds=30)
     store.append_anomalies([
@@ -65,18 +66,17 @@ def test_anomaly_marks_are_metric_anomalies_of_the_series(store: DuckDBStore) ->
     assert store.anomaly_marks([sid], TimeRange(start=at)) == {sid: [[MS0 + 30_000, 0.9, "up"]]}
 
 
-def test_bands_follow_the_samples_retention() -> None:
-    store = DuckDBStore(None, retention={"samples": timedelta(days=3)})
+def test_bands_follow_the_samples_retention(stores: Stores) -> None:
+    store = stores.open(retention={"samples": timedelta(days=3)})
     old, new = T0 - timedelta(days=10), T0
     store.append_bands([("a", old, 1.0, 0.0, 2.0), ("a", new, 1.0, 0.0, 2.0)])
     deleted = store.apply_retention(T0)
     assert deleted["bands"] == 1
     assert [p[0] for p in store.query_bands(["a"], TimeRange())["a"]] == [MS0]
     assert "bands" not in store.apply_retention(T0)  # nothing more to delete
-    store.close()
 
 
-def test_sample_history_in_time_order_and_batches(store: DuckDBStore) -> None:
+def test_sample_history_in_time_order_and_batches(store: AnyStore) -> None:
     samples = [
         MetricSample(name="mem", labels={"host": "b"}, value=2.0, ts=T0 + timedelta(seconds=10)),
         MetricSample(name="cpu", labels={"host": "a"}, value=1.0, ts=T0 + timedelta(seconds=10)),

@@ -1,4 +1,4 @@
-"""Incidents in the embedded store: change stream, filters and paging, detail, rankings,
+"""Incidents in both stores: change stream, filters and paging, detail, rankings,
 actions, silences, engine state, and what root-cause ranking reads."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from store_backends import AnyStore
 
 from opscope.errors import ValidationFailed
 from opscope.model import Anomaly, Change, Entity, MetricSample, Relation
@@ -27,7 +28,6 @@ from opscope.model.incident import (
     TimelineEntry,
     TimelineKind,
 )
-from opscope.store.duckdb import DuckDBStore
 from opscope.store.ports import IncidentQuery, TimeRange
 
 T0 = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
@@ -60,12 +60,7 @@ def change(seq: int, inc: Incident, members: list[IncidentMember] | None = None,
                                 kind=TimelineKind.SIGNAL_ADDED, summary=f"change {seq}")])
 
 
-@pytest.fixture()
-def store() -> DuckDBStore:
-    return DuckDBStore(None)
-
-
-def test_the_change_stream_upserts_incidents_and_members(store: DuckDBStore) -> None:
+def test_the_change_stream_upserts_incidents_and_members(store: AnyStore) -> None:
     inc = incident(1)
     store.write_changes([
         change(0, inc, [member(inc.id, "a", "api"), member(inc.id, "b", "db", muted=True)],
@@ -83,7 +78,7 @@ def test_the_change_stream_upserts_incidents_and_members(store: DuckDBStore) -> 
     assert store.get_incident("inc-none") is None
 
 
-def test_incident_list_filters_and_pages(store: DuckDBStore) -> None:
+def test_incident_list_filters_and_pages(store: AnyStore) -> None:
     store.write_changes([
         change(0, incident(1, severity=Severity.CRITICAL, entities=("db",))),
         change(1, incident(2, status=IncidentStatus.RESOLVED)),
@@ -107,7 +102,7 @@ def test_incident_list_filters_and_pages(store: DuckDBStore) -> None:
         store.query_incidents(IncidentQuery(status="bogus"))
 
 
-def test_rankings_replace_each_other_and_show_in_list_and_detail(store: DuckDBStore) -> None:
+def test_rankings_replace_each_other_and_show_in_list_and_detail(store: AnyStore) -> None:
     inc = incident(1)
     store.write_changes([change(0, inc)])
     first = [Hypothesis(entity="api", score=2.0, rank=1, reason="first guess")]
@@ -126,7 +121,7 @@ def test_rankings_replace_each_other_and_show_in_list_and_detail(store: DuckDBSt
     assert listed["top_hypothesis"]["entity"] == "db"
 
 
-def test_actions_and_feedback_are_kept_per_incident(store: DuckDBStore) -> None:
+def test_actions_and_feedback_are_kept_per_incident(store: AnyStore) -> None:
     store.write_changes([change(0, incident(1)), change(1, incident(2))])
     store.record_incident_action("ack", "alice", ["inc-1"], at(5), {})
     store.write_feedback([Feedback(kind=FeedbackKind.MERGE, ts=at(6), actor="bob",
@@ -140,7 +135,7 @@ def test_actions_and_feedback_are_kept_per_incident(store: DuckDBStore) -> None:
     assert other is not None and [a["action"] for a in other["actions"]] == ["merge"]
 
 
-def test_many_incidents_read_at_once_match_their_single_reads(store: DuckDBStore) -> None:
+def test_many_incidents_read_at_once_match_their_single_reads(store: AnyStore) -> None:
     inc1, inc2 = incident(1), incident(2)
     store.write_changes([change(0, inc1, [member(inc1.id, "am/a#1", "api")],
                                 kind=ChangeKind.OPENED),
@@ -159,7 +154,7 @@ def test_many_incidents_read_at_once_match_their_single_reads(store: DuckDBStore
     assert store.get_incidents([]) == {}
 
 
-def test_silences_and_engine_state(store: DuckDBStore) -> None:
+def test_silences_and_engine_state(store: AnyStore) -> None:
     silence = Silence(id="s1", matchers=[Matcher(name="entity", value="db")],
                       starts_at=at(0), ends_at=at(60), created_by="ops")
     store.put_silence(silence)
@@ -175,7 +170,7 @@ def test_silences_and_engine_state(store: DuckDBStore) -> None:
     assert store.load_engine_state("correlation") == b'{"version": 2}'
 
 
-def test_what_root_cause_ranking_reads(store: DuckDBStore) -> None:
+def test_what_root_cause_ranking_reads(store: AnyStore) -> None:
     store.append_samples([
         MetricSample(name="latency", labels={"service": "api", "quantile": "0.9"},
                      value=float(i), ts=at(i)) for i in range(5)
@@ -202,8 +197,7 @@ def test_what_root_cause_ranking_reads(store: DuckDBStore) -> None:
     assert relations == [Relation(source="api", target="db")]
 
 
-def test_a_storm_incident_detail_is_capped_and_its_members_paged() -> None:
-    store = DuckDBStore(None)
+def test_a_storm_incident_detail_is_capped_and_its_members_paged(store: AnyStore) -> None:
     inc = incident(1)
     members = [member(inc.id, f"am/fp{i:03d}#1", "api").model_copy(
         update={"joined_at": at(i / 10)}) for i in range(25)]
@@ -228,8 +222,7 @@ def test_a_storm_incident_detail_is_capped_and_its_members_paged() -> None:
     assert store.query_incident_members("inc-none", 5, None).items == []
 
 
-def test_members_of_many_incidents_come_in_one_read() -> None:
-    store = DuckDBStore(None)
+def test_members_of_many_incidents_come_in_one_read(store: AnyStore) -> None:
     one, two = incident(1), incident(2)
     store.write_changes([
         change(1, one, [member(one.id, f"s{i}", "api").model_copy(

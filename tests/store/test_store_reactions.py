@@ -1,13 +1,13 @@
-"""Durable reaction ports in DuckDB: audit, approvals, notification log, action state."""
+"""Durable reaction ports in both stores: audit, approvals, notification log, action state."""
 
 from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
+from store_backends import AnyStore, Stores
 
 from opscope.errors import ValidationFailed
 from opscope.model.execution import (
@@ -21,7 +21,6 @@ from opscope.model.incident import ChangeKind, Incident, IncidentChange, Inciden
 from opscope.react import AuditQuery, ReactionEngine, ReactPorts, ReactSettings, rules_from_data
 from opscope.react.memory import ManualClock
 from opscope.sim.slack_receiver import SlackReceiver
-from opscope.store.duckdb import DuckDBStore
 from opscope.store.ports import ExecutionQuery
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -34,8 +33,7 @@ def execution(n: int, rule: str = "r", status: ExecutionStatus = ExecutionStatus
                      finished_at=at, result={"n": n})
 
 
-def test_audit_filters_and_pages_newest_first() -> None:
-    store = DuckDBStore(None)
+def test_audit_filters_and_pages_newest_first(store: AnyStore) -> None:
     audit = store.reactions.audit
     for n in range(5):
         audit.record(execution(n, rule="r" if n % 2 else "q",
@@ -56,8 +54,8 @@ def test_audit_filters_and_pages_newest_first() -> None:
         store.query_executions(ExecutionQuery(status="bogus"))
 
 
-def test_notification_claim_is_insert_if_absent() -> None:
-    log = DuckDBStore(None).reactions.notifications
+def test_notification_claim_is_insert_if_absent(store: AnyStore) -> None:
+    log = store.reactions.notifications
     assert log.claim("k", T0) is None
     found = log.claim("k", T0 + timedelta(seconds=1))
     assert found is not None and found.state is DeliveryState.SENDING
@@ -71,8 +69,8 @@ def test_notification_claim_is_insert_if_absent() -> None:
     assert sent.claimed_at == T0 and sent.detail == {"ts": "1.2"}
 
 
-def test_concurrent_claims_let_exactly_one_win() -> None:
-    log = DuckDBStore(None).reactions.notifications
+def test_concurrent_claims_let_exactly_one_win(store: AnyStore) -> None:
+    log = store.reactions.notifications
     wins: list[bool] = []
     lock = threading.Lock()
 
@@ -89,8 +87,8 @@ def test_concurrent_claims_let_exactly_one_win() -> None:
     assert sorted(wins) == [False] * 7 + [True]
 
 
-def test_approvals_and_action_state() -> None:
-    tables = DuckDBStore(None).reactions
+def test_approvals_and_action_state(store: AnyStore) -> None:
+    tables = store.reactions
     request = ApprovalRequest(id="ap1", rule="r", action="a", requested_at=T0,
                               expires_at=T0 + timedelta(minutes=5))
     tables.approvals.put(request)
@@ -114,7 +112,7 @@ RULES: dict[str, Any] = {"version": 1, "rules": [{
                           "channel": "C1"}}]}]}
 
 
-def _engine(store: DuckDBStore, url: str, policies: dict[str, Any] | None = None
+def _engine(store: AnyStore, url: str, policies: dict[str, Any] | None = None
             ) -> ReactionEngine:
     tables = store.reactions
     rules = rules_from_data({"version": 1, "rules": [
@@ -132,17 +130,16 @@ def _trigger(kind: str, version: int) -> dict[str, Any]:
                                        "severity": "error", "updated_at": T0.isoformat()}}
 
 
-def test_a_restart_sends_nothing_twice_and_keeps_the_audit(tmp_path: Path) -> None:
-    path = tmp_path / "db.duckdb"
+def test_a_restart_sends_nothing_twice_and_keeps_the_audit(stores: Stores) -> None:
     with SlackReceiver() as slack:
-        store = DuckDBStore(path)
+        store = first_store = stores.open(durable=True)
         engine = _engine(store, slack.url)
         [first] = engine.handle(_trigger("incident.opened", 1))
         assert first.status is ExecutionStatus.SUCCEEDED
         engine.close()
         store.close()
 
-        store = DuckDBStore(path)  # the restarted server sees the same change again
+        store = stores.reopen(first_store)  # the restarted server sees the same change again
         engine = _engine(store, slack.url)
         [again] = engine.handle(_trigger("incident.opened", 1))
         assert again.status is ExecutionStatus.SUPPRESSED
@@ -159,18 +156,17 @@ def test_a_restart_sends_nothing_twice_and_keeps_the_audit(tmp_path: Path) -> No
         store.close()
 
 
-def test_a_restart_keeps_the_rate_limit_from_the_stored_audit(tmp_path: Path) -> None:
-    path = tmp_path / "db.duckdb"
+def test_a_restart_keeps_the_rate_limit_from_the_stored_audit(stores: Stores) -> None:
     limit = {"rate_limit": {"count": 1, "per": "1h"}}
     with SlackReceiver() as slack:
-        store = DuckDBStore(path)
+        store = first_store = stores.open(durable=True)
         engine = _engine(store, slack.url, limit)
         [first] = engine.handle(_trigger("incident.opened", 1))
         assert first.status is ExecutionStatus.SUCCEEDED
         engine.close()
         store.close()
 
-        store = DuckDBStore(path)
+        store = stores.reopen(first_store)
         engine = _engine(store, slack.url, limit)
         [update] = engine.handle(_trigger("incident.updated", 2))
         assert update.status is ExecutionStatus.SUPPRESSED
@@ -180,8 +176,7 @@ def test_a_restart_keeps_the_rate_limit_from_the_stored_audit(tmp_path: Path) ->
         store.close()
 
 
-def test_annotations_appear_in_the_incident_view() -> None:
-    store = DuckDBStore(None)
+def test_annotations_appear_in_the_incident_view(store: AnyStore) -> None:
     incident = Incident(id="inc-1", status=IncidentStatus.OPEN, opened_at=T0, updated_at=T0)
     store.write_changes([IncidentChange(seq=1, kind=ChangeKind.OPENED, ts=T0,
                                         incident=incident)])

@@ -1,14 +1,14 @@
-"""Log template statistics in the embedded store: what analysis writes, what reads see."""
+"""Log template statistics in both stores: what analysis writes, what reads see."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from store_backends import AnyStore
 
 from opscope.errors import ValidationFailed
 from opscope.model import LogRecord
-from opscope.store.duckdb import DuckDBStore
 from opscope.store.ports import LogQuery, TemplateQuery, TimeRange
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
@@ -20,7 +20,7 @@ def _log(second: float, message: str, entity: str = "web", level: str = "info",
                      level=level, source=source)
 
 
-def _analysed(store: DuckDBStore, after: int, tid_of: dict[str, str]) -> list[
+def _analysed(store: AnyStore, after: int, tid_of: dict[str, str]) -> list[
         tuple[int, LogRecord]]:
     """Stored rows after ``after`` with a template by their first word, params the rest."""
     out = []
@@ -36,7 +36,7 @@ TEXTS = {"Tlogin": "login <*>", "Tlogout": "logout <*>", "Tdisk": "disk <*> full
 
 
 @pytest.fixture
-def filled(store: DuckDBStore) -> DuckDBStore:
+def filled(store: AnyStore) -> AnyStore:
     """login: 6 lines on web (4 in the first minute), 2 on api; logout 3; disk 1 error."""
     store.append_logs([_log(0, "login alice"), _log(10, "login bob"), _log(20, "login carol"),
                        _log(30, "login alice"), _log(70, "login dave"), _log(130, "login erin"),
@@ -50,7 +50,7 @@ def filled(store: DuckDBStore) -> DuckDBStore:
     return store
 
 
-def test_logs_after_returns_committed_rows_in_seq_order(store: DuckDBStore) -> None:
+def test_logs_after_returns_committed_rows_in_seq_order(store: AnyStore) -> None:
     store.append_logs([_log(5, "b"), _log(1, "a")])
     store.append_logs([_log(3, "c", level="warning")])
     rows = store.logs_after(0, 10)
@@ -61,7 +61,7 @@ def test_logs_after_returns_committed_rows_in_seq_order(store: DuckDBStore) -> N
     assert store.log_analysis_mark() == (0, 3)
 
 
-def test_assignments_show_on_log_rows_and_filter_by_template(filled: DuckDBStore) -> None:
+def test_assignments_show_on_log_rows_and_filter_by_template(filled: AnyStore) -> None:
     assert filled.log_analysis_mark() == (12, 12)
     page = filled.query_logs(LogQuery(template_id="Tlogout"))
     assert sorted(r["message"] for r in page.items) == ["logout alice", "logout bob",
@@ -70,7 +70,7 @@ def test_assignments_show_on_log_rows_and_filter_by_template(filled: DuckDBStore
     assert len(filled.query_logs(LogQuery(template_id="Tlogin")).items) == 8
 
 
-def test_unanalysed_rows_have_no_template(store: DuckDBStore) -> None:
+def test_unanalysed_rows_have_no_template(store: AnyStore) -> None:
     store.append_logs([_log(0, "login a"), _log(1, "login b")])
     rows = _analysed(store, 0, TIDS)[:1]
     store.record_log_analysis(1, rows, TEXTS, {})
@@ -80,7 +80,7 @@ def test_unanalysed_rows_have_no_template(store: DuckDBStore) -> None:
     assert store.log_analysis_mark() == (1, 2)
 
 
-def test_template_list_counts_levels_and_sorts(filled: DuckDBStore) -> None:
+def test_template_list_counts_levels_and_sorts(filled: AnyStore) -> None:
     items = filled.query_log_templates(TemplateQuery())
     assert [i["template_id"] for i in items] == ["Tlogin", "Tlogout", "Tdisk"]
     login = items[0]
@@ -98,7 +98,7 @@ def test_template_list_counts_levels_and_sorts(filled: DuckDBStore) -> None:
         TemplateQuery(limit=1, offset=1))] == ["Tlogout"]
 
 
-def test_entity_text_and_time_filters(filled: DuckDBStore) -> None:
+def test_entity_text_and_time_filters(filled: AnyStore) -> None:
     api = filled.query_log_templates(TemplateQuery(entity="api"))
     assert {i["template_id"]: i["count"] for i in api} == {"Tlogin": 1, "Tlogout": 1}
     # A line without an entity counts under its source.
@@ -113,7 +113,7 @@ def test_entity_text_and_time_filters(filled: DuckDBStore) -> None:
                                                                       "Tlogout": 2}
 
 
-def test_buckets_per_template(filled: DuckDBStore) -> None:
+def test_buckets_per_template(filled: AnyStore) -> None:
     items = filled.query_log_templates(TemplateQuery(bucket_seconds=120))
     login = next(i for i in items if i["template_id"] == "Tlogin")
     assert login["buckets"] == [{"ts": "2024-03-01T12:00:00Z", "count": 7},
@@ -124,7 +124,7 @@ def test_buckets_per_template(filled: DuckDBStore) -> None:
         filled.query_log_templates(TemplateQuery(sort="name"))
 
 
-def test_counts_accumulate_across_batches(filled: DuckDBStore) -> None:
+def test_counts_accumulate_across_batches(filled: AnyStore) -> None:
     filled.append_logs([_log(15, "login zoe"), _log(4000, "disk sdb full", level="error")])
     rows = _analysed(filled, 12, TIDS)
     filled.record_log_analysis(rows[-1][0], rows, TEXTS, {})
@@ -135,7 +135,7 @@ def test_counts_accumulate_across_batches(filled: DuckDBStore) -> None:
     assert disk["examples"] == ["disk sda full", "disk sdb full"]
 
 
-def test_detail_has_entities_buckets_and_recent_lines(filled: DuckDBStore) -> None:
+def test_detail_has_entities_buckets_and_recent_lines(filled: AnyStore) -> None:
     detail = filled.get_log_template("Tlogin", TemplateQuery(bucket_seconds=60))
     assert detail is not None
     assert detail["count"] == 8 and detail["levels"] == {"info": 8}
@@ -154,7 +154,7 @@ def test_detail_has_entities_buckets_and_recent_lines(filled: DuckDBStore) -> No
     assert filled.get_log_template("Tnothing", TemplateQuery()) is None
 
 
-def test_merged_templates_resolve_everywhere(filled: DuckDBStore) -> None:
+def test_merged_templates_resolve_everywhere(filled: AnyStore) -> None:
     # Tlogout is folded into Tlogin: its earlier rows and counts now belong to Tlogin.
     filled.record_log_analysis(12, [], {}, {"Tlogout": "Tlogin"})
     counts = {i["template_id"]: i["count"] for i in filled.query_log_templates(TemplateQuery())}
@@ -166,7 +166,7 @@ def test_merged_templates_resolve_everywhere(filled: DuckDBStore) -> None:
     assert detail["count"] == 11
 
 
-def test_a_merge_recorded_with_new_lines_of_the_keeper(store: DuckDBStore) -> None:
+def test_a_merge_recorded_with_new_lines_of_the_keeper(store: AnyStore) -> None:
     store.append_logs([_log(0, "login a"), _log(1, "logout b")])
     store.record_log_analysis(2, _analysed(store, 0, TIDS), TEXTS, {})
     store.append_logs([_log(2, "logout c")])

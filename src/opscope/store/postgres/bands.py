@@ -1,0 +1,135 @@
+"""What metric analysis keeps in the store: expected bands, and the history it learns from.
+
+Shapes as in the embedded store (``opscope.store.duckdb.bands``). Training reads the
+stored samples back in event-time order through a server-side cursor, ``batch_rows`` at
+a time, so that a week of history never has to fit in memory at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from opscope.store.duckdb.bands import METRIC_ANOMALY_KIND
+from opscope.store.duckdb.codec import finite_or_none, to_naive_utc
+from opscope.store.ports import BandRow, SampleColumns, TimeRange, WriteResult
+from opscope.store.postgres.codec import naive
+from opscope.store.postgres.database import Database, count, unnest
+from opscope.store.postgres.metrics import EPOCH_MS, bucket_ms, step_micros
+from opscope.store.postgres.where import Where, invalid
+
+__all__ = ["METRIC_ANOMALY_KIND", "anomaly_marks", "append_bands", "delete_before",
+           "query_bands", "sample_history"]
+
+_APPEND = (
+    "INSERT INTO metric_bands SELECT * FROM "
+    + unnest(("series_id", "text"), ("ts", "timestamp"), ("expected", "float8"),
+             ("lower", "float8"), ("upper", "float8"))
+)
+_cursor_names = itertools.count()
+
+
+def append_bands(db: Database, bands: Sequence[BandRow]) -> WriteResult:
+    if not bands:
+        return WriteResult()
+    arrays = [[b[0] for b in bands], naive(b[1] for b in bands), [b[2] for b in bands],
+              [b[3] for b in bands], [b[4] for b in bands]]
+    with db.write() as con:
+        inserted = count(con, _APPEND, arrays)
+    return WriteResult(inserted=inserted)
+
+
+def _for_series(series_ids: Sequence[str], span: TimeRange) -> Where:
+    where = Where()
+    where.add("series_id = ANY(?::text[])", list(series_ids))
+    where.time("ts", span)
+    return where
+
+
+def query_bands(
+    db: Database, series_ids: Sequence[str], span: TimeRange, step_seconds: float | None
+) -> dict[str, list[list[Any]]]:
+    """Band points per series id (every id given is a key, possibly with no points)."""
+    step_us = step_micros(step_seconds)
+    out: dict[str, list[list[Any]]] = {sid: [] for sid in series_ids}
+    if not series_ids:
+        return out
+    where = _for_series(series_ids, span)
+    if step_us is None:
+        sql = (f"SELECT series_id, {EPOCH_MS.format('ts')}, expected, lower, upper "
+               f"FROM metric_bands{where.sql()} ORDER BY series_id, ts")
+    else:
+        sql = (f"SELECT series_id, {bucket_ms('ts', step_us)} AS bucket, avg(expected), "
+               f"avg(lower), avg(upper) FROM metric_bands{where.sql()} "
+               "GROUP BY series_id, bucket ORDER BY series_id, bucket")
+    with db.read() as cur:
+        rows = cur.execute(sql, where.params).fetchall()
+    for sid, at, expected, lower, upper in rows:
+        out[sid].append([int(at), finite_or_none(expected), finite_or_none(lower),
+                         finite_or_none(upper)])
+    return out
+
+
+def anomaly_marks(
+    db: Database, series_ids: Sequence[str], span: TimeRange
+) -> dict[str, list[list[Any]]]:
+    """Metric anomalies per series id, as ``[epoch_ms, score, direction]``, oldest first."""
+    out: dict[str, list[list[Any]]] = {sid: [] for sid in series_ids}
+    if not series_ids:
+        return out
+    where = Where()
+    where.add("kind = ?", METRIC_ANOMALY_KIND)
+    where.add("subject = ANY(?::text[])", list(series_ids))
+    where.time("ts", span)
+    with db.read() as cur:
+        rows = cur.execute(
+            f"SELECT subject, {EPOCH_MS.format('ts')}, score, direction FROM anomalies"
+            f"{where.sql()} ORDER BY subject, ts", where.params,
+        ).fetchall()
+    for sid, at, score, direction in rows:
+        out[sid].append([int(at), finite_or_none(score), direction])
+    return out
+
+
+def delete_before(db: Database, cutoff: datetime) -> int:
+    """Drop band points older than ``cutoff`` (the ``samples`` retention); rows deleted."""
+    with db.write() as con:
+        return count(con, "DELETE FROM metric_bands WHERE ts < %s", [to_naive_utc(cutoff)])
+
+
+def sample_history(
+    db: Database, start: datetime | None, end: datetime | None, batch_rows: int
+) -> Iterator[SampleColumns]:
+    """Stored samples with ``start <= ts < end``, oldest first, ``batch_rows`` at a time.
+
+    Samples of one timestamp come ordered by series id, so a replay is deterministic.
+    """
+    if batch_rows < 1:
+        raise invalid("batch_rows", "batch_rows must be at least 1")
+    where = Where()
+    where.time("s.ts", TimeRange(start, end))
+    sql = (
+        "SELECT s.series_id, r.name, (extract(epoch FROM s.ts))::float8 AS t, "
+        "coalesce(s.value, 'NaN'::float8) AS value "
+        f"FROM samples s JOIN series r ON r.series_id = s.series_id{where.sql()} "
+        "ORDER BY s.ts, s.series_id"
+    )
+    return _stream(db, sql, where.params, batch_rows)
+
+
+def _stream(db: Database, sql: str, params: list[Any], batch_rows: int
+            ) -> Iterator[SampleColumns]:
+    # A named (server-side) cursor lives in a transaction; the connection is held until
+    # the caller has read every batch or closed the iterator.
+    with db.read() as con, con.transaction(), \
+            con.cursor(name=f"sample_history_{next(_cursor_names)}") as cur:
+        cur.execute(sql, params)
+        while True:
+            rows = cur.fetchmany(batch_rows)
+            if not rows:
+                return
+            series, names, ts, values = zip(*rows, strict=True)
+            yield SampleColumns(series=list(series), names=list(names), ts=list(ts),
+                                values=list(values))

@@ -1,0 +1,230 @@
+"""Automated reactions in PostgreSQL: audit, approvals, notification log, action state.
+
+The embedded store's four adapters (``opscope.store.duckdb.reactions``) over a
+PostgreSQL :class:`Database`, with the same behaviour. The notification log's
+``claim`` is an ``INSERT ... ON CONFLICT DO NOTHING``: whichever engine's insert lands
+first owns the key, even when the engines run in different processes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from opscope.model.execution import (
+    ApprovalRequest,
+    ApprovalState,
+    DeliveryState,
+    Execution,
+    NotificationEntry,
+)
+from opscope.store.duckdb.codec import to_naive_utc
+from opscope.store.duckdb.reactions import ExecutionFilter
+from opscope.store.duckdb.reactions import _where as _duckdb_where
+from opscope.store.ports import ExecutionQuery, Page, Row
+from opscope.store.postgres import incidents as _incidents
+from opscope.store.postgres.database import Connection, Database, first_row
+from opscope.store.postgres.paging import PageSpec, fetch_page
+from opscope.store.postgres.where import Where
+
+
+def _dump(record: Any) -> str:
+    return orjson.dumps(record.model_dump(mode="json")).decode()
+
+
+def _where(query: ExecutionFilter) -> Where:
+    """The embedded store's filter clauses, in a PostgreSQL ``Where``."""
+    shared = _duckdb_where(query)
+    where = Where()
+    where.clauses, where.params = shared.clauses, shared.params
+    return where
+
+
+def _execution_row(raw: dict[str, Any]) -> Row:
+    row: Row = raw["doc"]
+    return row
+
+
+_EXECUTIONS = PageSpec(
+    "executions", "SELECT seq, started_at, doc FROM react_executions", "started_at", "seq",
+    int, _execution_row,
+)
+
+
+class PostgresAuditLog:
+    """Every execution of an action, kept; see ``opscope.react.ports.AuditLog``."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def record(self, execution: Execution) -> None:
+        with self._db.write() as con:
+            con.execute(
+                "INSERT INTO react_executions (id, rule, action, status, subject, started_at, "
+                "doc) VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb) "
+                "ON CONFLICT (id) DO UPDATE SET status = excluded.status, doc = excluded.doc",
+                [execution.id, execution.rule, execution.action, execution.status.value,
+                 execution.subject, to_naive_utc(execution.started_at), _dump(execution)],
+            )
+
+    def get(self, execution_id: str) -> Execution | None:
+        with self._db.read() as cur:
+            row = first_row(cur, "SELECT doc FROM react_executions WHERE id = %s",
+                            [execution_id])
+        return Execution.model_validate(row[0]) if row else None
+
+    def query(self, query: ExecutionFilter) -> list[Execution]:
+        """Newest first, at most ``query.limit``."""
+        page = self.page(query, None)
+        return [Execution.model_validate(item) for item in page.items]
+
+    def page(self, query: ExecutionFilter, cursor: str | None) -> Page:
+        with self._db.read() as cur:
+            return fetch_page(cur, _EXECUTIONS, _where(query), query.limit, cursor)
+
+
+class PostgresApprovalStore:
+    """Held actions and their decisions; see ``opscope.react.ports.ApprovalStore``."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def put(self, request: ApprovalRequest) -> None:
+        with self._db.write() as con:
+            con.execute(
+                "INSERT INTO react_approvals VALUES (%s, %s, %s, %s::jsonb) ON CONFLICT (id) "
+                "DO UPDATE SET state = excluded.state, doc = excluded.doc",
+                [request.id, request.state.value, to_naive_utc(request.requested_at),
+                 _dump(request)],
+            )
+
+    def get(self, approval_id: str) -> ApprovalRequest | None:
+        with self._db.read() as cur:
+            row = first_row(cur, "SELECT doc FROM react_approvals WHERE id = %s", [approval_id])
+        return ApprovalRequest.model_validate(row[0]) if row else None
+
+    def list(self, state: ApprovalState | None = None) -> list[ApprovalRequest]:
+        """Oldest request first."""
+        sql = "SELECT doc FROM react_approvals"
+        params: list[Any] = []
+        if state is not None:
+            sql += " WHERE state = %s"
+            params.append(state.value)
+        with self._db.read() as cur:
+            rows = cur.execute(sql + " ORDER BY requested_at, id", params).fetchall()
+        return [ApprovalRequest.model_validate(r[0]) for r in rows]
+
+
+class PostgresNotificationLog:
+    """Delivery keys claimed before and marked after delivery; see
+    ``opscope.react.ports.NotificationLog``."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def claim(self, key: str, at: datetime) -> NotificationEntry | None:
+        entry = NotificationEntry(key=key, state=DeliveryState.SENDING, claimed_at=at)
+        with self._db.write() as con:
+            claimed = first_row(
+                con, "INSERT INTO react_notifications VALUES (%s, %s, %s::jsonb) "
+                "ON CONFLICT (key) DO NOTHING RETURNING key",
+                [key, entry.state.value, _dump(entry)])
+            if claimed is not None:
+                return None
+            row = first_row(con, "SELECT doc FROM react_notifications WHERE key = %s", [key])
+        # The row that won can only have gone if it was released since: claim again.
+        return NotificationEntry.model_validate(row[0]) if row else self.claim(key, at)
+
+    def complete(self, key: str, at: datetime, detail: dict[str, Any]) -> None:
+        with self._db.write() as con:
+            row = first_row(con, "SELECT doc FROM react_notifications WHERE key = %s "
+                            "FOR UPDATE", [key])
+            claimed = NotificationEntry.model_validate(row[0]).claimed_at if row else at
+            entry = NotificationEntry(key=key, state=DeliveryState.SENT, claimed_at=claimed,
+                                      sent_at=at, detail=detail)
+            self._upsert(con, entry)
+
+    def release(self, key: str) -> None:
+        with self._db.write() as con:
+            con.execute("DELETE FROM react_notifications WHERE key = %s AND state = %s",
+                        [key, DeliveryState.SENDING.value])
+
+    def get(self, key: str) -> NotificationEntry | None:
+        with self._db.read() as cur:
+            row = first_row(cur, "SELECT doc FROM react_notifications WHERE key = %s", [key])
+        return NotificationEntry.model_validate(row[0]) if row else None
+
+    def put(self, entry: NotificationEntry) -> None:
+        with self._db.write() as con:
+            self._upsert(con, entry)
+
+    @staticmethod
+    def _upsert(con: Connection, entry: NotificationEntry) -> None:
+        con.execute(
+            "INSERT INTO react_notifications VALUES (%s, %s, %s::jsonb) ON CONFLICT (key) "
+            "DO UPDATE SET state = excluded.state, doc = excluded.doc",
+            [entry.key, entry.state.value, _dump(entry)],
+        )
+
+
+class PostgresActionState:
+    """Small JSON values by key; see ``opscope.react.ports.ActionState``."""
+
+    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+        self._db = db
+        self._clock = clock
+
+    def load(self, key: str) -> dict[str, Any] | None:
+        with self._db.read() as cur:
+            row = first_row(cur, "SELECT value FROM react_action_state WHERE key = %s", [key])
+        if row is None:
+            return None
+        value = row[0]
+        return value if isinstance(value, dict) else None
+
+    def save(self, key: str, value: dict[str, Any]) -> None:
+        with self._db.write() as con:
+            con.execute(
+                "INSERT INTO react_action_state VALUES (%s, %s::jsonb, %s) ON CONFLICT (key) "
+                "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                [key, orjson.dumps(value).decode(), to_naive_utc(self._clock())],
+            )
+
+
+class PostgresIncidentAnnotator:
+    """Notes on incidents (``opscope.react.ports.IncidentAnnotator``), kept with the
+    incident's operator actions as action ``note``."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def annotate(self, incident_id: str, text: str, author: str, at: datetime) -> str:
+        note_id = "note-" + uuid.uuid4().hex[:16]
+        _incidents.record_action(self._db, "note", author, [incident_id], at,
+                                 {"id": note_id, "text": text})
+        return note_id
+
+
+@dataclass(frozen=True)
+class ReactionTables:
+    """The durable reaction adapters of one store."""
+
+    audit: PostgresAuditLog
+    approvals: PostgresApprovalStore
+    notifications: PostgresNotificationLog
+    state: PostgresActionState
+    annotator: PostgresIncidentAnnotator
+
+    @classmethod
+    def open(cls, db: Database, clock: Callable[[], datetime]) -> ReactionTables:
+        return cls(PostgresAuditLog(db), PostgresApprovalStore(db), PostgresNotificationLog(db),
+                   PostgresActionState(db, clock), PostgresIncidentAnnotator(db))
+
+
+def query_executions(tables: ReactionTables, query: ExecutionQuery) -> Page:
+    return tables.audit.page(query, query.cursor)
