@@ -21,9 +21,10 @@ demo: setup
 serve: setup
 	$(BIN)/opscope serve
 
-# Debian packages the tests drive as real peers (Alertmanager, Prometheus, a headless browser).
-# Installed when missing.
-SYSTEM_TOOLS := prometheus-alertmanager:prometheus-alertmanager prometheus:prometheus chromium:chromium
+# Debian packages the tests drive as real peers (Alertmanager, Prometheus, a headless browser,
+# the PostgreSQL store and the NATS JetStream bus of the scale-out set-up). Installed when missing.
+SYSTEM_TOOLS := prometheus-alertmanager:prometheus-alertmanager prometheus:prometheus \
+  chromium:chromium pg_ctlcluster:postgresql nats-server:nats-server
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
@@ -55,7 +56,10 @@ eval: setup
 	$(BIN)/python -m pip install -q -e '.[test,bench]'
 	$(BIN)/opscope eval logs --data $(DATA)/loghub_2k --baseline drain3
 	$(BIN)/opscope eval log-sessions --data $(DATA)/hdfs_sessions
-	$(BIN)/opscope eval nab --data $(DATA)/nab --thin 3 --thin 6
+	$(BIN)/opscope eval nab --data $(DATA)/nab --thin 3 --thin 6 --cut 1000
+	tmp=$$(mktemp -d) && for seed in 1 2 3 4 5; do \
+	  $(BIN)/opscope eval synth-nab --out $$tmp/$$seed --seed $$seed >/dev/null && \
+	  $(BIN)/opscope eval nab --data $$tmp/$$seed || exit 1; done; rm -rf $$tmp
 	$(BIN)/opscope eval rca --data $(DATA)/rca
 	$(BIN)/opscope eval correlation --rank
 	$(BIN)/opscope eval correlation --replicas 3 --extended-rules

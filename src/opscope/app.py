@@ -28,7 +28,7 @@ from opscope.analyze.nlp.similar import IncidentLibrary, SimilarityConfig
 from opscope.config import Settings
 from opscope.errors import ConfigError, Overloaded
 from opscope.model.incident import IncidentChange
-from opscope.pipeline import Ingestor, InProcessBus
+from opscope.pipeline import Bus, Ingestor, InProcessBus
 from opscope.present.api import nlp as nlp_api
 from opscope.present.api.auth import Authenticator
 from opscope.present.api.server import create_api
@@ -44,16 +44,38 @@ log = logging.getLogger(__name__)
 RETENTION_INTERVAL_S = 3600.0
 
 
-def open_store(settings: Settings) -> DuckDBStore:
+def open_store(settings: Settings) -> Store:
+    """The embedded DuckDB file in the data dir, or the shared PostgreSQL database."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return DuckDBStore(settings.database_path, retention=settings.retention.as_timedeltas(),
+    retention = settings.retention.as_timedeltas()
+    if settings.storage.backend == "postgres":
+        from opscope.store.postgres import PostgresStore
+
+        return PostgresStore(settings.storage.postgres_dsn, retention,
+                             pool_size=settings.storage.postgres_pool_size)
+    return DuckDBStore(settings.database_path, retention=retention,
                        memory_limit=settings.storage_memory_limit)
 
 
-def build_services(settings: Settings, store: Store | None = None) -> Services:
+def open_bus(settings: Settings) -> Bus:
+    """Bounded in-process queues, or NATS JetStream shared by the scaled-out processes."""
+    if settings.bus.backend == "nats":
+        from opscope.pipeline.nats_bus import NatsBus
+
+        conf = settings.bus
+        return NatsBus(conf.nats_url, stream=conf.stream, subject_prefix=conf.subject_prefix,
+                       max_pending=conf.max_pending,
+                       max_age_seconds=conf.max_age_days * 86_400.0)
+    return InProcessBus(max_batches=settings.pipeline.queue_batches,
+                        max_items=settings.pipeline.queue_items)
+
+
+def build_services(settings: Settings, store: Store | None = None,
+                   bus: Bus | None = None) -> Services:
+    """Store, bus, ingestion and, unless this process only ingests (role ``ingest``),
+    the analysis stages subscribed on the bus."""
     store = store if store is not None else open_store(settings)
-    bus = InProcessBus(max_batches=settings.pipeline.queue_batches,
-                       max_items=settings.pipeline.queue_items)
+    bus = bus if bus is not None else open_bus(settings)
 
     def write_topology(batch: Sequence[Any]) -> WriteResult:
         entities, relations = batch[0]
@@ -86,6 +108,8 @@ def build_services(settings: Settings, store: Store | None = None) -> Services:
         "Batches committed but not handed to analysis because its queue stayed full.",
         lambda: {(("kind", kind),): float(n) for kind, n in ingestor.unpublished.items()})
     services = Services(settings, store, bus, ingestor, Authenticator(store), telemetry)
+    if settings.role == "ingest":
+        return services
     if settings.log_analysis.enabled:
         services.extras["log_analysis"] = subscribe_log_analysis(services)
     if settings.metric_analysis.enabled:
@@ -232,11 +256,11 @@ def subscribe_reactions(services: Services) -> ReactionStage:
                                       api_rules_dir(settings))
     react_settings = ReactSettings(dry_run=conf.dry_run, runbook_dir=conf.runbook_dir,
                                    base_url=settings.base_url)
-    if isinstance(store, DuckDBStore):
-        tables = store.reactions
+    tables = getattr(store, "reactions", None)
+    if tables is not None:
         ports = ReactPorts(tables.audit, tables.approvals, tables.notifications, tables.state,
                            tables.annotator)
-    else:  # another store keeps no reaction state: it lives as long as the process
+    else:  # a store without reaction tables: the state lives as long as the process
         ports = ReactPorts.in_memory()
     engine = ReactionEngine(rules, ports, react_settings,
                             approval_secret=approval_secret(conf.approval_secret,
@@ -312,12 +336,16 @@ def start_receivers(services: Services) -> list[Any]:
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     """The ASGI app with its lifecycle: start background work, close cleanly."""
     services = services if services is not None else build_services(settings)
-    load_topology_file(services)
-    api = create_api(services)
+    ingest_only = settings.role == "ingest"
+    if not ingest_only:
+        load_topology_file(services)
+    api = create_api(services, ingest_only=ingest_only)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        retention = asyncio.create_task(_retention_loop(services))
+        # Retention is the core's: ingest processes only add rows.
+        retention = asyncio.create_task(_retention_loop(services)) if not ingest_only \
+            else None
         if (reactions := services.extras.get("reactions")) is not None:
             reactions.start()  # schedules, routing flushes, approval expiry
         receivers = start_receivers(services)
@@ -329,9 +357,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         finally:
             for receiver in receivers:
                 await receiver.stop()
-            retention.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await retention
+            if retention is not None:
+                retention.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await retention
             services.bus.close()
             if (log_analysis := services.extras.get("log_analysis")) is not None:
                 log_analysis.close()  # saves the analyzer state

@@ -12,11 +12,19 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from opscope.errors import ConfigError
 
@@ -25,12 +33,16 @@ ENV_PREFIX = "OPSCOPE_"
 CLIENT_VARIABLES = frozenset({"OPSCOPE_CONFIG", "OPSCOPE_URL", "OPSCOPE_TOKEN"})
 
 
+_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^/:@]*:)[^/@]*@", re.IGNORECASE)
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     def shown(self) -> dict[str, Any]:
         """The settings as JSON-ready values, with secrets (fields declared ``repr=False``)
-        replaced by ``<hidden>`` when set, so that the output can be pasted anywhere."""
+        replaced by ``<hidden>`` when set, and passwords in URLs masked, so that the output
+        can be pasted anywhere."""
         out = self.model_dump(mode="json")
         for name, info in type(self).model_fields.items():
             value = getattr(self, name)
@@ -41,6 +53,8 @@ class Section(BaseModel):
                 out[name] = [v.shown() for v in value]
             elif info.repr is False and value:
                 out[name] = "<hidden>"
+            elif isinstance(value, str) and _URL_PASSWORD.search(value):
+                out[name] = _URL_PASSWORD.sub(r"\1<hidden>@", value)
         return out
 
 
@@ -63,6 +77,40 @@ class Pipeline(Section):
     queue_items: int = Field(
         250_000, ge=0, description="Items (log lines, samples, events) each analysis "
         "subscriber may hold before ingestion answers 503; 0 counts batches only.")
+
+
+class Storage(Section):
+    backend: Literal["duckdb", "postgres"] = Field(
+        "duckdb", description="duckdb: one embedded file in data_dir (one process). "
+        "postgres: a PostgreSQL server, which every opscope process of a scaled-out "
+        "set-up shares.")
+    postgres_dsn: str = Field(
+        "", repr=False, description="libpq connection string or URL of the PostgreSQL "
+        "database (e.g. postgresql://opscope@db:5432/opscope). It may hold a password: "
+        "set it from the environment (OPSCOPE_STORAGE__POSTGRES_DSN).")
+    postgres_pool_size: int = Field(
+        8, ge=1, le=256, description="Connections each process keeps to PostgreSQL.")
+
+
+class BusSettings(Section):
+    backend: Literal["inprocess", "nats"] = Field(
+        "inprocess", description="inprocess: bounded queues inside one process. nats: "
+        "NATS JetStream, durable and shared by every opscope process of a scaled-out "
+        "set-up.")
+    nats_url: str = Field(
+        "nats://127.0.0.1:4222", description="NATS server URL; a password in it "
+        "(nats://user:password@host:4222) is best set from the environment "
+        "(OPSCOPE_BUS__NATS_URL) and is masked by 'opscope config show'.")
+    stream: str = Field("OPSCOPE", pattern=r"^[A-Za-z0-9_-]{1,64}$",
+                        description="JetStream stream that holds opscope's topics.")
+    subject_prefix: str = Field("opscope", pattern=r"^[A-Za-z0-9_-]{1,64}$",
+                                description="Subjects are <prefix>.<topic>.")
+    max_pending: int = Field(
+        10_000, ge=1, description="Batches an analysis consumer may lag behind before "
+        "ingestion answers 503 (back-pressure).")
+    max_age_days: float = Field(
+        7.0, gt=0, description="How long the stream keeps each batch, read or not: how "
+        "long the core may be down before batches it has not analysed are dropped.")
 
 
 class Retention(Section):
@@ -301,6 +349,12 @@ class Nlp(Section):
 
 
 class Settings(Section):
+    role: Literal["all", "ingest", "core"] = Field(
+        "all", description="What this process does. all: everything in one process. "
+        "ingest: only the ingestion API and receivers, publishing to the bus (run as many "
+        "as the load needs). core: analysis, incidents, reactions, the full API and the "
+        "dashboard (run one). ingest and core need storage.backend postgres and "
+        "bus.backend nats.")
     data_dir: Path = Field(Path("data"), description="Where the database and state live.")
     host: str = Field("127.0.0.1", description="Address the server listens on.")
     port: int = Field(8080, ge=1, le=65535, description="Port the server listens on.")
@@ -311,6 +365,8 @@ class Settings(Section):
         description="Most memory the embedded database may use for its caches (e.g. 2GB).")
     public_url: str = Field(
         "", description="URL people use to reach opscope (for links); defaults to host:port.")
+    storage: Storage = Field(default_factory=Storage)
+    bus: BusSettings = Field(default_factory=BusSettings)
     limits: Limits = Field(default_factory=Limits)
     pipeline: Pipeline = Field(default_factory=Pipeline)
     retention: Retention = Field(default_factory=Retention)
@@ -320,6 +376,16 @@ class Settings(Section):
     nlp: Nlp = Field(default_factory=Nlp)
     correlation: Correlation = Field(default_factory=Correlation)
     reactions: Reactions = Field(default_factory=Reactions)
+
+    @model_validator(mode="after")
+    def _scale_out(self) -> Settings:
+        if self.storage.backend == "postgres" and not self.storage.postgres_dsn:
+            raise ValueError("storage.backend postgres needs storage.postgres_dsn")
+        if self.role != "all" and (self.storage.backend != "postgres"
+                                   or self.bus.backend != "nats"):
+            raise ValueError(f"role {self.role} shares its work with other processes: it "
+                             "needs storage.backend postgres and bus.backend nats")
+        return self
 
     @property
     def database_path(self) -> Path:

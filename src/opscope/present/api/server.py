@@ -36,7 +36,9 @@ the valid items. Overload answers 429 or 503 with `Retry-After`.
 """
 
 
-def create_api(services: Services) -> FastAPI:
+def create_api(services: Services, *, ingest_only: bool = False) -> FastAPI:
+    """The API and dashboard; with ``ingest_only`` (role ``ingest``), only what receives
+    data, plus health and metrics."""
     api = FastAPI(title="opscope", version=__version__, description=DESCRIPTION,
                   default_response_class=JSONAnswer)
     api.state.services = services
@@ -66,6 +68,8 @@ def create_api(services: Services) -> FastAPI:
     api.include_router(ingest.router)
     api.include_router(ingest.otlp_router)
     api.include_router(webhooks.router)
+    if ingest_only:
+        return api
     api.include_router(read.router)
     api.include_router(templates.router)
     api.include_router(incidents.router)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opscope.config import Settings
-from opscope.pipeline import Ingestor, InProcessBus
+from opscope.pipeline import Bus, Ingestor
 from opscope.present.api.auth import Authenticator
 from opscope.present.api.telemetry import Telemetry
 from opscope.store.ports import Store
@@ -16,7 +16,7 @@ from opscope.store.ports import Store
 class Services:
     settings: Settings
     store: Store
-    bus: InProcessBus
+    bus: Bus
     ingestor: Ingestor
     auth: Authenticator
     telemetry: Telemetry

@@ -11,7 +11,7 @@ from opscope.config import Settings, load_settings
 from opscope.errors import ConfigError, OpscopeError
 
 if TYPE_CHECKING:
-    from opscope.store.duckdb import DuckDBStore
+    from opscope.store.ports import Store
 
 CONFIG = typer.Option(None, "--config", "-c", help="YAML settings file (or OPSCOPE_CONFIG).",
                       exists=True, dir_okay=False)
@@ -30,12 +30,22 @@ def settings_from(config: Path | None, **overrides: Any) -> Settings:
         raise typer.Exit(2) from None
 
 
-def open_stopped_store(data_dir: Path, config: Path | None) -> DuckDBStore:
-    """The store in a stopped server's data directory, for commands that read it; exits
-    with status 1 saying why when there is none or it is still in use."""
+def open_stopped_store(data_dir: Path, config: Path | None) -> Store:
+    """The store a server uses, for commands that read it: the embedded file of a stopped
+    server's data directory, or the shared PostgreSQL database (which may be in use).
+    Exits with status 1 saying why when it cannot be opened."""
     from opscope.store.duckdb import DuckDBStore
 
     settings = settings_from(config, data_dir=data_dir)
+    if settings.storage.backend == "postgres":
+        from opscope.store.postgres import PostgresStore
+
+        try:
+            store: Store = PostgresStore(settings.storage.postgres_dsn, pool_size=2)
+        except OpscopeError as exc:
+            typer.secho(f"error: {exc.message}", fg="red", err=True)
+            raise typer.Exit(1) from exc
+        return store
     if not settings.database_path.exists():
         typer.secho(f"error: no database at {settings.database_path}", fg="red", err=True)
         raise typer.Exit(1)
