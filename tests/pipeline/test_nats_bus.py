@@ -7,13 +7,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from opscope.errors import Overloaded
 from opscope.model import Event, MetricSample
-from opscope.pipeline.nats_bus import NatsBus, consumer_name
+from opscope.pipeline.nats_bus import BusUnavailable, NatsBus, consumer_name
 from pipeline.bus_items import BATCHES, T0
 from pipeline.nats_server import BINARY, NatsServer
 
@@ -281,3 +282,30 @@ def test_subscribers_sharing_a_name_split_the_batches(make_bus: MakeBus) -> None
     assert first.drain(5) and second.drain(5)
     assert sorted(one.items + two.items, key=lambda r: int(r.message)) == \
         [b[0] for b in batches]
+
+
+class _ExpiredPull:
+    """A pull subscription whose fetch runs out of time inside the client, which raises
+    asyncio's TimeoutError on some paths rather than its own."""
+
+    async def fetch(self, batch: int, timeout: float) -> list[Any]:
+        raise TimeoutError
+
+
+def test_a_fetch_that_runs_out_of_time_in_the_client_is_an_empty_fetch(
+        make_bus: MakeBus) -> None:
+    bus = make_bus()
+    quiet = SimpleNamespace(_psub=_ExpiredPull())
+    assert bus._call(bus._fetch(quiet), 2.0) == []  # type: ignore[arg-type]
+
+
+def test_a_timeout_inside_an_operation_is_not_reported_as_a_silent_server(
+        make_bus: MakeBus) -> None:
+    bus = make_bus()
+
+    async def expires() -> None:
+        raise TimeoutError
+
+    with pytest.raises(BusUnavailable) as caught:
+        bus._call(expires(), 5.0)
+    assert "did not answer" not in caught.value.message

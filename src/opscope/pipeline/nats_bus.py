@@ -328,7 +328,10 @@ class NatsBus:
         assert sub._psub is not None
         try:
             return await sub._psub.fetch(FETCH_BATCH, timeout=FETCH_WAIT_S)
-        except nats.errors.TimeoutError:
+        except TimeoutError:
+            # Nothing arrived in time. The client raises its own TimeoutError (a subclass)
+            # from some paths and asyncio's from others (when the pull request's time
+            # runs out between its two requests); both mean an empty fetch.
             return []
 
     def _handle(self, sub: NatsSubscription, msg: Msg) -> bool:
@@ -490,16 +493,19 @@ class NatsBus:
         except RuntimeError:  # the loop is closed
             coro.close()
             raise _Stopped() from None
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
+        # Wait first, then read the result: a TimeoutError the coroutine itself raised
+        # must not read as the server not answering (both are the builtin TimeoutError).
+        done, _ = concurrent.futures.wait([future], timeout)
+        if not done:
             future.cancel()
             raise BusUnavailable(f"NATS at {self.url} did not answer within "
-                                 f"{timeout:.1f}s") from None
+                                 f"{timeout:.1f}s")
+        try:
+            return future.result()
         except concurrent.futures.CancelledError:
             raise _Stopped() from None
-        except nats.errors.Error as exc:
-            raise BusUnavailable(f"NATS at {self.url}: {exc}") from None
+        except (nats.errors.Error, TimeoutError) as exc:
+            raise BusUnavailable(f"NATS at {self.url}: {exc or 'timed out'}") from None
 
     def _infos_now(self, fresh: bool = False) -> dict[str, ConsumerInfo]:
         with self._info_lock:
