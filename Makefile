@@ -45,12 +45,13 @@ unit: setup
 test: setup system-deps lint
 	REQUIRE_SYSTEM_TOOLS=1 $(BIN)/pytest
 
-bench: setup
+bench: setup system-deps
 	$(BIN)/python -m pip install -q -e '.[test,bench]'
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_store.py
 	$(BIN)/python bench/bench_metrics.py
 	$(BIN)/python bench/bench_react.py
+	$(BIN)/python bench/bench_scale.py
 
 eval: setup
 	$(BIN)/python -m pip install -q -e '.[test,bench]'
