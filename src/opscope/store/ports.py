@@ -268,6 +268,12 @@ class SeriesColumns:
     values: Sequence[float]
 
 
+DETAIL_MEMBERS = 1000
+"""Members an incident's detail carries at most (the first to join); the rest are paged."""
+DETAIL_TIMELINE = 1000
+"""Timeline entries an incident's detail carries at most (the earliest); the rest are paged."""
+
+
 class IncidentStore(Protocol):
     """The incident change stream, root-cause rankings and operator actions; reads for
     the incident API. The engine's own state is saved as versioned JSON bytes by name."""
@@ -279,10 +285,10 @@ class IncidentStore(Protocol):
     def write_hypotheses(self, incident_id: str, ranked_at: datetime,
                          hypotheses: Sequence[Hypothesis]) -> None: ...
     def query_incidents(self, query: IncidentQuery) -> Page: ...
-    def get_incident(self, incident_id: str, members_limit: int = 1000,
-                     timeline_limit: int = 1000) -> Row | None: ...
-    def get_incidents(self, incident_ids: Sequence[str], members_limit: int = 1000,
-                      timeline_limit: int = 1000) -> dict[str, Row]: ...
+    def get_incident(self, incident_id: str, members_limit: int = DETAIL_MEMBERS,
+                     timeline_limit: int = DETAIL_TIMELINE) -> Row | None: ...
+    def get_incidents(self, incident_ids: Sequence[str], members_limit: int = DETAIL_MEMBERS,
+                      timeline_limit: int = DETAIL_TIMELINE) -> dict[str, Row]: ...
     def incident_members(self, incident_ids: Sequence[str]) -> dict[str, list[Row]]: ...
     def query_incident_members(self, incident_id: str, limit: int,
                                cursor: str | None) -> Page: ...

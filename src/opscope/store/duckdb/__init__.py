@@ -5,7 +5,9 @@ concept each: ``database`` (connection, write lock, per-thread read cursors), ``
 (versioned migrations), ``lifecycle`` (how a notification changes a stored event),
 ``events``, ``logs``, ``metrics``, ``records`` (tickets, changes), ``anomalies``,
 ``topology``, ``tokens``, ``retention``; ``where``, ``paging`` and ``codec`` are the
-query and conversion pieces they share.
+query and conversion pieces they share. The public methods (``opscope.store.facade``)
+and the logic around each statement (``opscope.store.sql``) are shared with the
+PostgreSQL store; these modules hold DuckDB's statements and Arrow batches.
 
 What reads return: lists of JSON-ready dicts; timestamps are ISO 8601 strings in UTC
 ending in ``Z``; labels are dicts; NaN and infinite numbers are ``null``. Paged reads

@@ -13,8 +13,8 @@ from opscope.store.duckdb.codec import TS, finite_or_none, iso
 from opscope.store.duckdb.database import Database
 from opscope.store.duckdb.paging import PageSpec
 from opscope.store.duckdb.records import RecordTable, derived_id
-from opscope.store.duckdb.where import Where, invalid
 from opscope.store.ports import Row, WriteResult
+from opscope.store.sql.where import Where, invalid
 
 _COLUMNS = (
     "id", "kind", "detector", "entity", "subject", "ts", "score", "value", "expected",

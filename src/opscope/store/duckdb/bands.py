@@ -3,13 +3,7 @@
 Metric analysis writes, per series, the value it expected and the band around it at most
 once per band step (so the table grows far slower than ``samples``, and the ``samples``
 retention applies to it). Charts read the bands back aligned with the series' points,
-together with the anomaly marks on the same series::
-
-    band:      [[epoch_ms, expected, lower, upper], ...]    oldest first
-    anomalies: [[epoch_ms, score, direction], ...]          oldest first
-
-With ``step_seconds`` bands are grouped into the same epoch-aligned buckets as the points
-of ``query_series`` and each bucket holds the average of its expected values and bounds.
+together with the anomaly marks on the same series (``opscope.store.sql.series``).
 
 Training reads the stored samples back in event-time order, as Arrow batches streamed
 from DuckDB, so that a week of history never has to fit in memory at once.
@@ -19,17 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
 
 import pyarrow as pa
 
-from opscope.store.duckdb.codec import TS, finite_or_none, to_naive_utc
+from opscope.store.duckdb.codec import TS, to_naive_utc
 from opscope.store.duckdb.database import Database, count
+from opscope.store.duckdb.metrics import SERIES_READS
 from opscope.store.duckdb.where import Where, invalid
 from opscope.store.ports import BandRow, SampleColumns, TimeRange, WriteResult
-
-METRIC_ANOMALY_KIND = "metric"
-"""Kind of the anomalies drawn as marks on a series (their subject is the series id)."""
+from opscope.store.sql.series import METRIC_ANOMALY_KIND as METRIC_ANOMALY_KIND
 
 
 def append_bands(db: Database, bands: Sequence[BandRow]) -> WriteResult:
@@ -47,66 +39,8 @@ def append_bands(db: Database, bands: Sequence[BandRow]) -> WriteResult:
     return WriteResult(inserted=inserted)
 
 
-def _step_us(step_seconds: float | None) -> int | None:
-    if step_seconds is None:
-        return None
-    step_us = round(step_seconds * 1_000_000)
-    if step_us < 1_000:
-        raise invalid("step_seconds", "step_seconds must be at least 0.001")
-    return step_us
-
-
-def _for_series(series_ids: Sequence[str], span: TimeRange) -> Where:
-    where = Where()
-    # A semi-join on the ids (hashed once) rather than a per-row list search.
-    where.add("series_id IN (SELECT unnest(?::VARCHAR[]))", list(series_ids))
-    where.time("ts", span)
-    return where
-
-
-def query_bands(
-    db: Database, series_ids: Sequence[str], span: TimeRange, step_seconds: float | None
-) -> dict[str, list[list[Any]]]:
-    """Band points per series id (every id given is a key, possibly with no points)."""
-    step_us = _step_us(step_seconds)
-    out: dict[str, list[list[Any]]] = {sid: [] for sid in series_ids}
-    if not series_ids:
-        return out
-    where = _for_series(series_ids, span)
-    if step_us is None:
-        sql = (f"SELECT series_id, epoch_ms(ts), expected, lower, upper FROM metric_bands"
-               f"{where.sql()} ORDER BY series_id, ts")
-    else:
-        sql = (f"SELECT series_id, (epoch_us(ts) // {step_us}) * {step_us} // 1000 AS bucket, "
-               f"avg(expected), avg(lower), avg(upper) FROM metric_bands{where.sql()} "
-               "GROUP BY series_id, bucket ORDER BY series_id, bucket")
-    with db.read() as cur:
-        rows = cur.execute(sql, where.params).fetchall()
-    for sid, at, expected, lower, upper in rows:
-        out[sid].append([int(at), finite_or_none(expected), finite_or_none(lower),
-                         finite_or_none(upper)])
-    return out
-
-
-def anomaly_marks(
-    db: Database, series_ids: Sequence[str], span: TimeRange
-) -> dict[str, list[list[Any]]]:
-    """Metric anomalies per series id, as ``[epoch_ms, score, direction]``, oldest first."""
-    out: dict[str, list[list[Any]]] = {sid: [] for sid in series_ids}
-    if not series_ids:
-        return out
-    where = Where()
-    where.add("kind = ?", METRIC_ANOMALY_KIND)
-    where.add("subject IN (SELECT unnest(?::VARCHAR[]))", list(series_ids))
-    where.time("ts", span)
-    with db.read() as cur:
-        rows = cur.execute(
-            f"SELECT subject, epoch_ms(ts), score, direction FROM anomalies{where.sql()} "
-            "ORDER BY subject, ts", where.params,
-        ).fetchall()
-    for sid, at, score, direction in rows:
-        out[sid].append([int(at), finite_or_none(score), direction])
-    return out
+query_bands = SERIES_READS.query_bands
+anomaly_marks = SERIES_READS.anomaly_marks
 
 
 def delete_before(db: Database, cutoff: datetime) -> int:

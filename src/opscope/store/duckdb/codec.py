@@ -1,18 +1,23 @@
 """How values cross the DuckDB boundary: Arrow types going in, JSON-ready values coming out.
 
-Timestamps are stored as DuckDB ``TIMESTAMP`` (no zone) holding UTC; Python datetimes
-read back are naive and are given the UTC zone here. Rows leave the store as plain dicts
-whose timestamps are ISO 8601 strings ending in ``Z``.
+Timestamps are stored as DuckDB ``TIMESTAMP`` (no zone) holding UTC; the conversions
+both backends share are ``opscope.store.sql.codec``'s, re-exported here.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pyarrow as pa
+
+from opscope.store.sql.codec import EPOCH as EPOCH
+from opscope.store.sql.codec import as_labels as as_labels
+from opscope.store.sql.codec import aware as aware
+from opscope.store.sql.codec import finite_or_none as finite_or_none
+from opscope.store.sql.codec import from_micros as from_micros
+from opscope.store.sql.codec import iso as iso
+from opscope.store.sql.codec import micros as micros
+from opscope.store.sql.codec import to_naive_utc as to_naive_utc
 
 TS = pa.timestamp("us", tz="UTC")
 """Arrow type of every timestamp column in a batch (DuckDB stores it as UTC TIMESTAMP)."""
@@ -22,48 +27,6 @@ LABELS = pa.map_(pa.string(), pa.string())
 
 STRINGS = pa.list_(pa.string())
 
-EPOCH = datetime(1970, 1, 1)
-_ONE_US = timedelta(microseconds=1)
-
-
-def to_naive_utc(value: datetime) -> datetime:
-    """A query parameter for a TIMESTAMP column: naive values are taken as UTC already."""
-    if value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
-def aware(value: datetime) -> datetime:
-    """A stored (naive UTC) timestamp as an aware datetime, comparable with model times."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def micros(value: datetime) -> int:
-    """Microseconds since the epoch, exact (no float rounding)."""
-    return (to_naive_utc(value) - EPOCH) // _ONE_US
-
-
-def from_micros(value: int) -> datetime:
-    return EPOCH + timedelta(microseconds=value)
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return to_naive_utc(value).isoformat() + "Z"
-
-
-def finite_or_none(value: float | None) -> float | None:
-    """JSON has no NaN or infinity; a NaN sample means "no value" and becomes null."""
-    if value is None or math.isnan(value) or math.isinf(value):
-        return None
-    return value
-
 
 def label_array(values: Iterable[dict[str, str]]) -> pa.Array:
     return pa.array(list(values), type=LABELS)
-
-
-def as_labels(value: Any) -> dict[str, str]:
-    """A MAP value as DuckDB returns it (a dict, or None for NULL)."""
-    return dict(value) if value else {}

@@ -160,6 +160,9 @@ class Database:
         finally:
             con.unregister(name)
 
+    first_row = staticmethod(first_row)
+    count = staticmethod(count)
+
     def close(self) -> None:
         with self._write_lock, self._readers_lock:
             if self._closed:

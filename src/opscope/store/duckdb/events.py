@@ -24,30 +24,30 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from opscope.model import Event, Status, parse_severity
-from opscope.store.duckdb.codec import TS, as_labels, aware, iso, label_array
+from opscope.model import Event
+from opscope.store.duckdb.codec import TS, label_array
 from opscope.store.duckdb.database import Database, count
-from opscope.store.duckdb.lifecycle import EventState, apply, new_state
-from opscope.store.duckdb.paging import PageSpec, fetch_page
-from opscope.store.duckdb.where import Where, invalid
-from opscope.store.ports import EventQuery, Page, Row, WriteResult
-
-_COLUMNS = (
-    "seq, source, fingerprint, name, status, severity, entity, summary, labels, annotations, "
-    "starts_at, ends_at, first_seen, last_seen, repeat_count, reopen_count"
+from opscope.store.duckdb.paging import fetch_page
+from opscope.store.duckdb.where import Where
+from opscope.store.ports import Row, WriteResult
+from opscope.store.sql.events import (
+    COLUMNS,
+    HISTORY_COLUMNS,
+    SELECT,
+    EventReads,
+    event_row,
+    event_states,
 )
-_UPDATED = [c.strip() for c in _COLUMNS.split(",")][3:]  # all but seq and the identity
+from opscope.store.sql.lifecycle import EventState, apply, new_state
+
+_UPDATED = [c.strip() for c in COLUMNS.split(",")][3:]  # all but seq and the identity
 
 _UPSERT = (
-    f"INSERT INTO events SELECT {_COLUMNS} FROM batch "
+    f"INSERT INTO events SELECT {COLUMNS} FROM batch "
     "ON CONFLICT (source, fingerprint) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _UPDATED)
 )
 
-_HISTORY_COLUMNS = (
-    "seq, source, fingerprint, name, status, severity, entity, summary, labels, annotations, "
-    "starts_at, ends_at, received_at"
-)
 
 
 def _load(con: duckdb.DuckDBPyConnection, keys: list[tuple[str, str]]) -> dict[
@@ -57,26 +57,16 @@ def _load(con: duckdb.DuckDBPyConnection, keys: list[tuple[str, str]]) -> dict[
     con.register("wanted", wanted)
     try:
         rows = con.execute(
-            f"SELECT {', '.join('e.' + c.strip() for c in _COLUMNS.split(','))} FROM events e "
+            f"SELECT {', '.join('e.' + c.strip() for c in COLUMNS.split(','))} FROM events e "
             "JOIN wanted w ON e.source = w.source AND e.fingerprint = w.fingerprint"
         ).fetchall()
     finally:
         con.unregister("wanted")
-    states = {}
-    for r in rows:
-        state = EventState(
-            seq=r[0], source=r[1], fingerprint=r[2], name=r[3], status=r[4], severity=r[5],
-            entity=r[6], summary=r[7], labels=as_labels(r[8]), annotations=as_labels(r[9]),
-            starts_at=aware(r[10]), ends_at=aware(r[11]) if r[11] else None,
-            first_seen=aware(r[12]), last_seen=aware(r[13]), repeat_count=r[14],
-            reopen_count=r[15],
-        )
-        states[(state.source, state.fingerprint)] = state
-    return states
+    return event_states(rows)
 
 
 def _state_table(states: Sequence[EventState]) -> pa.Table:
-    cols: dict[str, list[Any]] = {c.strip(): [] for c in _COLUMNS.split(",")}
+    cols: dict[str, list[Any]] = {c.strip(): [] for c in COLUMNS.split(",")}
     for s in states:
         cols["seq"].append(s.seq)
         cols["source"].append(s.source)
@@ -114,7 +104,7 @@ def _table(cols: dict[str, list[Any]], ints: dict[str, pa.DataType]) -> pa.Table
 
 def _history_table(events: Sequence[Event], now: datetime) -> pa.Table:
     """Every notification as received (all columns but ``seq``)."""
-    cols: dict[str, list[Any]] = {c.strip(): [] for c in _HISTORY_COLUMNS.split(",")[1:]}
+    cols: dict[str, list[Any]] = {c.strip(): [] for c in HISTORY_COLUMNS.split(",")[1:]}
     for event in events:
         cols["source"].append(event.source)
         cols["fingerprint"].append(event.fingerprint)
@@ -198,7 +188,7 @@ class EventWriter:
         start = self._db.allocate(con, "event_history", len(events))
         seq = pa.array(range(start, start + len(events)), type=pa.int64())
         self._db.insert_arrow(
-            con, f"INSERT INTO event_history SELECT {_HISTORY_COLUMNS} FROM batch",
+            con, f"INSERT INTO event_history SELECT {HISTORY_COLUMNS} FROM batch",
             history.add_column(0, "seq", seq),
         )
         # Remembered last, inside the transaction: a failed commit forgets it all.
@@ -214,80 +204,17 @@ class EventWriter:
         return WriteResult(inserted=len(fresh), updated=existing)
 
 
-_SELECT = f"SELECT {_COLUMNS} FROM events"
-
-
-def event_row(r: dict[str, Any]) -> Row:
-    return {
-        "source": r["source"], "fingerprint": r["fingerprint"], "name": r["name"],
-        "status": r["status"], "severity": r["severity"], "entity": r["entity"],
-        "summary": r["summary"], "labels": as_labels(r["labels"]),
-        "annotations": as_labels(r["annotations"]), "starts_at": iso(r["starts_at"]),
-        "ends_at": iso(r["ends_at"]), "first_seen": iso(r["first_seen"]),
-        "last_seen": iso(r["last_seen"]), "repeat_count": r["repeat_count"],
-        "reopen_count": r["reopen_count"],
-    }
-
-
-_PAGE = PageSpec("events", _SELECT, "starts_at", "seq", int, event_row)
-
-
-def _severities(values: Sequence[str]) -> list[str]:
-    try:
-        return sorted({parse_severity(v).value for v in values})
-    except ValueError as exc:
-        raise invalid("severity", str(exc)) from None
-
-
-def query_events(db: Database, query: EventQuery) -> Page:
-    where = Where()
-    where.time("starts_at", query.time)
-    where.equals("entity", query.entity)
-    where.equals("source", query.source)
-    if query.status is not None:
-        try:
-            where.equals("status", Status(query.status.strip().lower()).value)
-        except ValueError:
-            raise invalid("status", "status must be 'firing' or 'resolved'") from None
-    where.any_of("severity", _severities(query.severity))
-    where.text(("name", "summary", "CAST(labels AS VARCHAR)"), query.text)
-    with db.read() as cur:
-        where.matchers(cur, "labels", query.labels, "labels")
-        return fetch_page(cur, _PAGE, where, query.limit, query.cursor)
+_READS = EventReads(where=Where, fetch_page=fetch_page,
+                    labels_text="CAST(labels AS VARCHAR)")
+query_events = _READS.query_events
+event_history = _READS.event_history
 
 
 def get_event(db: Database, source: str, fingerprint: str) -> Row | None:
     with db.read() as cur:
-        result = cur.execute(f"{_SELECT} WHERE source = ? AND fingerprint = ?",
+        result = cur.execute(f"{SELECT} WHERE source = ? AND fingerprint = ?",
                              [source, fingerprint])
         names = [d[0] for d in result.description or ()]
         rows = result.fetchall()
         row = rows[0] if rows else None
     return event_row(dict(zip(names, row, strict=True))) if row else None
-
-
-def _history_row(r: dict[str, Any]) -> Row:
-    return {
-        "source": r["source"], "fingerprint": r["fingerprint"], "name": r["name"],
-        "status": r["status"], "severity": r["severity"], "entity": r["entity"],
-        "summary": r["summary"], "labels": as_labels(r["labels"]),
-        "annotations": as_labels(r["annotations"]), "starts_at": iso(r["starts_at"]),
-        "ends_at": iso(r["ends_at"]), "received_at": iso(r["received_at"]),
-    }
-
-
-_HISTORY_PAGE = PageSpec(
-    "event_history", f"SELECT {_HISTORY_COLUMNS} FROM event_history", "received_at", "seq",
-    int, _history_row,
-)
-
-
-def event_history(
-    db: Database, source: str, fingerprint: str, limit: int = 100, cursor: str | None = None
-) -> Page:
-    """Every notification received for one event, newest first."""
-    where = Where()
-    where.add("source = ? AND fingerprint = ?", source, fingerprint)
-    with db.read() as cur:
-        return fetch_page(cur, _HISTORY_PAGE, where, limit, cursor)
-

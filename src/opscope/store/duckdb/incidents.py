@@ -18,18 +18,23 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from opscope.model import Anomaly, Change, Entity, Relation
 from opscope.model.hypothesis import Hypothesis
 from opscope.model.incident import Feedback, IncidentChange, Silence
-from opscope.store.duckdb.codec import TS, as_labels, aware, iso, to_naive_utc
+from opscope.store.duckdb.codec import TS, to_naive_utc
 from opscope.store.duckdb.database import Database, first_row
-from opscope.store.duckdb.paging import PageSpec, fetch_page
-from opscope.store.duckdb.where import Where, invalid
-from opscope.store.ports import IncidentQuery, Page, Row, SeriesColumns
-
-STATUSES = ("pending", "open", "resolved", "merged")
-SEVERITIES = ("critical", "error", "warning", "info")
-MAX_SERIES = 2000
+from opscope.store.duckdb.paging import fetch_page
+from opscope.store.duckdb.where import Where
+from opscope.store.ports import DETAIL_MEMBERS as DETAIL_MEMBERS
+from opscope.store.ports import DETAIL_TIMELINE as DETAIL_TIMELINE
+from opscope.store.sql.incidents import (
+    ANOMALIES_SELECT,
+    CHANGES_SELECT,
+    MAX_SERIES,
+    SERIES_SELECT,
+    IncidentReads,
+    fold_changes,
+)
+from opscope.store.sql.topology import topology_models as topology_models
 
 
 def _json(value: Any) -> str:
@@ -61,19 +66,8 @@ def write_changes(db: Database, changes: Sequence[IncidentChange]) -> None:
     """Apply changes in ``seq`` order: the last snapshot of an incident or member wins."""
     if not changes:
         return
-    ordered = sorted(changes, key=lambda c: c.seq)
-    incidents = {c.incident.id: c.incident for c in ordered}
-    members: dict[tuple[str, str], Any] = {}
-    removed: list[tuple[str, str]] = []
-    timeline = []
-    for change in ordered:
-        inc_id = change.incident.id
-        for signal_id in change.removed_signal_ids:
-            members.pop((inc_id, signal_id), None)
-            removed.append((inc_id, signal_id))
-        for member in change.members:
-            members[(inc_id, member.signal.id)] = member
-        timeline.extend(change.timeline)
+    folded = fold_changes(changes)
+    incidents, removed, timeline = folded.incidents, folded.removed, folded.timeline
     with db.write() as con:
         con.executemany(
             "INSERT INTO incidents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO "
@@ -84,13 +78,13 @@ def write_changes(db: Database, changes: Sequence[IncidentChange]) -> None:
             [[i.id, i.status.value, i.severity.value, i.title, to_naive_utc(i.opened_at),
               to_naive_utc(i.updated_at),
               to_naive_utc(i.resolved_at) if i.resolved_at else None, list(i.entities),
-              _json(i.model_dump(mode="json"))] for i in incidents.values()],
+              _json(i.model_dump(mode="json"))] for i in incidents],
         )
         for inc_id, signal_id in removed:
             con.execute("DELETE FROM incident_members WHERE incident_id = ? AND signal_id = ?",
                         [inc_id, signal_id])
-        if members:
-            rows = list(members.values())
+        if folded.members:
+            rows = folded.members
             db.insert_arrow(con, (
                 "INSERT INTO incident_members SELECT * FROM batch ON CONFLICT "
                 "(incident_id, signal_id) DO UPDATE SET joined_at = excluded.joined_at, "
@@ -142,175 +136,6 @@ def write_hypotheses(db: Database, incident_id: str, ranked_at: datetime,
             )
 
 
-# --- reads ----------------------------------------------------------------------------
-
-
-def _incident_row(r: dict[str, Any]) -> Row:
-    row: Row = orjson.loads(r["doc"])
-    top = r.get("top")
-    row["top_hypothesis"] = orjson.loads(top) if top else None
-    return row
-
-
-# A sub-select, so that the filters and the keyset clause name bare columns.
-_INCIDENTS = PageSpec(
-    "incidents",
-    "SELECT * FROM (SELECT i.id, i.status, i.severity, i.opened_at, i.entities, i.doc, "
-    "h.doc AS top FROM incidents i LEFT JOIN incident_hypotheses h "
-    "ON h.incident_id = i.id AND h.rank = 1) q",
-    "opened_at", "id", str, _incident_row,
-)
-
-
-def query_incidents(db: Database, query: IncidentQuery) -> Page:
-    """Incidents newest first (by opening time), each with its top hypothesis."""
-    where = Where()
-    where.time("opened_at", query.time)
-    if query.status is not None and query.status not in STATUSES:
-        raise invalid("status", f"status must be one of {', '.join(STATUSES)}")
-    where.equals("status", query.status)
-    bad = [s for s in query.severity if s not in SEVERITIES]
-    if bad:
-        raise invalid("severity", f"severity must be among {', '.join(SEVERITIES)}")
-    where.any_of("severity", query.severity)
-    if query.entity:
-        where.add("list_contains(entities, ?)", query.entity)
-    with db.read() as cur:
-        return fetch_page(cur, _INCIDENTS, where, query.limit, query.cursor)
-
-
-DETAIL_MEMBERS = 1000
-"""Members an incident's detail carries at most (the first to join); the rest are paged."""
-DETAIL_TIMELINE = 1000
-"""Timeline entries an incident's detail carries at most (the earliest); the rest are paged."""
-
-
-def _timeline_row(r: dict[str, Any]) -> Row:
-    return {"ts": iso(r["ts"]), "kind": r["kind"], "summary": r["summary"],
-            "signal_id": r["signal_id"], "data": orjson.loads(r["data"]), "seq": r["seq"]}
-
-
-def get_incident(db: Database, incident_id: str, members_limit: int = DETAIL_MEMBERS,
-                 timeline_limit: int = DETAIL_TIMELINE) -> Row | None:
-    """The incident with its members, timeline, ranking and operator actions.
-
-    A storm can put tens of thousands of alerts in one incident, so the detail carries the
-    first ``members_limit`` members to join and the first ``timeline_limit`` timeline
-    entries, with ``member_total`` and ``timeline_total``; :func:`query_members` and
-    :func:`query_timeline` page through all of them.
-    """
-    return get_incidents(db, [incident_id], members_limit, timeline_limit).get(incident_id)
-
-
-def get_incidents(db: Database, incident_ids: Sequence[str],
-                  members_limit: int = DETAIL_MEMBERS,
-                  timeline_limit: int = DETAIL_TIMELINE) -> dict[str, Row]:
-    """:func:`get_incident` for many incidents, one query per table; unknown ids are left
-    out. A limit of 0 skips that table's read."""
-    ids = list(dict.fromkeys(incident_ids))
-    if not ids:
-        return {}
-    found: dict[str, Row] = {}
-    with db.read() as cur:
-        for inc_id, doc in cur.execute(
-                "SELECT id, doc FROM incidents WHERE list_contains(?, id)", [ids]).fetchall():
-            found[inc_id] = orjson.loads(doc)
-        if not found:
-            return {}
-        ids = [i for i in ids if i in found]
-        for row in found.values():
-            row.update(members=[], member_total=0, timeline=[], timeline_total=0,
-                       ranked_at=None, hypotheses=[], actions=[])
-        for inc_id, total in cur.execute(
-                "SELECT incident_id, count(*) FROM incident_members "
-                "WHERE list_contains(?, incident_id) GROUP BY incident_id", [ids]).fetchall():
-            found[inc_id]["member_total"] = int(total)
-        if members_limit > 0:
-            for inc_id, doc in cur.execute(
-                    "SELECT incident_id, doc FROM (SELECT incident_id, doc, row_number() OVER "
-                    "(PARTITION BY incident_id ORDER BY joined_at, signal_id) AS n "
-                    "FROM incident_members WHERE list_contains(?, incident_id)) "
-                    "WHERE n <= ? ORDER BY incident_id, n", [ids, int(members_limit)]).fetchall():
-                found[inc_id]["members"].append(orjson.loads(doc))
-        for inc_id, total in cur.execute(
-                "SELECT incident_id, count(*) FROM incident_timeline "
-                "WHERE list_contains(?, incident_id) GROUP BY incident_id", [ids]).fetchall():
-            found[inc_id]["timeline_total"] = int(total)
-        if timeline_limit > 0:
-            for r in cur.execute(
-                    "SELECT incident_id, seq, ts, kind, summary, signal_id, data FROM ("
-                    "SELECT *, row_number() OVER (PARTITION BY incident_id ORDER BY ts, seq) "
-                    "AS n FROM incident_timeline WHERE list_contains(?, incident_id)) "
-                    "WHERE n <= ? ORDER BY incident_id, ts, seq",
-                    [ids, int(timeline_limit)]).fetchall():
-                found[r[0]]["timeline"].append(_timeline_row(dict(zip(
-                    ("seq", "ts", "kind", "summary", "signal_id", "data"), r[1:], strict=True))))
-        for inc_id, ranked_at, doc in cur.execute(
-                "SELECT incident_id, ranked_at, doc FROM incident_hypotheses "
-                "WHERE list_contains(?, incident_id) ORDER BY incident_id, rank",
-                [ids]).fetchall():
-            row = found[inc_id]
-            if row["ranked_at"] is None:
-                row["ranked_at"] = iso(ranked_at)
-            row["hypotheses"].append(orjson.loads(doc))
-        wanted = set(ids)
-        for ts, action, actor, doc, targets in cur.execute(
-                "SELECT ts, action, actor, doc, incident_ids FROM incident_actions "
-                "WHERE list_has_any(incident_ids, ?) ORDER BY seq", [ids]).fetchall():
-            entry = {"ts": iso(ts), "action": action, "actor": actor,
-                     "detail": orjson.loads(doc)}
-            for inc_id in dict.fromkeys(targets):
-                if inc_id in wanted:
-                    found[inc_id]["actions"].append(entry)
-    return found
-
-
-def members_of(db: Database, incident_ids: Sequence[str], per_incident: int = DETAIL_MEMBERS
-               ) -> dict[str, list[Row]]:
-    """The first ``per_incident`` members to join each incident, in one query."""
-    if not incident_ids:
-        return {}
-    with db.read() as cur:
-        rows = cur.execute(
-            "SELECT incident_id, doc FROM (SELECT incident_id, doc, row_number() OVER "
-            "(PARTITION BY incident_id ORDER BY joined_at, signal_id) AS n "
-            "FROM incident_members WHERE list_contains(?, incident_id)) "
-            "WHERE n <= ? ORDER BY incident_id, n",
-            [list(incident_ids), int(per_incident)]).fetchall()
-    found: dict[str, list[Row]] = {i: [] for i in incident_ids}
-    for incident_id, doc in rows:
-        found[incident_id].append(orjson.loads(doc))
-    return found
-
-
-_MEMBERS = PageSpec(
-    "incident_members",
-    "SELECT signal_id, joined_at, doc FROM incident_members",
-    "joined_at", "signal_id", str, lambda r: orjson.loads(r["doc"]),
-)
-_TIMELINE = PageSpec(
-    "incident_timeline",
-    "SELECT seq, ts, kind, summary, signal_id, data FROM incident_timeline",
-    "ts", "seq", int, _timeline_row,
-)
-
-
-def query_members(db: Database, incident_id: str, limit: int, cursor: str | None) -> Page:
-    """An incident's members, latest to join first."""
-    where = Where()
-    where.equals("incident_id", incident_id)
-    with db.read() as cur:
-        return fetch_page(cur, _MEMBERS, where, limit, cursor)
-
-
-def query_timeline(db: Database, incident_id: str, limit: int, cursor: str | None) -> Page:
-    """An incident's timeline, latest first."""
-    where = Where()
-    where.equals("incident_id", incident_id)
-    with db.read() as cur:
-        return fetch_page(cur, _TIMELINE, where, limit, cursor)
-
-
 # --- silences -------------------------------------------------------------------------
 
 
@@ -326,96 +151,50 @@ def put_silence(db: Database, silence: Silence, now: datetime) -> None:
         )
 
 
-def get_silence(db: Database, silence_id: str) -> Silence | None:
-    with db.read() as cur:
-        row = first_row(cur, "SELECT doc FROM silences WHERE id = ?", [silence_id])
-    return Silence.model_validate_json(row[0]) if row else None
+_READS = IncidentReads(
+    where=Where,
+    fetch_page=fetch_page,
+    document=orjson.loads,
+    has_entity="list_contains(entities, ?)",
+    by_id="SELECT id, doc FROM incidents WHERE list_contains(?, id)",
+    member_totals="SELECT incident_id, count(*) FROM incident_members "
+                  "WHERE list_contains(?, incident_id) GROUP BY incident_id",
+    first_members="SELECT incident_id, doc FROM (SELECT incident_id, doc, row_number() OVER "
+                  "(PARTITION BY incident_id ORDER BY joined_at, signal_id) AS n "
+                  "FROM incident_members WHERE list_contains(?, incident_id)) "
+                  "WHERE n <= ? ORDER BY incident_id, n",
+    timeline_totals="SELECT incident_id, count(*) FROM incident_timeline "
+                    "WHERE list_contains(?, incident_id) GROUP BY incident_id",
+    first_timeline="SELECT incident_id, seq, ts, kind, summary, signal_id, data FROM ("
+                   "SELECT *, row_number() OVER (PARTITION BY incident_id ORDER BY ts, seq) "
+                   "AS n FROM incident_timeline WHERE list_contains(?, incident_id)) "
+                   "WHERE n <= ? ORDER BY incident_id, ts, seq",
+    hypotheses="SELECT incident_id, ranked_at, doc FROM incident_hypotheses "
+               "WHERE list_contains(?, incident_id) ORDER BY incident_id, rank",
+    actions="SELECT ts, action, actor, doc, incident_ids FROM incident_actions "
+            "WHERE list_has_any(incident_ids, ?) ORDER BY seq",
+    silence=Silence.model_validate_json,
+    silence_by_id="SELECT doc FROM silences WHERE id = ?",
+    series=f"{SERIES_SELECT} WHERE entity IN (SELECT unnest(?::VARCHAR[])) "
+           f"ORDER BY series_id LIMIT {MAX_SERIES}",
+    points="SELECT series_id, epoch_us(ts) / 1e6, value FROM samples "
+           "WHERE series_id IN (SELECT unnest(?::VARCHAR[])) AND ts >= ? AND ts < ? "
+           "ORDER BY series_id, ts",
+    changes=f"{CHANGES_SELECT} WHERE entity IN (SELECT unnest(?::VARCHAR[])) "
+            "AND ts >= ? AND ts < ? ORDER BY ts, id",
+    anomalies=f"{ANOMALIES_SELECT} WHERE entity IN (SELECT unnest(?::VARCHAR[])) "
+              "AND ts >= ? AND ts < ? ORDER BY ts, id LIMIT 10000",
+)
 
-
-def list_silences(db: Database, active_at: datetime | None = None) -> list[Silence]:
-    """Every silence (or those active at ``active_at``), latest ending first."""
-    where = Where()
-    if active_at is not None:
-        at = to_naive_utc(active_at)
-        where.add("starts_at <= ? AND ends_at > ?", at, at)
-    with db.read() as cur:
-        rows = cur.execute(f"SELECT doc FROM silences{where.sql()} ORDER BY ends_at DESC, id",
-                           where.params).fetchall()
-    return [Silence.model_validate_json(r[0]) for r in rows]
-
-
-# --- what root-cause ranking reads ----------------------------------------------------
-
-
-def entity_series(db: Database, entities: Sequence[str], start: datetime,
-                  end: datetime) -> list[SeriesColumns]:
-    """Every stored series of ``entities`` with its samples in ``[start, end)``."""
-    if not entities:
-        return []
-    with db.read() as cur:
-        series = cur.execute(
-            "SELECT series_id, entity, name, labels FROM series "
-            "WHERE entity IN (SELECT unnest(?::VARCHAR[])) ORDER BY series_id "
-            f"LIMIT {MAX_SERIES}", [list(entities)]).fetchall()
-        if not series:
-            return []
-        points = cur.execute(
-            "SELECT series_id, epoch_us(ts) / 1e6, value FROM samples "
-            "WHERE series_id IN (SELECT unnest(?::VARCHAR[])) AND ts >= ? AND ts < ? "
-            "ORDER BY series_id, ts",
-            [[r[0] for r in series], to_naive_utc(start), to_naive_utc(end)]).fetchall()
-    times: dict[str, list[float]] = {r[0]: [] for r in series}
-    values: dict[str, list[float]] = {r[0]: [] for r in series}
-    for sid, t, v in points:
-        times[sid].append(float(t))
-        values[sid].append(float("nan") if v is None else float(v))
-    out = []
-    for sid, entity, name, labels in series:
-        if not times[sid]:
-            continue
-        # The entity's own labels say nothing the entity does not; keep the rest
-        # (quantile, database) so that two series of one metric stay apart.
-        extra = ",".join(f"{k}={v}" for k, v in sorted(as_labels(labels).items())
-                         if k not in ("service", "host"))
-        metric = f"{name}{{{extra}}}" if extra else name
-        out.append(SeriesColumns(sid, entity, metric, times[sid], values[sid]))
-    return out
-
-
-def changes_between(db: Database, entities: Sequence[str], start: datetime,
-                    end: datetime) -> list[Change]:
-    with db.read() as cur:
-        rows = cur.execute(
-            "SELECT id, entity, kind, version, author, ts, description, labels FROM changes "
-            "WHERE entity IN (SELECT unnest(?::VARCHAR[])) AND ts >= ? AND ts < ? "
-            "ORDER BY ts, id", [list(entities), to_naive_utc(start), to_naive_utc(end)],
-        ).fetchall()
-    return [Change(id=r[0], entity=r[1], kind=r[2], version=r[3], author=r[4], ts=aware(r[5]),
-                   description=r[6], labels=as_labels(r[7])) for r in rows]
-
-
-def anomalies_between(db: Database, entities: Sequence[str], start: datetime,
-                      end: datetime) -> list[Anomaly]:
-    with db.read() as cur:
-        rows = cur.execute(
-            "SELECT id, kind, detector, entity, subject, ts, score, value, expected, lower, "
-            "upper, direction, summary FROM anomalies "
-            "WHERE entity IN (SELECT unnest(?::VARCHAR[])) AND ts >= ? AND ts < ? "
-            "ORDER BY ts, id LIMIT 10000",
-            [list(entities), to_naive_utc(start), to_naive_utc(end)]).fetchall()
-    return [Anomaly(id=r[0], kind=r[1], detector=r[2], entity=r[3], subject=r[4],
-                    ts=aware(r[5]), score=float(r[6]), value=r[7], expected=r[8], lower=r[9],
-                    upper=r[10], direction=r[11], summary=r[12]) for r in rows]
-
-
-def topology_models(db: Database) -> tuple[list[Entity], list[Relation]]:
-    with db.read() as cur:
-        ents = cur.execute("SELECT id, kind, name, labels FROM entities ORDER BY id").fetchall()
-        rels = cur.execute(
-            "SELECT source, target, kind FROM relations ORDER BY source, target, kind"
-        ).fetchall()
-    entities = [Entity(id=r[0], kind=r[1], name=r[2], labels=as_labels(r[3])) for r in ents]
-    relations = [Relation.model_validate({"source": r[0], "target": r[1], "kind": r[2]})
-                 for r in rels]
-    return entities, relations
-
+query_incidents = _READS.query_incidents
+get_incident = _READS.get_incident
+get_incidents = _READS.get_incidents
+members_of = _READS.members_of
+query_members = _READS.query_members
+query_timeline = _READS.query_timeline
+get_silence = _READS.get_silence
+list_silences = _READS.list_silences
+# What root-cause ranking reads.
+entity_series = _READS.entity_series
+changes_between = _READS.changes_between
+anomalies_between = _READS.anomalies_between

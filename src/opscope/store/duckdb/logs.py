@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 import orjson
 import pyarrow as pa
 
-from opscope.model import LogRecord, parse_level
-from opscope.store.duckdb.codec import STRINGS, TS, iso
+from opscope.model import LogRecord
+from opscope.store.duckdb.codec import STRINGS, TS
 from opscope.store.duckdb.database import Database
 from opscope.store.duckdb.paging import PageSpec, fetch_page
 from opscope.store.duckdb.where import Where
-from opscope.store.ports import LogQuery, Page, Row, WriteResult
+from opscope.store.ports import LogQuery, Page, WriteResult
+from opscope.store.sql.logs import log_filter, log_row
 
 _INSERT = (
     "INSERT INTO logs SELECT seq, ts, received_at, source, entity, level, message, "
@@ -75,15 +75,6 @@ def append_logs(db: Database, logs: Sequence[LogRecord], now: datetime) -> Write
     return WriteResult(inserted=count)
 
 
-def log_row(r: dict[str, Any]) -> Row:
-    return {
-        "ts": iso(r["ts"]), "received_at": iso(r["received_at"]), "source": r["source"],
-        "entity": r["entity"], "level": r["level"], "message": r["message"],
-        "attributes": orjson.loads(r["attributes"]), "template_id": r["template_id"],
-        "params": list(r["params"]), "seq": r["seq"],
-    }
-
-
 _PAGE = PageSpec(
     "logs",
     "SELECT seq, ts, received_at, source, entity, level, message, attributes, template_id, "
@@ -93,18 +84,6 @@ _PAGE = PageSpec(
 
 
 def query_logs(db: Database, query: LogQuery) -> Page:
-    where = Where()
-    where.time("ts", query.time)
-    where.equals("entity", query.entity)
-    where.equals("source", query.source)
-    where.any_of("level", sorted({parse_level(v).value for v in query.level}))
-    where.text(("message",), query.text)
-    if query.template_id is not None:
-        # Rows analysed before their template merged into another one keep the old id.
-        where.add(
-            "(template_id = ? OR template_id IN "
-            "(SELECT template_id FROM log_templates WHERE merged_into = ?))",
-            query.template_id, query.template_id,
-        )
+    where = log_filter(Where(), query)
     with db.read() as cur:
         return fetch_page(cur, _PAGE, where, query.limit, query.cursor)

@@ -1,16 +1,8 @@
 """Metric samples: a ``series`` row per name + label set, and an append-only ``samples`` table.
 
-``query_series`` returns, per matching series::
-
-    {"series_id", "name", "labels", "entity", "points": [[epoch_ms, value], ...]}
-
-Points are ``[milliseconds since the epoch (int), value]``, oldest first: integers are
-exact in JSON and are what chart libraries and JavaScript ``Date`` take directly. A NaN
-sample (a missing value) reads as ``null`` in raw points and is left out of aggregates.
-With ``step_seconds`` the samples are grouped into buckets aligned on the epoch
-(``floor(ts / step) * step``, like ``time_bucket``) and each point is the bucket start
-and the aggregate (``avg``, ``min``, ``max``, ``sum`` or ``last``) of its samples;
-buckets without samples are absent, not zero.
+Samples go in as Arrow batches; the reads (``query_series``, ``list_series``) are the
+shared ``opscope.store.sql.series`` over DuckDB's ``epoch_ms`` and ``epoch_us``
+buckets, like ``time_bucket``.
 """
 
 from __future__ import annotations
@@ -24,11 +16,11 @@ import duckdb
 import pyarrow as pa
 
 from opscope.model import MetricSample, entity_of, series_id
-from opscope.store.duckdb.codec import TS, as_labels, finite_or_none, iso, label_array
+from opscope.store.duckdb.codec import TS, label_array
 from opscope.store.duckdb.database import Database
-from opscope.store.duckdb.paging import check_limit
-from opscope.store.duckdb.where import Where, invalid
-from opscope.store.ports import LabelMatcher, Row, SeriesQuery, WriteResult
+from opscope.store.duckdb.where import Where
+from opscope.store.ports import WriteResult
+from opscope.store.sql.series import SeriesReads
 
 AGGREGATES = {
     "avg": "avg(value)",
@@ -116,78 +108,14 @@ class SampleWriter:
         )
 
 
-def _series_where(
-    cur: duckdb.DuckDBPyConnection, name: str | None, matchers: Sequence[LabelMatcher]
-) -> Where:
-    where = Where()
-    where.equals("name", name)
-    where.matchers(cur, "labels", matchers, "matchers", name_column="name")
-    return where
-
-
-def _series_row(r: tuple[Any, ...]) -> Row:
-    return {"series_id": r[0], "name": r[1], "labels": as_labels(r[2]), "entity": r[3],
-            "first_ts": iso(r[4])}
-
-
-def list_series(
-    db: Database, name: str | None, matchers: Sequence[LabelMatcher], limit: int
-) -> list[Row]:
-    """Series matching ``name`` (any if None) and ``matchers``, by name then id."""
-    limit = check_limit(limit)
-    with db.read() as cur:
-        where = _series_where(cur, name, matchers)
-        rows = cur.execute(
-            "SELECT series_id, name, labels, entity, first_ts FROM series"
-            f"{where.sql()} ORDER BY name, series_id LIMIT {limit}",
-            where.params,
-        ).fetchall()
-    return [_series_row(r) for r in rows]
-
-
-def query_series(db: Database, query: SeriesQuery) -> list[Row]:
-    agg = AGGREGATES.get(query.agg)
-    if agg is None:
-        raise invalid("agg", f"agg must be one of {', '.join(AGGREGATES)}")
-    step_us = None
-    if query.step_seconds is not None:
-        step_us = round(query.step_seconds * 1_000_000)
-        if step_us < 1_000:
-            raise invalid("step_seconds", "step_seconds must be at least 0.001")
-    max_series = check_limit(query.max_series, "max_series")
-    with db.read() as cur:
-        where = _series_where(cur, query.name, query.matchers)
-        series = cur.execute(
-            "SELECT series_id, name, labels, entity, first_ts FROM series"
-            f"{where.sql()} ORDER BY series_id LIMIT {max_series}",
-            where.params,
-        ).fetchall()
-        if not series:
-            return []
-        samples = Where()
-        # A semi-join on the chosen ids (hashed once) rather than a per-row list search.
-        samples.add("series_id IN (SELECT unnest(?::VARCHAR[]))", [r[0] for r in series])
-        samples.time("ts", query.time)
-        if step_us is None:
-            sql = (
-                f"SELECT series_id, epoch_ms(ts), value FROM samples{samples.sql()} "
-                "ORDER BY series_id, ts"
-            )
-        else:
-            samples.add("NOT isnan(value)")
-            sql = (
-                f"SELECT series_id, (epoch_us(ts) // {step_us}) * {step_us} // 1000 AS bucket, "
-                f"{agg} FROM samples{samples.sql()} GROUP BY series_id, bucket "
-                "ORDER BY series_id, bucket"
-            )
-        points = cur.execute(sql, samples.params).fetchall()
-    by_series: dict[str, list[list[Any]]] = {r[0]: [] for r in series}
-    for sid, at, value in points:
-        by_series[sid].append([int(at), finite_or_none(value)])
-    out = []
-    for r in series:
-        row = _series_row(r)
-        del row["first_ts"]
-        row["points"] = by_series[r[0]]
-        out.append(row)
-    return out
+SERIES_READS = SeriesReads(
+    where=Where,
+    # A semi-join on the ids (hashed once) rather than a per-row list search.
+    in_list="{0} IN (SELECT unnest(?::VARCHAR[]))",
+    epoch_ms="epoch_ms({0})",
+    bucket_ms=lambda column, step_us: f"(epoch_us({column}) // {step_us}) * {step_us} // 1000",
+    aggregates=AGGREGATES,
+    not_nan="NOT isnan(value)",
+)
+list_series = SERIES_READS.list_series
+query_series = SERIES_READS.query_series

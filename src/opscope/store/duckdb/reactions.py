@@ -19,88 +19,51 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import duckdb
 import orjson
 
 from opscope.model.execution import (
     ApprovalRequest,
-    ApprovalState,
     DeliveryState,
     Execution,
-    ExecutionStatus,
     NotificationEntry,
 )
 from opscope.store.duckdb import incidents as _incidents
 from opscope.store.duckdb.codec import to_naive_utc
 from opscope.store.duckdb.database import Database, first_row
-from opscope.store.duckdb.paging import PageSpec, fetch_page
-from opscope.store.duckdb.where import Where, invalid
-from opscope.store.ports import ExecutionQuery, Page, Row
+from opscope.store.duckdb.paging import fetch_page
+from opscope.store.duckdb.where import Where
+from opscope.store.ports import ExecutionQuery, Page
+from opscope.store.sql.reactions import STATUSES as STATUSES
+from opscope.store.sql.reactions import (
+    ReactionReads,
+    SQLApprovalStore,
+    SQLAuditLog,
+    dump_record,
+)
 
-STATUSES = tuple(s.value for s in ExecutionStatus)
-
-
-class ExecutionFilter(Protocol):
-    """The filter fields shared by the engine's ``AuditQuery`` and :class:`ExecutionQuery`."""
-
-    @property
-    def rule(self) -> str: ...
-    @property
-    def action(self) -> str: ...
-    @property
-    def status(self) -> Any: ...
-    @property
-    def subject(self) -> str: ...
-    @property
-    def since(self) -> datetime | None: ...
-    @property
-    def until(self) -> datetime | None: ...
-    @property
-    def limit(self) -> int: ...
-
-
-def _dump(record: Any) -> str:
-    return orjson.dumps(record.model_dump(mode="json")).decode()
-
-
-def _where(query: ExecutionFilter) -> Where:
-    where = Where()
-    if query.rule:
-        where.add("rule = ?", query.rule)
-    if query.action:
-        where.add("action = ?", query.action)
-    if query.status is not None:
-        status = str(getattr(query.status, "value", query.status))
-        if status not in STATUSES:
-            raise invalid("status", f"status must be one of {', '.join(STATUSES)}")
-        where.add("status = ?", status)
-    if query.subject:
-        where.add("subject = ?", query.subject)
-    if query.since is not None:
-        where.add("started_at >= ?", to_naive_utc(query.since))
-    if query.until is not None:
-        where.add("started_at < ?", to_naive_utc(query.until))
-    return where
-
-
-def _execution_row(raw: dict[str, Any]) -> Row:
-    row: Row = orjson.loads(raw["doc"])
-    return row
-
-
-_EXECUTIONS = PageSpec(
-    "executions", "SELECT seq, started_at, doc FROM react_executions", "started_at", "seq",
-    int, _execution_row,
+_READS = ReactionReads(
+    where=Where,
+    fetch_page=fetch_page,
+    document=orjson.loads,
+    execution=Execution.model_validate_json,
+    approval=ApprovalRequest.model_validate_json,
+    execution_by_id="SELECT doc FROM react_executions WHERE id = ?",
+    approval_by_id="SELECT doc FROM react_approvals WHERE id = ?",
+    approval_upsert="INSERT INTO react_approvals VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+                    "SET state = excluded.state, doc = excluded.doc",
 )
 
 
-class DuckDBAuditLog:
+class DuckDBAuditLog(SQLAuditLog):
     """Every execution of an action, kept; see ``opscope.react.ports.AuditLog``."""
 
+    _db: Database
+
     def __init__(self, db: Database) -> None:
-        self._db = db
+        super().__init__(db, _READS)
 
     def record(self, execution: Execution) -> None:
         with self._db.write() as con:
@@ -109,54 +72,15 @@ class DuckDBAuditLog:
                 "INSERT INTO react_executions VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET status = excluded.status, doc = excluded.doc",
                 [seq, execution.id, execution.rule, execution.action, execution.status.value,
-                 execution.subject, to_naive_utc(execution.started_at), _dump(execution)],
+                 execution.subject, to_naive_utc(execution.started_at), dump_record(execution)],
             )
 
-    def get(self, execution_id: str) -> Execution | None:
-        with self._db.read() as cur:
-            row = first_row(cur, "SELECT doc FROM react_executions WHERE id = ?", [execution_id])
-        return Execution.model_validate_json(row[0]) if row else None
 
-    def query(self, query: ExecutionFilter) -> list[Execution]:
-        """Newest first, at most ``query.limit``."""
-        page = self.page(query, None)
-        return [Execution.model_validate(item) for item in page.items]
-
-    def page(self, query: ExecutionFilter, cursor: str | None) -> Page:
-        with self._db.read() as cur:
-            return fetch_page(cur, _EXECUTIONS, _where(query), query.limit, cursor)
-
-
-class DuckDBApprovalStore:
+class DuckDBApprovalStore(SQLApprovalStore):
     """Held actions and their decisions; see ``opscope.react.ports.ApprovalStore``."""
 
     def __init__(self, db: Database) -> None:
-        self._db = db
-
-    def put(self, request: ApprovalRequest) -> None:
-        with self._db.write() as con:
-            con.execute(
-                "INSERT INTO react_approvals VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
-                "SET state = excluded.state, doc = excluded.doc",
-                [request.id, request.state.value, to_naive_utc(request.requested_at),
-                 _dump(request)],
-            )
-
-    def get(self, approval_id: str) -> ApprovalRequest | None:
-        with self._db.read() as cur:
-            row = first_row(cur, "SELECT doc FROM react_approvals WHERE id = ?", [approval_id])
-        return ApprovalRequest.model_validate_json(row[0]) if row else None
-
-    def list(self, state: ApprovalState | None = None) -> list[ApprovalRequest]:
-        """Oldest request first."""
-        sql = "SELECT doc FROM react_approvals"
-        params: list[Any] = []
-        if state is not None:
-            sql += " WHERE state = ?"
-            params.append(state.value)
-        with self._db.read() as cur:
-            rows = cur.execute(sql + " ORDER BY requested_at, id", params).fetchall()
-        return [ApprovalRequest.model_validate_json(r[0]) for r in rows]
+        super().__init__(db, _READS)
 
 
 class DuckDBNotificationLog:
@@ -175,7 +99,7 @@ class DuckDBNotificationLog:
             if row is not None:
                 return NotificationEntry.model_validate_json(row[0])
             con.execute("INSERT INTO react_notifications VALUES (?, ?, ?)",
-                        [key, entry.state.value, _dump(entry)])
+                        [key, entry.state.value, dump_record(entry)])
         return None
 
     def complete(self, key: str, at: datetime, detail: dict[str, Any]) -> None:
@@ -205,7 +129,7 @@ class DuckDBNotificationLog:
         con.execute(
             "INSERT INTO react_notifications VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
             "SET state = excluded.state, doc = excluded.doc",
-            [entry.key, entry.state.value, _dump(entry)],
+            [entry.key, entry.state.value, dump_record(entry)],
         )
 
 

@@ -4,8 +4,7 @@ with anomalies: ``RecordQuery`` mapped onto a table by a ``RecordTable``."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,40 +15,14 @@ from opscope.model import Change, Ticket
 from opscope.store.duckdb.codec import TS, as_labels, iso, label_array
 from opscope.store.duckdb.database import Database
 from opscope.store.duckdb.paging import PageSpec, fetch_page
-from opscope.store.duckdb.where import Where, invalid
+from opscope.store.duckdb.where import Where
 from opscope.store.ports import Page, RecordQuery, Row, WriteResult
-
-
-@dataclass(frozen=True, slots=True)
-class RecordTable:
-    """How ``RecordQuery`` applies to one table.
-
-    ``kind_column`` is what ``query.kind`` filters (a ticket's status, a change's or an
-    anomaly's kind); ``extra`` maps the keys allowed in ``query.extra`` to a column
-    compared for equality, or to a function adding its own clause.
-    """
-
-    page: PageSpec
-    kind_column: str
-    text_columns: tuple[str, ...]
-    extra: dict[str, str | Callable[[Where, str], None]]
+from opscope.store.sql.records import RecordTable as RecordTable
+from opscope.store.sql.records import record_filter
 
 
 def query_records(db: Database, table: RecordTable, query: RecordQuery) -> Page:
-    where = Where()
-    where.time(table.page.ts_column, query.time)
-    where.equals("entity", query.entity)
-    where.equals(table.kind_column, query.kind)
-    where.text(table.text_columns, query.text)
-    for key, value in sorted(query.extra.items()):
-        target = table.extra.get(key)
-        if target is None:
-            allowed = ", ".join(sorted(table.extra)) or "none"
-            raise invalid(f"extra.{key}", f"unknown filter {key!r}; allowed: {allowed}")
-        if isinstance(target, str):
-            where.equals(target, value)
-        else:
-            target(where, value)
+    where = record_filter(Where(), table, query)
     with db.read() as cur:
         return fetch_page(cur, table.page, where, query.limit, query.cursor)
 

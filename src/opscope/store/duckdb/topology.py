@@ -8,10 +8,11 @@ from datetime import datetime
 import pyarrow as pa
 
 from opscope.model import Entity, Relation
-from opscope.store.duckdb.codec import TS, as_labels, iso, label_array
+from opscope.store.duckdb.codec import TS, label_array
 from opscope.store.duckdb.database import Database, count
 from opscope.store.duckdb.records import existing_ids
-from opscope.store.ports import Row, WriteResult
+from opscope.store.ports import WriteResult
+from opscope.store.sql.topology import topology as topology
 
 
 def upsert_topology(
@@ -65,20 +66,3 @@ def upsert_topology(
             inserted += len(rels) - found_rels
             updated += found_rels
     return WriteResult(inserted=inserted, updated=updated)
-
-
-def topology(db: Database) -> tuple[list[Row], list[Row]]:
-    with db.read() as cur:
-        ents = cur.execute(
-            "SELECT id, kind, name, labels, updated_at FROM entities ORDER BY id"
-        ).fetchall()
-        rels = cur.execute(
-            "SELECT source, target, kind, updated_at FROM relations "
-            "ORDER BY source, target, kind"
-        ).fetchall()
-    return (
-        [{"id": r[0], "kind": r[1], "name": r[2], "labels": as_labels(r[3]),
-          "updated_at": iso(r[4])} for r in ents],
-        [{"source": r[0], "target": r[1], "kind": r[2], "updated_at": iso(r[3])}
-         for r in rels],
-    )

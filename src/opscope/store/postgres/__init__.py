@@ -8,9 +8,10 @@ can be read side by side: ``database`` (pool, transactions, advisory locks, erro
 translation), ``schema`` (versioned migrations), ``events``, ``logs``, ``metrics``,
 ``records``, ``anomalies``, ``topology``, ``tokens``, ``bands``, ``templates``,
 ``incidents``, ``reactions``, ``retention``; ``where``, ``paging`` and ``codec`` are the
-query and conversion pieces. Backend-neutral pieces (event lifecycle, cursor encoding,
-timestamp codec, row shapes, record table descriptions) are imported from the embedded
-store rather than copied.
+query and conversion pieces. What does not depend on the dialect (the public methods,
+``opscope.store.facade``; the event lifecycle, filters, row shapes, paging and the logic
+around each read, ``opscope.store.sql``) is shared with the embedded store, and these
+modules hold the statements and the driver's side.
 
 Requires the ``postgres`` extra (``psycopg`` and ``psycopg-pool``).
 """

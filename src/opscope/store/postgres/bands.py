@@ -1,6 +1,6 @@
 """What metric analysis keeps in the store: expected bands, and the history it learns from.
 
-Shapes as in the embedded store (``opscope.store.duckdb.bands``). Training reads the
+Band and mark reads are shared (``opscope.store.sql.series``). Training reads the
 stored samples back in event-time order through a server-side cursor, ``batch_rows`` at
 a time, so that a week of history never has to fit in memory at once.
 """
@@ -12,13 +12,13 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from opscope.store.duckdb.bands import METRIC_ANOMALY_KIND
-from opscope.store.duckdb.codec import finite_or_none, to_naive_utc
+from opscope.store.duckdb.codec import to_naive_utc
 from opscope.store.ports import BandRow, SampleColumns, TimeRange, WriteResult
 from opscope.store.postgres.codec import naive
 from opscope.store.postgres.database import Database, count, unnest
-from opscope.store.postgres.metrics import EPOCH_MS, bucket_ms, step_micros
+from opscope.store.postgres.metrics import SERIES_READS
 from opscope.store.postgres.where import Where, invalid
+from opscope.store.sql.series import METRIC_ANOMALY_KIND
 
 __all__ = ["METRIC_ANOMALY_KIND", "anomaly_marks", "append_bands", "delete_before",
            "query_bands", "sample_history"]
@@ -41,56 +41,8 @@ def append_bands(db: Database, bands: Sequence[BandRow]) -> WriteResult:
     return WriteResult(inserted=inserted)
 
 
-def _for_series(series_ids: Sequence[str], span: TimeRange) -> Where:
-    where = Where()
-    where.add("series_id = ANY(?::text[])", list(series_ids))
-    where.time("ts", span)
-    return where
-
-
-def query_bands(
-    db: Database, series_ids: Sequence[str], span: TimeRange, step_seconds: float | None
-) -> dict[str, list[list[Any]]]:
-    """Band points per series id (every id given is a key, possibly with no points)."""
-    step_us = step_micros(step_seconds)
-    out: dict[str, list[list[Any]]] = {sid: [] for sid in series_ids}
-    if not series_ids:
-        return out
-    where = _for_series(series_ids, span)
-    if step_us is None:
-        sql = (f"SELECT series_id, {EPOCH_MS.format('ts')}, expected, lower, upper "
-               f"FROM metric_bands{where.sql()} ORDER BY series_id, ts")
-    else:
-        sql = (f"SELECT series_id, {bucket_ms('ts', step_us)} AS bucket, avg(expected), "
-               f"avg(lower), avg(upper) FROM metric_bands{where.sql()} "
-               "GROUP BY series_id, bucket ORDER BY series_id, bucket")
-    with db.read() as cur:
-        rows = cur.execute(sql, where.params).fetchall()
-    for sid, at, expected, lower, upper in rows:
-        out[sid].append([int(at), finite_or_none(expected), finite_or_none(lower),
-                         finite_or_none(upper)])
-    return out
-
-
-def anomaly_marks(
-    db: Database, series_ids: Sequence[str], span: TimeRange
-) -> dict[str, list[list[Any]]]:
-    """Metric anomalies per series id, as ``[epoch_ms, score, direction]``, oldest first."""
-    out: dict[str, list[list[Any]]] = {sid: [] for sid in series_ids}
-    if not series_ids:
-        return out
-    where = Where()
-    where.add("kind = ?", METRIC_ANOMALY_KIND)
-    where.add("subject = ANY(?::text[])", list(series_ids))
-    where.time("ts", span)
-    with db.read() as cur:
-        rows = cur.execute(
-            f"SELECT subject, {EPOCH_MS.format('ts')}, score, direction FROM anomalies"
-            f"{where.sql()} ORDER BY subject, ts", where.params,
-        ).fetchall()
-    for sid, at, score, direction in rows:
-        out[sid].append([int(at), finite_or_none(score), direction])
-    return out
+query_bands = SERIES_READS.query_bands
+anomaly_marks = SERIES_READS.anomaly_marks
 
 
 def delete_before(db: Database, cutoff: datetime) -> int:

@@ -123,6 +123,9 @@ class Database:
         function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
         con.execute(f"SELECT {function}(%s, %s)", [LOCK_CLASS, _LOCK_KEYS[table]])
 
+    first_row = staticmethod(first_row)
+    count = staticmethod(count)
+
     def close(self) -> None:
         with self._close_lock:
             if self._closed:

@@ -2,7 +2,7 @@
 
 A batch is one transaction, as in the embedded store: the stored states of the
 identities it names are read, every notification is folded in arrival order
-(``opscope.store.duckdb.lifecycle``, shared), then the touched events are upserted and
+(``opscope.store.sql.lifecycle``, shared), then the touched events are upserted and
 every notification appended to ``event_history``, each in one statement over arrays.
 
 Unlike the embedded store's writer, nothing is remembered between batches: another
@@ -19,22 +19,16 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
-from opscope.model import Event, Status
-from opscope.store.duckdb.codec import as_labels, aware, to_naive_utc
-from opscope.store.duckdb.events import _history_row as history_row
-from opscope.store.duckdb.events import _severities as severities
-from opscope.store.duckdb.events import event_row
-from opscope.store.duckdb.lifecycle import EventState, apply, new_state
-from opscope.store.ports import EventQuery, Page, Row, WriteResult
+from opscope.model import Event
+from opscope.store.duckdb.codec import to_naive_utc
+from opscope.store.ports import Row, WriteResult
 from opscope.store.postgres.codec import clean, labels_json, naive
 from opscope.store.postgres.database import Connection, Database, unnest
-from opscope.store.postgres.paging import PageSpec, fetch_page
-from opscope.store.postgres.where import Where, invalid
+from opscope.store.postgres.paging import fetch_page
+from opscope.store.postgres.where import Where
+from opscope.store.sql.events import COLUMNS, SELECT, EventReads, event_row, event_states
+from opscope.store.sql.lifecycle import EventState, apply, new_state
 
-_COLUMNS = (
-    "seq, source, fingerprint, name, status, severity, entity, summary, labels, annotations, "
-    "starts_at, ends_at, first_seen, last_seen, repeat_count, reopen_count"
-)
 _STATE = (
     ("source", "text"), ("fingerprint", "text"), ("name", "text"), ("status", "text"),
     ("severity", "text"), ("entity", "text"), ("summary", "text"), ("labels", "text"),
@@ -52,7 +46,6 @@ _UPSERT = (
 )
 _HISTORY = (*_STATE[:11], ("received_at", "timestamp"))
 _HISTORY_NAMES = ", ".join(n for n, _ in _HISTORY)
-_HISTORY_COLUMNS = f"seq, {_HISTORY_NAMES}"
 _APPEND_HISTORY = (
     f"INSERT INTO event_history ({_HISTORY_NAMES}) SELECT "
     f"{_HISTORY_NAMES.replace('labels, annotations', 'labels::jsonb, annotations::jsonb')} "
@@ -62,21 +55,11 @@ _APPEND_HISTORY = (
 
 def _load(con: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], EventState]:
     rows = con.execute(
-        f"SELECT {_COLUMNS} FROM events WHERE (source, fingerprint) IN "
+        f"SELECT {COLUMNS} FROM events WHERE (source, fingerprint) IN "
         "(SELECT * FROM unnest(%s::text[], %s::text[]))",
         [[k[0] for k in keys], [k[1] for k in keys]],
     ).fetchall()
-    states = {}
-    for r in rows:
-        state = EventState(
-            seq=r[0], source=r[1], fingerprint=r[2], name=r[3], status=r[4], severity=r[5],
-            entity=r[6], summary=r[7], labels=as_labels(r[8]), annotations=as_labels(r[9]),
-            starts_at=aware(r[10]), ends_at=aware(r[11]) if r[11] else None,
-            first_seen=aware(r[12]), last_seen=aware(r[13]), repeat_count=r[14],
-            reopen_count=r[15],
-        )
-        states[(state.source, state.fingerprint)] = state
-    return states
+    return event_states(rows)
 
 
 def _state_arrays(states: Sequence[EventState]) -> list[list[Any]]:
@@ -134,7 +117,6 @@ class EventWriter:
         return WriteResult(inserted=inserted, updated=existing)
 
 
-_SELECT = f"SELECT {_COLUMNS} FROM events"
 # The labels as the embedded store's text search sees them (DuckDB's MAP as text,
 # ``{env=prod, team=payments}``), so that a search for ``env=prod`` finds the same events.
 # Pairs come in JSONB's key order, which may differ from the order the labels came in.
@@ -142,44 +124,13 @@ _LABELS_TEXT = (
     "(SELECT '{' || coalesce(string_agg(key || '=' || value, ', '), '') || '}' "
     "FROM jsonb_each_text(labels))"
 )
-_PAGE = PageSpec("events", _SELECT, "starts_at", "seq", int, event_row)
-
-
-def query_events(db: Database, query: EventQuery) -> Page:
-    where = Where()
-    where.time("starts_at", query.time)
-    where.equals("entity", query.entity)
-    where.equals("source", query.source)
-    if query.status is not None:
-        try:
-            where.equals("status", Status(query.status.strip().lower()).value)
-        except ValueError:
-            raise invalid("status", "status must be 'firing' or 'resolved'") from None
-    where.any_of("severity", severities(query.severity))
-    where.text(("name", "summary", _LABELS_TEXT), query.text)
-    with db.read() as cur:
-        where.matchers(cur, "labels", query.labels, "labels")
-        return fetch_page(cur, _PAGE, where, query.limit, query.cursor)
+_READS = EventReads(where=Where, fetch_page=fetch_page, labels_text=_LABELS_TEXT)
+query_events = _READS.query_events
+event_history = _READS.event_history
 
 
 def get_event(db: Database, source: str, fingerprint: str) -> Row | None:
     with db.read() as con, con.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(f"{_SELECT} WHERE source = %s AND fingerprint = %s",
+        row = cur.execute(f"{SELECT} WHERE source = %s AND fingerprint = %s",
                           [source, fingerprint]).fetchone()
     return event_row(row) if row else None
-
-
-_HISTORY_PAGE = PageSpec(
-    "event_history", f"SELECT {_HISTORY_COLUMNS} FROM event_history", "received_at", "seq",
-    int, history_row,
-)
-
-
-def event_history(
-    db: Database, source: str, fingerprint: str, limit: int = 100, cursor: str | None = None
-) -> Page:
-    """Every notification received for one event, newest first."""
-    where = Where()
-    where.add("source = ? AND fingerprint = ?", source, fingerprint)
-    with db.read() as cur:
-        return fetch_page(cur, _HISTORY_PAGE, where, limit, cursor)

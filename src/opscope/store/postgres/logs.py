@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from opscope.model import LogRecord, parse_level
+from opscope.model import LogRecord
 from opscope.store.duckdb.codec import to_naive_utc
-from opscope.store.duckdb.logs import log_row
 from opscope.store.ports import LogQuery, Page, WriteResult
 from opscope.store.postgres.codec import clean
 from opscope.store.postgres.database import Database
 from opscope.store.postgres.paging import PageSpec, fetch_page
 from opscope.store.postgres.where import Where
+from opscope.store.sql.logs import log_filter, log_row
 
 _COPY = (
     "COPY logs (ts, received_at, source, entity, level, message, attributes, template_id, "
@@ -57,18 +57,6 @@ _PAGE = PageSpec(
 
 
 def query_logs(db: Database, query: LogQuery) -> Page:
-    where = Where()
-    where.time("ts", query.time)
-    where.equals("entity", query.entity)
-    where.equals("source", query.source)
-    where.any_of("level", sorted({parse_level(v).value for v in query.level}))
-    where.text(("message",), query.text)
-    if query.template_id is not None:
-        # Rows analysed before their template merged into another one keep the old id.
-        where.add(
-            "(template_id = ? OR template_id IN "
-            "(SELECT template_id FROM log_templates WHERE merged_into = ?))",
-            query.template_id, query.template_id,
-        )
+    where = log_filter(Where(), query)
     with db.read() as cur:
         return fetch_page(cur, _PAGE, where, query.limit, query.cursor)

@@ -1,6 +1,6 @@
 """Metric samples: a ``series`` row per name + label set, and an append-only ``samples`` table.
 
-Rows and points have the shapes of the embedded store (``opscope.store.duckdb.metrics``).
+The reads are shared with the embedded store (``opscope.store.sql.series``).
 Buckets are ``date_bin`` over the epoch, the counterpart of DuckDB's ``time_bucket``;
 milliseconds come from ``extract(epoch ...)``, exact since it returns ``numeric``.
 
@@ -15,12 +15,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from opscope.model import MetricSample, entity_of, series_id
-from opscope.store.duckdb.codec import as_labels, finite_or_none, iso
-from opscope.store.ports import LabelMatcher, Row, SeriesQuery, WriteResult
+from opscope.store.ports import WriteResult
 from opscope.store.postgres.codec import labels_json, naive
-from opscope.store.postgres.database import Connection, Database, unnest
-from opscope.store.postgres.paging import check_limit
-from opscope.store.postgres.where import Where, invalid
+from opscope.store.postgres.database import Database, unnest
+from opscope.store.postgres.where import Where
+from opscope.store.sql.series import SeriesReads
 
 AGGREGATES = {  # the choices of the embedded store, in PostgreSQL
     "avg": "avg(value)",
@@ -96,83 +95,15 @@ class SampleWriter:
         return WriteResult(inserted=len(points))
 
 
-def _series_where(con: Connection, name: str | None, matchers: Sequence[LabelMatcher]) -> Where:
-    where = Where()
-    where.equals("name", name)
-    where.matchers(con, "labels", matchers, "matchers", name_column="name")
-    return where
-
-
-def _series_row(r: tuple[Any, ...]) -> Row:
-    return {"series_id": r[0], "name": r[1], "labels": as_labels(r[2]), "entity": r[3],
-            "first_ts": iso(r[4])}
-
-
-def list_series(
-    db: Database, name: str | None, matchers: Sequence[LabelMatcher], limit: int
-) -> list[Row]:
-    """Series matching ``name`` (any if None) and ``matchers``, by name then id."""
-    limit = check_limit(limit)
-    with db.read() as con:
-        where = _series_where(con, name, matchers)
-        rows = con.execute(
-            "SELECT series_id, name, labels, entity, first_ts FROM series"
-            f"{where.sql()} ORDER BY name, series_id LIMIT {limit}",
-            where.params,
-        ).fetchall()
-    return [_series_row(r) for r in rows]
-
-
-def step_micros(step_seconds: float | None) -> int | None:
-    if step_seconds is None:
-        return None
-    step_us = round(step_seconds * 1_000_000)
-    if step_us < 1_000:
-        raise invalid("step_seconds", "step_seconds must be at least 0.001")
-    return step_us
-
-
-def query_series(db: Database, query: SeriesQuery) -> list[Row]:
-    agg = AGGREGATES.get(query.agg)
-    if agg is None:
-        raise invalid("agg", f"agg must be one of {', '.join(AGGREGATES)}")
-    step_us = step_micros(query.step_seconds)
-    max_series = check_limit(query.max_series, "max_series")
-    with db.read() as con:
-        where = _series_where(con, query.name, query.matchers)
-        series = con.execute(
-            "SELECT series_id, name, labels, entity, first_ts FROM series"
-            f"{where.sql()} ORDER BY series_id LIMIT {max_series}",
-            where.params,
-        ).fetchall()
-        if not series:
-            return []
-        samples = Where()
-        samples.add("series_id = ANY(?::text[])", [r[0] for r in series])
-        samples.time("ts", query.time)
-        if step_us is None:
-            sql = (
-                f"SELECT series_id, {EPOCH_MS.format('ts')}, value FROM samples"
-                f"{samples.sql()} ORDER BY series_id, ts"
-            )
-        else:
-            # NaN is a missing value: left out of aggregates (PostgreSQL sorts NaN
-            # above every number, so it would otherwise win ``max``).
-            samples.add("value <> 'NaN'::float8")
-            sql = (
-                f"SELECT series_id, {bucket_ms('ts', step_us)} AS bucket, {agg} "
-                f"FROM samples{samples.sql()} GROUP BY series_id, bucket "
-                "ORDER BY series_id, bucket"
-            )
-        points = con.execute(sql, samples.params).fetchall()
-    by_series: dict[str, list[list[Any]]] = {r[0]: [] for r in series}
-    for sid, at, value in points:
-        by_series[sid].append([int(at), finite_or_none(value)])
-    out = []
-    for r in series:
-        row = _series_row(r)
-        del row["first_ts"]
-        row["points"] = by_series[r[0]]
-        out.append(row)
-    return out
-
+SERIES_READS = SeriesReads(
+    where=Where,
+    in_list="{0} = ANY(?::text[])",
+    epoch_ms=EPOCH_MS,
+    bucket_ms=bucket_ms,
+    aggregates=AGGREGATES,
+    # NaN is a missing value: left out of aggregates (PostgreSQL sorts NaN above every
+    # number, so it would otherwise win ``max``).
+    not_nan="value <> 'NaN'::float8",
+)
+list_series = SERIES_READS.list_series
+query_series = SERIES_READS.query_series

@@ -18,49 +18,49 @@ import orjson
 
 from opscope.model.execution import (
     ApprovalRequest,
-    ApprovalState,
     DeliveryState,
     Execution,
     NotificationEntry,
 )
 from opscope.store.duckdb.codec import to_naive_utc
-from opscope.store.duckdb.reactions import ExecutionFilter
-from opscope.store.duckdb.reactions import _where as _duckdb_where
-from opscope.store.ports import ExecutionQuery, Page, Row
+from opscope.store.ports import ExecutionQuery, Page
 from opscope.store.postgres import incidents as _incidents
 from opscope.store.postgres.database import Connection, Database, first_row
-from opscope.store.postgres.paging import PageSpec, fetch_page
+from opscope.store.postgres.paging import fetch_page
 from opscope.store.postgres.where import Where
-
-
-def _dump(record: Any) -> str:
-    return orjson.dumps(record.model_dump(mode="json")).decode()
-
-
-def _where(query: ExecutionFilter) -> Where:
-    """The embedded store's filter clauses, in a PostgreSQL ``Where``."""
-    shared = _duckdb_where(query)
-    where = Where()
-    where.clauses, where.params = shared.clauses, shared.params
-    return where
-
-
-def _execution_row(raw: dict[str, Any]) -> Row:
-    row: Row = raw["doc"]
-    return row
-
-
-_EXECUTIONS = PageSpec(
-    "executions", "SELECT seq, started_at, doc FROM react_executions", "started_at", "seq",
-    int, _execution_row,
+from opscope.store.sql.reactions import (
+    ReactionReads,
+    SQLApprovalStore,
+    SQLAuditLog,
+    dump_record,
 )
 
 
-class PostgresAuditLog:
+def _parsed(value: Any) -> Any:
+    # psycopg has already parsed JSONB (with orjson, see ``database``).
+    return value
+
+
+_READS = ReactionReads(
+    where=Where,
+    fetch_page=fetch_page,
+    document=_parsed,
+    execution=Execution.model_validate,
+    approval=ApprovalRequest.model_validate,
+    execution_by_id="SELECT doc FROM react_executions WHERE id = %s",
+    approval_by_id="SELECT doc FROM react_approvals WHERE id = %s",
+    approval_upsert="INSERT INTO react_approvals VALUES (%s, %s, %s, %s::jsonb) ON CONFLICT (id) "
+                    "DO UPDATE SET state = excluded.state, doc = excluded.doc",
+)
+
+
+class PostgresAuditLog(SQLAuditLog):
     """Every execution of an action, kept; see ``opscope.react.ports.AuditLog``."""
 
+    _db: Database
+
     def __init__(self, db: Database) -> None:
-        self._db = db
+        super().__init__(db, _READS)
 
     def record(self, execution: Execution) -> None:
         with self._db.write() as con:
@@ -69,55 +69,15 @@ class PostgresAuditLog:
                 "doc) VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb) "
                 "ON CONFLICT (id) DO UPDATE SET status = excluded.status, doc = excluded.doc",
                 [execution.id, execution.rule, execution.action, execution.status.value,
-                 execution.subject, to_naive_utc(execution.started_at), _dump(execution)],
+                 execution.subject, to_naive_utc(execution.started_at), dump_record(execution)],
             )
 
-    def get(self, execution_id: str) -> Execution | None:
-        with self._db.read() as cur:
-            row = first_row(cur, "SELECT doc FROM react_executions WHERE id = %s",
-                            [execution_id])
-        return Execution.model_validate(row[0]) if row else None
 
-    def query(self, query: ExecutionFilter) -> list[Execution]:
-        """Newest first, at most ``query.limit``."""
-        page = self.page(query, None)
-        return [Execution.model_validate(item) for item in page.items]
-
-    def page(self, query: ExecutionFilter, cursor: str | None) -> Page:
-        with self._db.read() as cur:
-            return fetch_page(cur, _EXECUTIONS, _where(query), query.limit, cursor)
-
-
-class PostgresApprovalStore:
+class PostgresApprovalStore(SQLApprovalStore):
     """Held actions and their decisions; see ``opscope.react.ports.ApprovalStore``."""
 
     def __init__(self, db: Database) -> None:
-        self._db = db
-
-    def put(self, request: ApprovalRequest) -> None:
-        with self._db.write() as con:
-            con.execute(
-                "INSERT INTO react_approvals VALUES (%s, %s, %s, %s::jsonb) ON CONFLICT (id) "
-                "DO UPDATE SET state = excluded.state, doc = excluded.doc",
-                [request.id, request.state.value, to_naive_utc(request.requested_at),
-                 _dump(request)],
-            )
-
-    def get(self, approval_id: str) -> ApprovalRequest | None:
-        with self._db.read() as cur:
-            row = first_row(cur, "SELECT doc FROM react_approvals WHERE id = %s", [approval_id])
-        return ApprovalRequest.model_validate(row[0]) if row else None
-
-    def list(self, state: ApprovalState | None = None) -> list[ApprovalRequest]:
-        """Oldest request first."""
-        sql = "SELECT doc FROM react_approvals"
-        params: list[Any] = []
-        if state is not None:
-            sql += " WHERE state = %s"
-            params.append(state.value)
-        with self._db.read() as cur:
-            rows = cur.execute(sql + " ORDER BY requested_at, id", params).fetchall()
-        return [ApprovalRequest.model_validate(r[0]) for r in rows]
+        super().__init__(db, _READS)
 
 
 class PostgresNotificationLog:
@@ -133,7 +93,7 @@ class PostgresNotificationLog:
             claimed = first_row(
                 con, "INSERT INTO react_notifications VALUES (%s, %s, %s::jsonb) "
                 "ON CONFLICT (key) DO NOTHING RETURNING key",
-                [key, entry.state.value, _dump(entry)])
+                [key, entry.state.value, dump_record(entry)])
             if claimed is not None:
                 return None
             row = first_row(con, "SELECT doc FROM react_notifications WHERE key = %s", [key])
@@ -168,7 +128,7 @@ class PostgresNotificationLog:
         con.execute(
             "INSERT INTO react_notifications VALUES (%s, %s, %s::jsonb) ON CONFLICT (key) "
             "DO UPDATE SET state = excluded.state, doc = excluded.doc",
-            [entry.key, entry.state.value, _dump(entry)],
+            [entry.key, entry.state.value, dump_record(entry)],
         )
 
 

@@ -1,6 +1,6 @@
 """Tickets (upserted by id) and changes (appended), and the query shape they share
 with anomalies. The tables' ``RecordTable`` descriptions (columns, filters, row shapes)
-are the embedded store's; only the statements differ."""
+are shared (``opscope.store.sql.records``); only the statements differ."""
 
 from __future__ import annotations
 
@@ -13,26 +13,14 @@ from opscope.store.ports import Page, RecordQuery, WriteResult
 from opscope.store.postgres.codec import clean, labels_json, naive
 from opscope.store.postgres.database import Connection, Database, count, unnest
 from opscope.store.postgres.paging import fetch_page
-from opscope.store.postgres.where import Where, invalid
+from opscope.store.postgres.where import Where
+from opscope.store.sql.records import record_filter
 
 __all__ = ["CHANGES", "TICKETS", "append_changes", "query_records", "upsert_tickets"]
 
 
 def query_records(db: Database, table: RecordTable, query: RecordQuery) -> Page:
-    where = Where()
-    where.time(table.page.ts_column, query.time)
-    where.equals("entity", query.entity)
-    where.equals(table.kind_column, query.kind)
-    where.text(table.text_columns, query.text)
-    for key, value in sorted(query.extra.items()):
-        target = table.extra.get(key)
-        if target is None:
-            allowed = ", ".join(sorted(table.extra)) or "none"
-            raise invalid(f"extra.{key}", f"unknown filter {key!r}; allowed: {allowed}")
-        if isinstance(target, str):
-            where.equals(target, value)
-        else:
-            target(where, value)
+    where = record_filter(Where(), table, query)
     with db.read() as cur:
         return fetch_page(cur, table.page, where, query.limit, query.cursor)
 

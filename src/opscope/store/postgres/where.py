@@ -1,6 +1,6 @@
 """A parameterised SQL ``WHERE`` clause for PostgreSQL, built from query filters.
 
-The embedded store's :class:`~opscope.store.duckdb.where.Where` with the three things
+The shared :class:`~opscope.store.sql.where.Where` with the three things
 that differ: clauses are written with ``?`` placeholders there, which :meth:`Where.sql`
 turns into psycopg's ``%s`` (so filters written for one store, such as the record
 tables' extra filters, serve both); a list filter is ``= ANY(array)``; label matchers
@@ -15,9 +15,8 @@ from typing import Any
 
 import psycopg
 
-from opscope.store.duckdb import where as _where
-from opscope.store.duckdb.where import MATCH_OPS, invalid
-from opscope.store.ports import LabelMatcher
+from opscope.store.sql import where as _where
+from opscope.store.sql.where import invalid
 
 __all__ = ["Where", "invalid", "placeholders"]
 
@@ -49,38 +48,15 @@ class Where(_where.Where):
         if values:
             self.add(f"{column} = ANY(?::text[])", list(values))
 
-    def matchers(
-        self,
-        cur: Any,
-        labels: str,
-        matchers: Sequence[LabelMatcher],
-        field: str,
-        name_column: str | None = None,
-    ) -> None:
-        """Prometheus matchers over the ``JSONB`` column ``labels`` (see the embedded
-        store's ``Where.matchers``: a missing label reads as the empty string, regular
-        expressions match the whole value, ``__name__`` matches ``name_column``)."""
-        for i, m in enumerate(matchers):
-            if m.op not in MATCH_OPS:
-                raise invalid(f"{field}[{i}].op", f"matcher op must be one of {MATCH_OPS}")
-            if not m.name:
-                raise invalid(f"{field}[{i}].name", "matcher label name is empty")
-            if m.name == "__name__" and name_column is not None:
-                target, params = name_column, []
-            else:
-                target, params = f"coalesce({labels} ->> ?, '')", [m.name]
-            if m.op in ("=~", "!~"):
-                pattern = full_match(m.value)
-                _check_regex(cur, pattern, f"{field}[{i}].value")
-                negate = "NOT " if m.op == "!~" else ""
-                self.add(f"{negate}({target} ~ ?)", *params, pattern)
-            else:
-                self.add(f"{target} {'=' if m.op == '=' else '<>'} ?", *params, m.value)
+    def label_value(self, labels: str) -> str:
+        return f"coalesce({labels} ->> ?, '')"
 
-
-def _check_regex(cur: psycopg.Connection[Any], pattern: str, field: str) -> None:
-    # Validate with the server's own engine so the check and the query agree on syntax.
-    try:
-        cur.execute("SELECT '' ~ %s", [pattern]).fetchall()
-    except psycopg.errors.InvalidRegularExpression as exc:
-        raise invalid(field, f"invalid regular expression: {exc}") from None
+    def full_match(self, cur: psycopg.Connection[Any], target: str, pattern: str,
+                   field: str) -> tuple[str, str]:
+        anchored = full_match(pattern)
+        # Validate with the server's own engine so the check and the query agree on syntax.
+        try:
+            cur.execute("SELECT '' ~ %s", [anchored]).fetchall()
+        except psycopg.errors.InvalidRegularExpression as exc:
+            raise invalid(field, f"invalid regular expression: {exc}") from None
+        return f"({target} ~ ?)", anchored

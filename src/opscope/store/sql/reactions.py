@@ -1,0 +1,144 @@
+"""Automated reactions: what the audit log and the approval store of both backends do
+the same way (filters, paging, reads); each backend adds its statements and writes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import orjson
+
+from opscope.model.execution import ApprovalRequest, ApprovalState, Execution, ExecutionStatus
+from opscope.store.ports import Page, Row
+from opscope.store.sql.codec import to_naive_utc
+from opscope.store.sql.database import SQLDatabase
+from opscope.store.sql.paging import FetchPage, PageSpec
+from opscope.store.sql.where import Where, invalid
+
+STATUSES = tuple(s.value for s in ExecutionStatus)
+
+
+class ExecutionFilter(Protocol):
+    """The filter fields shared by the engine's ``AuditQuery`` and :class:`ExecutionQuery`."""
+
+    @property
+    def rule(self) -> str: ...
+    @property
+    def action(self) -> str: ...
+    @property
+    def status(self) -> Any: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def since(self) -> datetime | None: ...
+    @property
+    def until(self) -> datetime | None: ...
+    @property
+    def limit(self) -> int: ...
+
+
+def execution_filter(where: Where, query: ExecutionFilter) -> Where:
+    """``where`` (a backend's empty clause) with the filter's clauses on executions."""
+    if query.rule:
+        where.add("rule = ?", query.rule)
+    if query.action:
+        where.add("action = ?", query.action)
+    if query.status is not None:
+        status = str(getattr(query.status, "value", query.status))
+        if status not in STATUSES:
+            raise invalid("status", f"status must be one of {', '.join(STATUSES)}")
+        where.add("status = ?", status)
+    if query.subject:
+        where.add("subject = ?", query.subject)
+    if query.since is not None:
+        where.add("started_at >= ?", to_naive_utc(query.since))
+    if query.until is not None:
+        where.add("started_at < ?", to_naive_utc(query.until))
+    return where
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionReads:
+    """What the audit log and the approval store do the same way on every backend, over
+    one backend's ``WHERE`` clause, page reader and statements. ``document`` turns a
+    stored JSON document into its value; ``execution`` and ``approval`` build the models
+    from one. ``execution_by_id`` and ``approval_by_id`` select a document by id;
+    ``approval_upsert`` writes an approval (id, state, request time, document)."""
+
+    where: Callable[[], Where]
+    fetch_page: FetchPage
+    document: Callable[[Any], Any]
+    execution: Callable[[Any], Execution]
+    approval: Callable[[Any], ApprovalRequest]
+    execution_by_id: str
+    approval_by_id: str
+    approval_upsert: str
+
+
+def dump_record(record: Any) -> str:
+    return orjson.dumps(record.model_dump(mode="json")).decode()
+
+
+class SQLAuditLog:
+    """Every execution of an action, kept; see ``opscope.react.ports.AuditLog``. A
+    backend adds :meth:`record`."""
+
+    def __init__(self, db: SQLDatabase[Any], reads: ReactionReads) -> None:
+        self._db = db
+        self._reads = reads
+        self._executions = PageSpec(
+            "executions", "SELECT seq, started_at, doc FROM react_executions", "started_at",
+            "seq", int, self._execution_row)
+
+    def _execution_row(self, raw: dict[str, Any]) -> Row:
+        row: Row = self._reads.document(raw["doc"])
+        return row
+
+    def get(self, execution_id: str) -> Execution | None:
+        with self._db.read() as cur:
+            row = self._db.first_row(cur, self._reads.execution_by_id, [execution_id])
+        return self._reads.execution(row[0]) if row else None
+
+    def query(self, query: ExecutionFilter) -> list[Execution]:
+        """Newest first, at most ``query.limit``."""
+        page = self.page(query, None)
+        return [Execution.model_validate(item) for item in page.items]
+
+    def page(self, query: ExecutionFilter, cursor: str | None) -> Page:
+        with self._db.read() as cur:
+            where = execution_filter(self._reads.where(), query)
+            return self._reads.fetch_page(cur, self._executions, where, query.limit, cursor)
+
+
+class SQLApprovalStore:
+    """Held actions and their decisions; see ``opscope.react.ports.ApprovalStore``."""
+
+    def __init__(self, db: SQLDatabase[Any], reads: ReactionReads) -> None:
+        self._db = db
+        self._reads = reads
+
+    def put(self, request: ApprovalRequest) -> None:
+        with self._db.write() as con:
+            con.execute(
+                self._reads.approval_upsert,
+                [request.id, request.state.value, to_naive_utc(request.requested_at),
+                 dump_record(request)],
+            )
+
+    def get(self, approval_id: str) -> ApprovalRequest | None:
+        with self._db.read() as cur:
+            row = self._db.first_row(cur, self._reads.approval_by_id, [approval_id])
+        return self._reads.approval(row[0]) if row else None
+
+    def list(self, state: ApprovalState | None = None) -> list[ApprovalRequest]:
+        """Oldest request first."""
+        where = self._reads.where()
+        if state is not None:
+            where.equals("state", state.value)
+        with self._db.read() as cur:
+            rows = cur.execute(
+                f"SELECT doc FROM react_approvals{where.sql()} ORDER BY requested_at, id",
+                where.params).fetchall()
+        return [self._reads.approval(r[0]) for r in rows]
