@@ -128,3 +128,32 @@ def test_what_arrives_while_the_core_is_down_is_analysed_when_it_returns(
         assert core.bus.drain(30.0)
         incidents = core_api.get("/api/v1/incidents", headers=reader).json()["items"]
         assert len(incidents) == 1 and incidents[0]["entities"] == ["db"], incidents
+
+
+def test_cli_commands_read_the_shared_database(
+        shared: tuple[PgServer, NatsServer], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from opscope.analyze.metrics.stage import STATE_FILE
+    from opscope.model import MetricSample
+    from opscope.present.cli.main import app as cli
+    from opscope.store.postgres import PostgresStore
+
+    pg, _ = shared
+    dsn = pg.new_database()
+    with PostgresStore(dsn) as store:
+        store.append_samples([MetricSample(name="latency_ms", labels={"service": "api"},
+                                           value=100.0 + i % 7, ts=START + timedelta(minutes=i))
+                              for i in range(300)])
+    env = {"OPSCOPE_STORAGE__BACKEND": "postgres", "OPSCOPE_STORAGE__POSTGRES_DSN": dsn}
+    runner = CliRunner()
+    token = runner.invoke(cli, ["token", "create", "--scope", "read", "--data-dir",
+                                str(tmp_path)], env=env)
+    assert token.exit_code == 0 and token.output.startswith("ops_"), token.output
+    listed = runner.invoke(cli, ["token", "list", "--data-dir", str(tmp_path)], env=env)
+    assert listed.exit_code == 0 and "read" in listed.output
+    trained = runner.invoke(cli, ["train", "--data-dir", str(tmp_path), "--since", "1d",
+                                  "--until", (START + timedelta(days=1)).isoformat()], env=env)
+    assert trained.exit_code == 0, trained.output
+    assert "learnt 300 samples of 1 series" in trained.output
+    assert (tmp_path / STATE_FILE).exists()

@@ -11,10 +11,14 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from opscope.present.cli.options import CONFIG, DATA_DIR, settings_from
+from opscope.present.cli.options import CONFIG, DATA_DIR, open_stopped_store, settings_from
+
+if TYPE_CHECKING:
+    from opscope.store.ports import Store
 
 STOPPED_SERVER = ("Run it with the server stopped: the embedded database (DuckDB) can be "
                   "open in one process at a time.")
@@ -57,7 +61,9 @@ def train(
     replacing any saved state.
 
     Run it with the server stopped: the embedded database (DuckDB) can be
-    open in one process at a time.
+    open in one process at a time. With PostgreSQL, run it in the core's data
+    directory while the core is stopped, since the core saves its own detector
+    state when it stops.
     """
     from pydantic import ValidationError
 
@@ -78,16 +84,21 @@ def train(
     except ValidationError as exc:
         typer.secho(f"error: invalid metric_analysis.bank settings: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
-    path = settings.database_path
-    if not path.exists():
-        typer.secho(f"error: no database at {path}; nothing to learn from", fg="red", err=True)
-        raise typer.Exit(1)
-    try:
-        store = DuckDBStore(path)
-    except StorageError as exc:
-        typer.secho(f"error: {exc.message}\nIs the server running on this data directory? "
-                    f"{STOPPED_SERVER}", fg="red", err=True)
-        raise typer.Exit(1) from None
+    store: Store
+    if settings.storage.backend == "postgres":
+        store = open_stopped_store(settings.data_dir, config)
+    else:
+        path = settings.database_path
+        if not path.exists():
+            typer.secho(f"error: no database at {path}; nothing to learn from", fg="red",
+                        err=True)
+            raise typer.Exit(1)
+        try:
+            store = DuckDBStore(path)
+        except StorageError as exc:
+            typer.secho(f"error: {exc.message}\nIs the server running on this data "
+                        f"directory? {STOPPED_SERVER}", fg="red", err=True)
+            raise typer.Exit(1) from None
 
     bank = SeriesDetectorBank(bank_config)
     samples = alarms = 0
