@@ -130,6 +130,19 @@ def test_variance_change_is_seen() -> None:
     assert scores[900:960].max() > 1.5 * scores[100:900].max()
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_gap_in_the_timestamps_is_not_a_change(seed: int) -> None:
+    # The same noise throughout; forty samples go missing before row 800.
+    values = noise(1200, seed)
+    t = np.arange(1200) * STEP
+    t[800:] += 40 * STEP
+    detector = create("changepoint", {"warmup": 100})
+    scores = np.zeros(values.shape[0])
+    for i, value in enumerate(values):
+        scores[i] = detector.step(np.array([0]), np.array([t[i]]), np.array([value])).score[0]
+    assert scores[800:810].max() < scores[100:800].max()
+
+
 def test_seasonal_baseline_learns_the_daily_shape() -> None:
     values = daily(5)
     detector = create("seasonal", {"warmup": 50})

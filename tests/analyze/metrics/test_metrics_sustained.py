@@ -54,6 +54,20 @@ def test_a_level_step_stands_out_in_the_sustained_score_not_in_the_point_score()
     assert sustained[after].max() > 3.0 * sustained[before].max() > 0.0
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_gap_in_the_timestamps_is_not_a_sustained_shift(seed: int) -> None:
+    # No step: forty hours go missing before row 900, and the counts carry on as before.
+    values = hourly_counts(1200, seed, None)
+    t = np.arange(1200) * HOUR
+    t[900:] += 40 * HOUR
+    member = Member(detector="seasonal", reference=1.0, relative=False, output="sustained")
+    detector = create("ensemble", {"members": [member.model_dump()], "warmup": 0, "settle": 0})
+    scores = np.zeros(values.shape[0])
+    for i, value in enumerate(values):
+        scores[i] = detector.step(np.array([0]), np.array([t[i]]), np.array([value])).score[0]
+    assert scores[900:905].max() < 1.2 * scores[300:900].max()
+
+
 def test_no_sustained_score_without_a_chosen_season() -> None:
     rng = np.random.default_rng(4)
     _point, sustained = seasonal_scores(50.0 + rng.normal(0.0, 1.0, 800))
