@@ -12,7 +12,7 @@ def test_one_process_with_embedded_storage_is_the_default() -> None:
         "all", "duckdb", "inprocess")
 
 
-@pytest.mark.parametrize("role", ["ingest", "core"])
+@pytest.mark.parametrize("role", ["ingest", "core", "web"])
 def test_a_shared_role_needs_postgres_and_nats(role: str) -> None:
     with pytest.raises(ConfigError, match=r"needs storage\.backend postgres and bus\.backend nats"):
         load_settings(None, environ={}, role=role)

@@ -110,6 +110,9 @@ def build_services(settings: Settings, store: Store | None = None,
     services = Services(settings, store, bus, ingestor, Authenticator(store), telemetry)
     if settings.role == "ingest":
         return services
+    if settings.role == "web":  # reads the shared store; the core analyses
+        services.extras[nlp_api.LIBRARY_KEY] = similarity_library(services)
+        return services
     if settings.log_analysis.enabled:
         services.extras["log_analysis"] = subscribe_log_analysis(services)
     if settings.metric_analysis.enabled:
@@ -337,18 +340,19 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     """The ASGI app with its lifecycle: start background work, close cleanly."""
     services = services if services is not None else build_services(settings)
     ingest_only = settings.role == "ingest"
-    if not ingest_only:
+    # The topology file, retention and the receivers belong to one process: the core (or
+    # the single one); ingest processes run the receivers; web replicas only read.
+    owner = settings.role in ("all", "core")
+    if owner:
         load_topology_file(services)
     api = create_api(services, ingest_only=ingest_only)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # Retention is the core's: ingest processes only add rows.
-        retention = asyncio.create_task(_retention_loop(services)) if not ingest_only \
-            else None
+        retention = asyncio.create_task(_retention_loop(services)) if owner else None
         if (reactions := services.extras.get("reactions")) is not None:
             reactions.start()  # schedules, routing flushes, approval expiry
-        receivers = start_receivers(services)
+        receivers = start_receivers(services) if settings.role != "web" else []
         services.extras["receivers"] = receivers
         for receiver in receivers:
             await receiver.start()

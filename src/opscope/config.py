@@ -349,12 +349,14 @@ class Nlp(Section):
 
 
 class Settings(Section):
-    role: Literal["all", "ingest", "core"] = Field(
+    role: Literal["all", "ingest", "core", "web"] = Field(
         "all", description="What this process does. all: everything in one process. "
         "ingest: only the ingestion API and receivers, publishing to the bus (run as many "
         "as the load needs). core: analysis, incidents, reactions, the full API and the "
-        "dashboard (run one). ingest and core need storage.backend postgres and "
-        "bus.backend nats.")
+        "dashboard (run one). web: the API and dashboard without analysis, reading the "
+        "shared store (run as many as readers need; incident actions and approvals go to "
+        "the core). Every role but all needs storage.backend postgres and bus.backend "
+        "nats.")
     data_dir: Path = Field(Path("data"), description="Where the database and state live.")
     host: str = Field("127.0.0.1", description="Address the server listens on.")
     port: int = Field(8080, ge=1, le=65535, description="Port the server listens on.")

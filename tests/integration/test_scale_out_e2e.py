@@ -1,4 +1,4 @@
-"""The scaled-out set-up end to end: an ``ingest`` process and a ``core`` process share a
+"""The scaled-out set-up end to end: ``ingest``, ``core`` and ``web`` processes share a
 real PostgreSQL server and a real NATS JetStream server, both started on loopback.
 
 A simulated fault goes in through the ingest process only; the core analyses what
@@ -100,6 +100,18 @@ def test_a_fault_sent_to_an_ingest_process_becomes_an_incident_on_the_core(
         assert ours[0]["top_hypothesis"]["entity"] == "catalog"
         detail = core_api.get(f"/api/v1/incidents/{ours[0]['id']}", headers=reader).json()
         assert any(e["kind"] == "metric_shift" for e in detail["hypotheses"][0]["evidence"])
+
+        # A web replica reads the same incidents and sends actions to the core.
+        web_settings = settings_for("web", dsn, nats, tmp_path / "web", "FAULT")
+        web = build_services(web_settings)
+        assert set(web.extras) == {"nlp.similar"}  # no analysis stage
+        with TestClient(create_app(web_settings, web)) as web_api:
+            shown = web_api.get(f"/api/v1/incidents/{ours[0]['id']}", headers=reader).json()
+            assert shown["hypotheses"][0]["entity"] == "catalog"
+            assert web_api.get("/", headers=reader).status_code == 200
+            ack = web_api.post(f"/api/v1/incidents/{ours[0]['id']}/ack",
+                               headers={"Authorization": f"Bearer {writer}"})
+            assert ack.status_code == 503 and "core process" in ack.json()["message"], ack.text
 
 
 def test_what_arrives_while_the_core_is_down_is_analysed_when_it_returns(

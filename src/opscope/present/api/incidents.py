@@ -40,6 +40,9 @@ ACTION_TIMEOUT_S = 30.0
 def _stage(services: Services) -> IncidentStage:
     stage = services.extras.get("incidents")
     if not isinstance(stage, IncidentStage):
+        if services.settings.role == "web":
+            raise Overloaded("incident actions are served by the core process; this is a "
+                             "read-only web replica", 60.0)
         raise Overloaded("incident correlation is not enabled on this server", 60.0)
     return stage
 

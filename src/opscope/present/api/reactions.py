@@ -61,6 +61,9 @@ class PagedAudit(Protocol):
 def _stage(services: Services) -> ReactionStage:
     stage = services.extras.get("reactions")
     if not isinstance(stage, ReactionStage):
+        if services.settings.role == "web":
+            raise Overloaded("reactions are served by the core process; this is a "
+                             "read-only web replica", 60.0)
         raise Overloaded("automated reactions are not enabled on this server", 60.0)
     return stage
 

@@ -19,7 +19,8 @@ def serve(
     role: str | None = typer.Option(
         None, "--role", help="all (default): everything in one process. ingest: only the "
         "ingestion API and receivers (run several). core: analysis, incidents, reactions, "
-        "API and dashboard (run one). ingest and core need PostgreSQL and NATS settings."),
+        "API and dashboard (run one). web: API and dashboard reading the shared store, "
+        "without analysis (run several). Every role but all needs PostgreSQL and NATS."),
 ) -> None:
     """Run the opscope server: REST API, web dashboard and analysis pipeline.
 
@@ -34,8 +35,8 @@ def serve(
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s")
     services = build_services(settings)
-    # The core (or the single process) makes the first token; ingest processes share it.
-    if settings.role != "ingest" and not services.store.list_tokens():
+    # The core (or the single process) makes the first token; the others share it.
+    if settings.role in ("all", "core") and not services.store.list_tokens():
         token = create_token(services.store, ["admin"], "first admin token")
         typer.secho("No tokens existed, so an admin token was created (shown once):",
                     fg="yellow")
