@@ -300,9 +300,9 @@ async def _retention_loop(services: Services) -> None:
         await asyncio.sleep(RETENTION_INTERVAL_S)
 
 
-def start_receivers(services: Services) -> list[Any]:
-    """Syslog, file and scrape receivers, as configured; each hands batches to the
-    Ingestor."""
+def start_receivers(services: Services, scrape: bool = True) -> list[Any]:
+    """Syslog, file and (with ``scrape``) scrape receivers, as configured; each hands
+    batches to the Ingestor."""
     from opscope.collect.filetail import FileTailer, FileTailerConfig
     from opscope.collect.scrape import Scraper
     from opscope.collect.syslog import SyslogServer, SyslogServerConfig
@@ -322,7 +322,7 @@ def start_receivers(services: Services) -> list[Any]:
             paths=conf.files.paths, source=conf.files.source, entity=conf.files.entity,
             start_at="end" if conf.files.start_at == "end" else "beginning",
             offsets_path=services.settings.data_dir / "file-offsets.json")))
-    if conf.scrape:
+    if conf.scrape and scrape:
         async def ingest_samples(batch: list[Any]) -> None:
             await asyncio.to_thread(services.ingestor.ingest, "metrics", batch)
             services.telemetry.count(services.telemetry.ingested, len(batch), kind="metrics")
@@ -340,8 +340,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     """The ASGI app with its lifecycle: start background work, close cleanly."""
     services = services if services is not None else build_services(settings)
     ingest_only = settings.role == "ingest"
-    # The topology file, retention and the receivers belong to one process: the core (or
-    # the single one); ingest processes run the receivers; web replicas only read.
+    # The topology file, retention and scraping belong to one process, the core (or the
+    # single one): several ingest processes would each scrape every target. Syslog and
+    # file receivers run where they are configured, except on web replicas, which only
+    # read.
     owner = settings.role in ("all", "core")
     if owner:
         load_topology_file(services)
@@ -352,7 +354,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         retention = asyncio.create_task(_retention_loop(services)) if owner else None
         if (reactions := services.extras.get("reactions")) is not None:
             reactions.start()  # schedules, routing flushes, approval expiry
-        receivers = start_receivers(services) if settings.role != "web" else []
+        receivers = start_receivers(services, scrape=owner) if settings.role != "web" \
+            else []
         services.extras["receivers"] = receivers
         for receiver in receivers:
             await receiver.start()

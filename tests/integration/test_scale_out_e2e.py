@@ -22,7 +22,7 @@ from nats_server import NatsServer
 from pg_server import REQUIRED, PgServer, find_binaries
 
 from opscope.app import build_services, create_app
-from opscope.config import Settings, load_settings
+from opscope.config import ScrapeTarget, Settings, load_settings
 from opscope.model import Event
 from opscope.present.api.auth import create_token
 from opscope.sim import Simulation, SimulationConfig, run_fast
@@ -169,3 +169,20 @@ def test_cli_commands_read_the_shared_database(
     assert trained.exit_code == 0, trained.output
     assert "learnt 300 samples of 1 series" in trained.output
     assert (tmp_path / STATE_FILE).exists()
+
+
+def test_only_the_core_scrapes(shared: tuple[PgServer, NatsServer], tmp_path: Path) -> None:
+    from opscope.collect.scrape import Scraper
+
+    pg, nats = shared
+    dsn = pg.new_database()
+    target = [{"url": "http://127.0.0.1:9/metrics", "job": "node", "interval_seconds": 3600}]
+    found: dict[str, list[str]] = {}
+    for role in ("ingest", "core"):
+        settings = settings_for(role, dsn, nats, tmp_path / role, "SCRAPE")
+        settings = settings.model_copy(update={"receivers": settings.receivers.model_copy(
+            update={"scrape": [ScrapeTarget.model_validate(t) for t in target]})})
+        services = build_services(settings)
+        with TestClient(create_app(settings, services)):
+            found[role] = [type(r).__name__ for r in services.extras["receivers"]]
+    assert found == {"ingest": [], "core": [Scraper.__name__]}
