@@ -41,3 +41,5 @@ def test_config_show_masks_the_dsn_and_passwords_in_urls() -> None:
     assert shown["storage"]["postgres_dsn"] == "<hidden>"
     assert shown["bus"]["nats_url"] == "nats://ops:<hidden>@nats:4222"
     assert Settings().shown()["bus"]["nats_url"] == "nats://127.0.0.1:4222"
+    odd = Settings.model_validate({"bus": {"nats_url": "nats://ops:p@ss/w@nats:4222"}})
+    assert odd.shown()["bus"]["nats_url"] == "nats://ops:<hidden>@nats:4222"

@@ -33,7 +33,8 @@ ENV_PREFIX = "OPSCOPE_"
 CLIENT_VARIABLES = frozenset({"OPSCOPE_CONFIG", "OPSCOPE_URL", "OPSCOPE_TOKEN"})
 
 
-_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^/:@]*:)[^/@]*@", re.IGNORECASE)
+# The password runs to the last "@" of the authority, which may itself hold "@" or "/".
+_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^/:@]*:).*@(?=[^@]*$)", re.IGNORECASE)
 
 
 class Section(BaseModel):

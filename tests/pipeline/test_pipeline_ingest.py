@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from opscope.errors import Overloaded
+from opscope.errors import Overloaded, PayloadTooLarge
 from opscope.pipeline import Ingestor, InProcessBus
 from opscope.store.ports import WriteResult
 
@@ -80,3 +80,18 @@ def test_too_many_writes_in_flight_answers_429() -> None:
     release.set()
     worker.join(5)
     bus.close()
+
+
+class RefusingBus(InProcessBus):
+    """A bus that has room but cannot carry the batch (too large for its messages)."""
+
+    def publish(self, topic: str, items: Sequence[Any], timeout: float = 0.0) -> None:
+        raise PayloadTooLarge("the batch is larger than the bus carries")
+
+
+def test_a_batch_the_bus_cannot_carry_is_still_acknowledged_as_stored() -> None:
+    writer = Recorder([])
+    ingestor = Ingestor({"logs": writer}, RefusingBus())
+    receipt = ingestor.ingest("logs", ["a"])
+    assert receipt.inserted == 1 and writer.rows == ["a"]
+    assert ingestor.unpublished["logs"] == 1

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from opscope.errors import Overloaded
+from opscope.errors import OpscopeError, Overloaded
 from opscope.pipeline.bus import Bus
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,10 @@ class Ingestor:
             except Overloaded:
                 self.unpublished[kind] = self.unpublished.get(kind, 0) + 1
                 log.warning("committed %d %s but analysis queue stayed full", len(items), kind)
+            except OpscopeError as exc:  # e.g. a batch the bus cannot carry: still stored
+                self.unpublished[kind] = self.unpublished.get(kind, 0) + 1
+                log.error("committed %d %s but could not hand them to analysis: %s",
+                          len(items), kind, exc.message)
         return IngestReceipt(
             kind, len(items),
             result.inserted if result else 0, result.updated if result else 0,
