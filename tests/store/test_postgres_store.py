@@ -30,6 +30,7 @@ from opscope.model import (
     Ticket,
     series_id,
 )
+from opscope.model.execution import ApprovalRequest, Execution, ExecutionStatus
 from opscope.store.duckdb import DuckDBStore
 from opscope.store.ports import (
     EventQuery,
@@ -322,6 +323,70 @@ def test_text_postgresql_cannot_hold_is_stored_with_a_replacement(store: Postgre
     store.append_logs([LogRecord(ts=T0, message="a\x00b", attributes={"k": "v\x00"})])
     [row] = store.query_logs(LogQuery()).items
     assert row["message"] == "a\ufffdb" and row["attributes"] == {"k": "v\ufffd"}
+
+
+def test_reaction_documents_postgresql_cannot_hold_are_stored(store: PostgresStore) -> None:
+    # An execution whose output or result holds a NUL, or a result keyed by a number,
+    # must still reach the audit log; so must approvals, notifications and action state.
+    tables = store.reactions
+    run = Execution(id="e1", rule="r", action="a", action_kind="webhook",
+                    trigger_kind="event", subject="s\x00", status=ExecutionStatus.SUCCEEDED,
+                    started_at=T0, finished_at=T0, output="a\x00b", result={"k": "v\x00"})
+    tables.audit.record(run)
+    got = tables.audit.get("e1")
+    assert got is not None and got.output == "a\ufffdb" and got.result == {"k": "v\ufffd"}
+    request = ApprovalRequest(id="ap1", rule="r\x00", action="a", requested_at=T0,
+                              expires_at=T0 + timedelta(minutes=5))
+    tables.approvals.put(request)
+    approval = tables.approvals.get("ap1")
+    assert approval is not None and approval.rule == "r\ufffd"
+    assert tables.notifications.claim("k", T0) is None
+    tables.notifications.complete("k", T0, {"reply": "x\x00", "n": {1: "one"}})
+    entry = tables.notifications.get("k")
+    assert entry is not None and entry.detail == {"reply": "x\ufffd", "n": {"1": "one"}}
+    tables.state.save("s", {"ts": "1\x00", 2: "two"})
+    assert tables.state.load("s") == {"ts": "1\ufffd", "2": "two"}
+
+
+def test_every_text_column_is_stored_with_a_replacement_for_nul(store: PostgresStore) -> None:
+    # A NUL in any text column, not only in some, must not fail its whole batch.
+    store.upsert_topology([Entity(id="svc", kind="ser\x00vice", name="na\x00me")], [])
+    [entity] = store.topology()[0]
+    assert entity["kind"] == "ser\ufffdvice" and entity["name"] == "na\ufffdme"
+    event = Event(source="a\x00m", fingerprint="f\x00p", name="A", starts_at=T0)
+    assert store.upsert_events([event]).inserted == 1
+    assert store.upsert_events([event]).updated == 1
+    row = store.get_event("a\ufffdm", "f\ufffdp")
+    assert row is not None and row["repeat_count"] == 1
+    store.add_token("t", "d", ["read"], "n\x00ame")
+    assert [t["name"] for t in store.list_tokens()] == ["n\ufffdame"]
+    assert store.append_changes([Change(entity="svc", kind="de\x00ploy", ts=T0)]).inserted == 1
+    [change] = store.query_changes(RecordQuery()).items
+    assert change["kind"] == "de\ufffdploy"
+    store.append_anomalies([Anomaly(kind="metric", detector="z\x00", direction="u\x00p",
+                                    subject="s", ts=T0, score=1.0)])
+    [anomaly] = store.query_anomalies(RecordQuery()).items
+    assert anomaly["detector"] == "z\ufffd" and anomaly["direction"] == "u\ufffdp"
+
+
+def test_a_batch_the_database_rejects_is_not_retryable(dsn: str) -> None:
+    db = Database(dsn)
+    try:
+        with pytest.raises(StorageError) as err, db.write() as con:
+            con.execute("SELECT 1 / 0")
+        assert "rejected" in err.value.message and "division by zero" in err.value.message
+        assert not err.value.retryable
+        with db.write() as con:
+            con.execute("CREATE TABLE once (k int PRIMARY KEY)")
+        with pytest.raises(StorageError) as err, db.write() as con:
+            con.execute("INSERT INTO once VALUES (1), (1)")
+        assert "rejected" in err.value.message and "duplicate key" in err.value.message
+        assert not err.value.retryable
+        with pytest.raises(StorageError) as err, db.write() as con:
+            con.execute("SELECT * FROM no_such_table")
+        assert "could not commit" in err.value.message and err.value.retryable
+    finally:
+        db.close()
 
 
 # --- the same answers as the embedded store ------------------------------------------------

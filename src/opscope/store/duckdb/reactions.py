@@ -35,7 +35,6 @@ from opscope.store.duckdb.codec import to_naive_utc
 from opscope.store.duckdb.database import Database, first_row
 from opscope.store.duckdb.paging import fetch_page
 from opscope.store.duckdb.where import Where
-from opscope.store.ports import ExecutionQuery, Page
 from opscope.store.sql.reactions import STATUSES as STATUSES
 from opscope.store.sql.reactions import (
     ReactionReads,
@@ -187,6 +186,3 @@ class ReactionTables:
         return cls(DuckDBAuditLog(db), DuckDBApprovalStore(db), DuckDBNotificationLog(db),
                    DuckDBActionState(db, clock), DuckDBIncidentAnnotator(db))
 
-
-def query_executions(tables: ReactionTables, query: ExecutionQuery) -> Page:
-    return tables.audit.page(query, query.cursor)

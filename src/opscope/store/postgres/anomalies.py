@@ -38,11 +38,11 @@ def append_anomalies(db: Database, anomalies: Sequence[Anomaly]) -> WriteResult:
     batch = {anomaly_id(a): a for a in anomalies}
     rows = list(batch.values())
     arrays = [
-        list(batch), [a.kind for a in rows], [a.detector for a in rows],
+        list(batch), [clean(a.kind) for a in rows], [clean(a.detector) for a in rows],
         [clean(a.entity) for a in rows], [clean(a.subject) for a in rows],
         naive(a.ts for a in rows), [a.score for a in rows], [a.value for a in rows],
         [a.expected for a in rows], [a.lower for a in rows], [a.upper for a in rows],
-        [a.direction for a in rows], [clean(a.summary) for a in rows],
+        [clean(a.direction) for a in rows], [clean(a.summary) for a in rows],
         [dump_json(a.evidence) for a in rows],
     ]
     with db.write() as con:

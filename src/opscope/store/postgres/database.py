@@ -7,7 +7,8 @@ several processes may write the same database, so anything that must be serialis
 (the order in which ``seq`` values become visible, the fold of event notifications) is
 serialised in the database with a transaction-scoped advisory lock (:meth:`lock`), not
 by a lock in this process. psycopg errors are translated into ``StorageError`` here, at
-the boundary.
+the boundary; a batch the database refuses (bad data, a broken constraint) is one that
+retrying cannot help.
 """
 
 from __future__ import annotations
@@ -99,6 +100,11 @@ class Database:
         try:
             with self._connection() as con, con.transaction():
                 yield con
+        except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+            # The input itself was refused: sending the same batch again cannot help.
+            error = StorageError(f"the database rejected the batch: {exc}")
+            error.retryable = False
+            raise error from exc
         except psycopg.Error as exc:
             raise StorageError(f"the store could not commit the batch: {exc}") from exc
 

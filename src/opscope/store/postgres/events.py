@@ -64,7 +64,7 @@ def _load(con: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str],
 
 def _state_arrays(states: Sequence[EventState]) -> list[list[Any]]:
     return [
-        [s.source for s in states], [s.fingerprint for s in states],
+        [clean(s.source) for s in states], [clean(s.fingerprint) for s in states],
         [clean(s.name) for s in states], [s.status for s in states],
         [s.severity for s in states], [clean(s.entity) for s in states],
         [clean(s.summary) for s in states], labels_json(s.labels for s in states),
@@ -77,7 +77,7 @@ def _state_arrays(states: Sequence[EventState]) -> list[list[Any]]:
 
 def _history_arrays(events: Sequence[Event], now: datetime) -> list[list[Any]]:
     return [
-        [e.source for e in events], [e.fingerprint for e in events],
+        [clean(e.source) for e in events], [clean(e.fingerprint) for e in events],
         [clean(e.name) for e in events], [e.status.value for e in events],
         [e.severity.value for e in events], [clean(e.entity) for e in events],
         [clean(e.summary) for e in events], labels_json(e.labels for e in events),
@@ -96,7 +96,8 @@ class EventWriter:
     def upsert(self, events: Sequence[Event], now: datetime) -> WriteResult:
         if not events:
             return WriteResult()
-        event_keys = [(e.source, e.fingerprint) for e in events]
+        # An identity as it is stored (cleaned), so that it finds its stored state.
+        event_keys = [(clean(e.source), clean(e.fingerprint)) for e in events]
         keys = list(dict.fromkeys(event_keys))
         history = _history_arrays(events, now)
         with self._db.write() as con:

@@ -127,7 +127,7 @@ def record_action(db: Database, action: str, actor: str, incident_ids: Sequence[
         con.execute(
             "INSERT INTO incident_actions (ts, action, actor, incident_ids, doc) "
             "VALUES (%s, %s, %s, %s::text[], %s::jsonb)",
-            [to_naive_utc(at), action, actor, list(incident_ids), dump_json(detail)])
+            [to_naive_utc(at), action, clean(actor), list(incident_ids), dump_json(detail)])
 
 
 def write_hypotheses(db: Database, incident_id: str, ranked_at: datetime,
@@ -139,7 +139,7 @@ def write_hypotheses(db: Database, incident_id: str, ranked_at: datetime,
             with con.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO incident_hypotheses VALUES (%s, %s, %s, %s, %s::jsonb)",
-                    [[incident_id, h.rank, to_naive_utc(ranked_at), h.entity,
+                    [[incident_id, h.rank, to_naive_utc(ranked_at), clean(h.entity),
                       dump_json(h.model_dump(mode="json"))] for h in hypotheses],
                 )
 

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
-
 from opscope.model.execution import (
     ApprovalRequest,
     DeliveryState,
@@ -23,8 +21,8 @@ from opscope.model.execution import (
     NotificationEntry,
 )
 from opscope.store.duckdb.codec import to_naive_utc
-from opscope.store.ports import ExecutionQuery, Page
 from opscope.store.postgres import incidents as _incidents
+from opscope.store.postgres.codec import clean, dump_json
 from opscope.store.postgres.database import Connection, Database, first_row
 from opscope.store.postgres.paging import fetch_page
 from opscope.store.postgres.where import Where
@@ -51,6 +49,7 @@ _READS = ReactionReads(
     approval_by_id="SELECT doc FROM react_approvals WHERE id = %s",
     approval_upsert="INSERT INTO react_approvals VALUES (%s, %s, %s, %s::jsonb) ON CONFLICT (id) "
                     "DO UPDATE SET state = excluded.state, doc = excluded.doc",
+    dump=dump_json,
 )
 
 
@@ -68,8 +67,9 @@ class PostgresAuditLog(SQLAuditLog):
                 "INSERT INTO react_executions (id, rule, action, status, subject, started_at, "
                 "doc) VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb) "
                 "ON CONFLICT (id) DO UPDATE SET status = excluded.status, doc = excluded.doc",
-                [execution.id, execution.rule, execution.action, execution.status.value,
-                 execution.subject, to_naive_utc(execution.started_at), dump_record(execution)],
+                [execution.id, clean(execution.rule), clean(execution.action),
+                 execution.status.value, clean(execution.subject),
+                 to_naive_utc(execution.started_at), dump_record(execution, dump_json)],
             )
 
 
@@ -93,7 +93,7 @@ class PostgresNotificationLog:
             claimed = first_row(
                 con, "INSERT INTO react_notifications VALUES (%s, %s, %s::jsonb) "
                 "ON CONFLICT (key) DO NOTHING RETURNING key",
-                [key, entry.state.value, dump_record(entry)])
+                [key, entry.state.value, dump_record(entry, dump_json)])
             if claimed is not None:
                 return None
             row = first_row(con, "SELECT doc FROM react_notifications WHERE key = %s", [key])
@@ -128,7 +128,7 @@ class PostgresNotificationLog:
         con.execute(
             "INSERT INTO react_notifications VALUES (%s, %s, %s::jsonb) ON CONFLICT (key) "
             "DO UPDATE SET state = excluded.state, doc = excluded.doc",
-            [entry.key, entry.state.value, dump_record(entry)],
+            [entry.key, entry.state.value, dump_record(entry, dump_json)],
         )
 
 
@@ -152,7 +152,7 @@ class PostgresActionState:
             con.execute(
                 "INSERT INTO react_action_state VALUES (%s, %s::jsonb, %s) ON CONFLICT (key) "
                 "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                [key, orjson.dumps(value).decode(), to_naive_utc(self._clock())],
+                [key, dump_json(value), to_naive_utc(self._clock())],
             )
 
 
@@ -185,6 +185,3 @@ class ReactionTables:
         return cls(PostgresAuditLog(db), PostgresApprovalStore(db), PostgresNotificationLog(db),
                    PostgresActionState(db, clock), PostgresIncidentAnnotator(db))
 
-
-def query_executions(tables: ReactionTables, query: ExecutionQuery) -> Page:
-    return tables.audit.page(query, query.cursor)

@@ -82,7 +82,7 @@ def append_changes(db: Database, changes: Sequence[Change], now: datetime) -> Wr
     batch = {change_id(c): c for c in changes}
     rows = list(batch.values())
     arrays = [
-        list(batch), [clean(c.entity) for c in rows], [c.kind for c in rows],
+        list(batch), [clean(c.entity) for c in rows], [clean(c.kind) for c in rows],
         [clean(c.version) for c in rows], [clean(c.author) for c in rows],
         naive(c.ts for c in rows), [clean(c.description) for c in rows],
         labels_json(c.labels for c in rows), naive([now] * len(rows)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from opscope.store.postgres.codec import clean
 from opscope.store.sql.tokens import SELECT, TokenTable
 
 _TOKENS = TokenTable(
@@ -9,6 +10,7 @@ _TOKENS = TokenTable(
     insert="INSERT INTO tokens VALUES (%s, %s, %s, %s::text[], %s, NULL)",
     find=f"{SELECT} WHERE digest = %s AND revoked_at IS NULL",
     revoke="UPDATE tokens SET revoked_at = %s WHERE token_id = %s AND revoked_at IS NULL",
+    text=clean,
 )
 
 add_token = _TOKENS.add_token

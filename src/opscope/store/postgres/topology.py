@@ -7,7 +7,7 @@ from datetime import datetime
 
 from opscope.model import Entity, Relation
 from opscope.store.ports import WriteResult
-from opscope.store.postgres.codec import labels_json, naive
+from opscope.store.postgres.codec import clean, labels_json, naive
 from opscope.store.postgres.database import Database, count, unnest
 from opscope.store.postgres.records import existing_ids
 from opscope.store.sql.topology import topology as topology
@@ -35,7 +35,7 @@ def upsert_topology(
                 f"FROM {unnest(*_ENTITIES)} ON CONFLICT (id) DO UPDATE SET "
                 "kind = excluded.kind, name = excluded.name, labels = excluded.labels, "
                 "updated_at = excluded.updated_at",
-                [[e.id for e in ents], [e.kind for e in ents], [e.name for e in ents],
+                [[e.id for e in ents], [clean(e.kind) for e in ents], [clean(e.name) for e in ents],
                  labels_json(e.labels for e in ents), naive([now] * len(ents))],
             )
             inserted += len(ents) - len(found)

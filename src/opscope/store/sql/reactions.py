@@ -59,13 +59,19 @@ def execution_filter(where: Where, query: ExecutionFilter) -> Where:
     return where
 
 
+def dump_orjson(value: Any) -> str:
+    """JSON text of a document, as the embedded store writes it."""
+    return orjson.dumps(value).decode()
+
+
 @dataclass(frozen=True, slots=True)
 class ReactionReads:
     """What the audit log and the approval store do the same way on every backend, over
     one backend's ``WHERE`` clause, page reader and statements. ``document`` turns a
     stored JSON document into its value; ``execution`` and ``approval`` build the models
     from one. ``execution_by_id`` and ``approval_by_id`` select a document by id;
-    ``approval_upsert`` writes an approval (id, state, request time, document)."""
+    ``approval_upsert`` writes an approval (id, state, request time, document).
+    ``dump`` turns a document into the JSON text the backend's column accepts."""
 
     where: Callable[[], Where]
     fetch_page: FetchPage
@@ -75,10 +81,12 @@ class ReactionReads:
     execution_by_id: str
     approval_by_id: str
     approval_upsert: str
+    dump: Callable[[Any], str] = dump_orjson
 
 
-def dump_record(record: Any) -> str:
-    return orjson.dumps(record.model_dump(mode="json")).decode()
+def dump_record(record: Any, dump: Callable[[Any], str] = dump_orjson) -> str:
+    """A model as a JSON document, written with the backend's ``dump``."""
+    return dump(record.model_dump(mode="json"))
 
 
 class SQLAuditLog:
@@ -124,7 +132,7 @@ class SQLApprovalStore:
             con.execute(
                 self._reads.approval_upsert,
                 [request.id, request.state.value, to_naive_utc(request.requested_at),
-                 dump_record(request)],
+                 dump_record(request, self._reads.dump)],
             )
 
     def get(self, approval_id: str) -> ApprovalRequest | None:

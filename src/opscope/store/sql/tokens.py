@@ -6,7 +6,7 @@ Each backend gives a :class:`TokenTable` its statements and exports its bound me
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,10 @@ from opscope.store.sql.database import Con, SQLDatabase
 from opscope.store.sql.where import invalid
 
 SELECT = "SELECT token_id, name, scopes, created_at, revoked_at FROM tokens"
+
+
+def _same(text: str) -> str:
+    return text
 
 
 def _row(r: tuple[Any, ...]) -> Row:
@@ -31,13 +35,15 @@ class TokenTable:
     ``clash`` selects ``token_id = ?`` for rows with the id or the digest (three
     parameters: id, id, digest); ``insert`` takes id, digest, name, scopes and creation
     time; ``find`` selects :data:`SELECT`'s columns of the live token with a digest;
-    ``revoke`` stamps the revocation time on a live token (time, id).
+    ``revoke`` stamps the revocation time on a live token (time, id); ``text`` makes a
+    name storable by the backend.
     """
 
     clash: str
     insert: str
     find: str
     revoke: str
+    text: Callable[[str], str] = _same
 
     def add_token(self, db: SQLDatabase[Con], token_id: str, digest: str,
                   scopes: Sequence[str], name: str, now: datetime) -> None:
@@ -50,7 +56,8 @@ class TokenTable:
             if clash is not None:
                 field = "token_id" if clash[0] else "digest"
                 raise invalid(field, f"a token with this {field} already exists")
-            con.execute(self.insert, [token_id, digest, name, list(scopes), to_naive_utc(now)])
+            con.execute(self.insert, [token_id, digest, self.text(name), list(scopes),
+                                      to_naive_utc(now)])
 
     def find_token(self, db: SQLDatabase[Con], digest: str) -> Row | None:
         """The live (not revoked) token with this digest, if any."""
