@@ -110,8 +110,8 @@ def build_services(settings: Settings, store: Store | None = None,
     services = Services(settings, store, bus, ingestor, Authenticator(store), telemetry)
     if settings.role == "ingest":
         return services
+    services.extras[nlp_api.LIBRARY_KEY] = similarity_library(services)
     if settings.role == "web":  # reads the shared store; the core analyses
-        services.extras[nlp_api.LIBRARY_KEY] = similarity_library(services)
         return services
     if settings.log_analysis.enabled:
         services.extras["log_analysis"] = subscribe_log_analysis(services)
@@ -121,7 +121,6 @@ def build_services(settings: Settings, store: Store | None = None,
         services.extras["incidents"] = subscribe_incidents(services)
     if settings.reactions.enabled:
         services.extras["reactions"] = subscribe_reactions(services)
-    services.extras[nlp_api.LIBRARY_KEY] = similarity_library(services)
     return services
 
 

@@ -270,7 +270,8 @@ def test_a_batch_slower_than_ack_wait_is_not_handed_to_another_worker(
     assert sum(s.processed for s in [*busy.subscriptions(), *idle.subscriptions()]) == 1
 
 
-def test_subscribers_sharing_a_name_split_the_batches(make_bus: MakeBus) -> None:
+def test_subscribers_sharing_a_name_get_each_batch_once_between_them(
+        make_bus: MakeBus) -> None:
     one, two = Collector(), Collector()
     first, second = make_bus(), make_bus()
     first.subscribe("logs", "parser", one)
