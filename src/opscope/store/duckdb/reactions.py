@@ -15,7 +15,6 @@ Records are stored as JSON documents next to the columns that are filtered on.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +36,7 @@ from opscope.store.duckdb.paging import fetch_page
 from opscope.store.duckdb.where import Where
 from opscope.store.sql.reactions import STATUSES as STATUSES
 from opscope.store.sql.reactions import (
+    IncidentNotes,
     ReactionReads,
     SQLApprovalStore,
     SQLAuditLog,
@@ -156,21 +156,6 @@ class DuckDBActionState:
             )
 
 
-class DuckDBIncidentAnnotator:
-    """Notes on incidents (``opscope.react.ports.IncidentAnnotator``), kept with the
-    incident's operator actions as action ``note``: the incident view lists them in
-    order with who wrote them, next to acknowledgements and merges."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    def annotate(self, incident_id: str, text: str, author: str, at: datetime) -> str:
-        note_id = "note-" + uuid.uuid4().hex[:16]
-        _incidents.record_action(self._db, "note", author, [incident_id], at,
-                                 {"id": note_id, "text": text})
-        return note_id
-
-
 @dataclass(frozen=True)
 class ReactionTables:
     """The four durable reaction adapters of one store."""
@@ -179,10 +164,11 @@ class ReactionTables:
     approvals: DuckDBApprovalStore
     notifications: DuckDBNotificationLog
     state: DuckDBActionState
-    annotator: DuckDBIncidentAnnotator
+    annotator: IncidentNotes
 
     @classmethod
     def open(cls, db: Database, clock: Callable[[], datetime]) -> ReactionTables:
         return cls(DuckDBAuditLog(db), DuckDBApprovalStore(db), DuckDBNotificationLog(db),
-                   DuckDBActionState(db, clock), DuckDBIncidentAnnotator(db))
+                   DuckDBActionState(db, clock),
+                   IncidentNotes(db, _incidents.record_action))
 

@@ -8,7 +8,6 @@ first owns the key, even when the engines run in different processes.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +26,7 @@ from opscope.store.postgres.database import Connection, Database, first_row
 from opscope.store.postgres.paging import fetch_page
 from opscope.store.postgres.where import Where
 from opscope.store.sql.reactions import (
+    IncidentNotes,
     ReactionReads,
     SQLApprovalStore,
     SQLAuditLog,
@@ -156,20 +156,6 @@ class PostgresActionState:
             )
 
 
-class PostgresIncidentAnnotator:
-    """Notes on incidents (``opscope.react.ports.IncidentAnnotator``), kept with the
-    incident's operator actions as action ``note``."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    def annotate(self, incident_id: str, text: str, author: str, at: datetime) -> str:
-        note_id = "note-" + uuid.uuid4().hex[:16]
-        _incidents.record_action(self._db, "note", author, [incident_id], at,
-                                 {"id": note_id, "text": text})
-        return note_id
-
-
 @dataclass(frozen=True)
 class ReactionTables:
     """The durable reaction adapters of one store."""
@@ -178,10 +164,11 @@ class ReactionTables:
     approvals: PostgresApprovalStore
     notifications: PostgresNotificationLog
     state: PostgresActionState
-    annotator: PostgresIncidentAnnotator
+    annotator: IncidentNotes
 
     @classmethod
     def open(cls, db: Database, clock: Callable[[], datetime]) -> ReactionTables:
         return cls(PostgresAuditLog(db), PostgresApprovalStore(db), PostgresNotificationLog(db),
-                   PostgresActionState(db, clock), PostgresIncidentAnnotator(db))
+                   PostgresActionState(db, clock),
+                   IncidentNotes(db, _incidents.record_action))
 

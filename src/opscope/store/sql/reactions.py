@@ -3,7 +3,8 @@ the same way (filters, paging, reads); each backend adds its statements and writ
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -150,3 +151,23 @@ class SQLApprovalStore:
                 f"SELECT doc FROM react_approvals{where.sql()} ORDER BY requested_at, id",
                 where.params).fetchall()
         return [self._reads.approval(r[0]) for r in rows]
+
+
+RecordAction = Callable[[Any, str, str, Sequence[str], datetime, dict[str, Any]], None]
+"""A backend's ``incidents.record_action(db, action, actor, incident_ids, at, detail)``."""
+
+
+class IncidentNotes:
+    """Notes on incidents (``opscope.react.ports.IncidentAnnotator``), kept with the
+    incident's operator actions as action ``note``: the incident view lists them in order
+    with who wrote them, next to acknowledgements and merges."""
+
+    def __init__(self, db: Any, record_action: RecordAction) -> None:
+        self._db = db
+        self._record = record_action
+
+    def annotate(self, incident_id: str, text: str, author: str, at: datetime) -> str:
+        note_id = "note-" + uuid.uuid4().hex[:16]
+        self._record(self._db, "note", author, [incident_id], at,
+                     {"id": note_id, "text": text})
+        return note_id
