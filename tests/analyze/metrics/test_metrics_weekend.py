@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from opscope.analyze.metrics.detector import FloatArray
+from opscope.analyze.metrics.ensemble import Ensemble
 from opscope.analyze.metrics.registry import create
 from opscope.analyze.metrics.seasonal import SeasonalConfig, is_weekend
 
@@ -77,3 +78,19 @@ def test_a_weekday_that_stays_shut_stands_out_against_learnt_weekends() -> None:
     _, sustained = run({}, t, x)
     weekends = is_weekend(t) & (day >= 21) & (day < holiday)
     assert sustained[day == holiday].max() > 3.0 * sustained[weekends].max()
+
+
+def seasonal_offsets(config: dict[str, object]) -> list[float]:
+    ensemble = create("ensemble", config)
+    assert isinstance(ensemble, Ensemble)
+    configs = [d.config for d in ensemble.detectors if isinstance(d.config, SeasonalConfig)]
+    return [c.utc_offset for c in configs]
+
+
+def test_the_ensemble_gives_its_local_time_to_the_seasonal_baseline() -> None:
+    # One instance serves the point and the sustained member, in New York time.
+    assert seasonal_offsets({"utc_offset": -18_000.0}) == [-18_000.0]
+    assert seasonal_offsets({}) == [0.0]
+    # A member that sets its own keeps it.
+    own = {"members": [{"detector": "seasonal", "config": {"utc_offset": 3_600.0}}]}
+    assert seasonal_offsets({"utc_offset": -18_000.0, **own}) == [3_600.0]

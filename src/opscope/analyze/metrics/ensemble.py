@@ -255,6 +255,14 @@ class EnsembleConfig(DetectorConfig):
         description="Member detectors and their reference scores.",
     )
     band_from: str = Field(default="seasonal", description="Member whose band is reported.")
+    utc_offset: float = Field(
+        default=0.0,
+        ge=-86_400.0,
+        le=86_400.0,
+        description="Seconds added to event time to get local time, given to every member "
+        "with calendar features that does not set its own (the seasonal baseline's weekend: "
+        "-18000 puts Saturdays and Sundays in New York winter time).",
+    )
     memory: float = Field(
         default=1_500_000.0,
         gt=0,
@@ -288,13 +296,20 @@ class Ensemble(Detector):
     config: EnsembleConfig
 
     def __init__(self, config: DetectorConfig | None = None, capacity: int = 8) -> None:
-        from opscope.analyze.metrics.registry import create
+        from opscope.analyze.metrics.registry import create, detector_class
 
         cfg = config if config is not None else EnsembleConfig()
         if not isinstance(cfg, EnsembleConfig):
             raise ValidationFailed("Ensemble needs an EnsembleConfig")
+
+        def member_config(member: Member) -> dict[str, Any]:
+            conf = dict(member.config)
+            if "utc_offset" in detector_class(member.detector).config_class.model_fields:
+                conf.setdefault("utc_offset", cfg.utc_offset)
+            return conf
+
         # One detector per distinct (name, configuration); members may share one.
-        keys = [(m.detector, json.dumps(m.config, sort_keys=True)) for m in cfg.members]
+        keys = [(m.detector, json.dumps(member_config(m), sort_keys=True)) for m in cfg.members]
         distinct = list(dict.fromkeys(keys))
         self.detectors = [create(name, json.loads(conf), capacity=1) for name, conf in distinct]
         self._source = [distinct.index(key) for key in keys]
