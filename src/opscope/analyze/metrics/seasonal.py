@@ -9,9 +9,8 @@ Huber-style rule) so that an anomaly barely bends the baseline it is measured ag
 The two default candidates are a day of 72 bins, and a day of 72 bins for weekdays with
 72 more for Saturdays and Sundays (``weekend``; weekdays are counted in UTC shifted by
 ``utc_offset``, which the ensemble passes on), which may be chosen once the series has
-run two weeks. Office hours,
-road traffic, taxi rides and business counts follow one shape on weekdays and another at
-weekends; a single daily profile averages the two, so that every weekend looks like a
+run two weeks. Office hours, road traffic, taxi rides and business counts follow one
+shape on weekdays and another at weekends; a single daily profile averages the two, so that every weekend looks like a
 deviation, its residuals widen the bin scales and the sustained score's unit, and a
 weekday that looks like a weekend (a holiday, an office shut, a feed that stopped
 counting business days) is no news. The weekend candidate replaced a weekly profile of 84
