@@ -44,8 +44,9 @@ def _when(text: str, now: datetime, option: str) -> datetime:
 
 
 def train(
-    since: str = typer.Option("7d", "--since", help="Start of the history to learn from: a "
-                              "duration back from --until (7d, 12h) or an ISO 8601 time."),
+    since: str = typer.Option("14d", "--since", help="Start of the history to learn from: a "
+                              "duration back from --until (14d, 12h) or an ISO 8601 time; two "
+                              "weeks let the seasonal profile learn weekends."),
     until: str = typer.Option("now", "--until", help="End of that history (exclusive): "
                               "'now' or an ISO 8601 time (for data replayed from the past)."),
     config: Path | None = CONFIG,
