@@ -88,7 +88,10 @@ def test_spike_becomes_one_stored_and_published_anomaly() -> None:
     # The expected value is the daily shape (about 50 at this phase), not the spike.
     assert anomaly.lower < anomaly.expected < anomaly.upper < anomaly.value
     assert abs(anomaly.expected - 50) < 5
-    assert anomaly.evidence == {"metric": "cpu", "labels": LABELS}
+    assert anomaly.evidence == {
+        "metric": "cpu", "labels": LABELS, "driver": "seasonal",
+        "driver_text": "far from the usual value for this time of day",
+    }
     assert stage.counters.samples == SPIKE + 20 and stage.counters.anomalies == 1
 
 

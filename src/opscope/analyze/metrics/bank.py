@@ -14,6 +14,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -43,7 +44,8 @@ class BankConfig(BaseModel):
 
 @dataclass(frozen=True)
 class BankScores:
-    """Per input sample: calibrated score in [0, 1) (NaN if rejected), alarm, band."""
+    """Per input sample: calibrated score in [0, 1) (NaN if rejected), alarm, band, and
+    the index of the detector's view that drove the score (NaN when it names none)."""
 
     score: FloatArray
     alarm: BoolArray
@@ -51,6 +53,7 @@ class BankScores:
     expected: FloatArray
     lower: FloatArray
     upper: FloatArray
+    driver: FloatArray
 
 
 class SeriesDetectorBank:
@@ -141,6 +144,7 @@ class SeriesDetectorBank:
         out = BankScores(
             score=np.full(n, np.nan), alarm=np.zeros(n, dtype=bool), value=np.full(n, np.nan),
             expected=np.full(n, np.nan), lower=np.full(n, np.nan), upper=np.full(n, np.nan),
+            driver=np.full(n, np.nan),
         )
         if n == 0:
             return out
@@ -166,6 +170,7 @@ class SeriesDetectorBank:
             out.expected[rows] = scored.expected
             out.lower[rows] = scored.lower
             out.upper[rows] = scored.upper
+            out.driver[rows] = scored.driver
         return out
 
     def update(self, samples: Sequence[MetricSample]) -> list[Anomaly]:
@@ -174,7 +179,7 @@ class SeriesDetectorBank:
         t = np.array([s.ts.timestamp() for s in samples], dtype=np.float64)
         x = np.array([s.value for s in samples], dtype=np.float64)
         scores = self.score_arrays(series, t, x, [s.name for s in samples])
-        return [metric_anomaly(samples[i], series[i], scores, i, self.detector.name)
+        return [metric_anomaly(samples[i], series[i], scores, i, self.detector)
                 for i in np.flatnonzero(scores.alarm).tolist()]
 
     # -- persistence ----------------------------------------------------------------
@@ -227,17 +232,24 @@ def _finite(value: float) -> float | None:
 
 
 def metric_anomaly(sample: MetricSample, series: str, scores: BankScores, i: int,
-                   detector: str) -> Anomaly:
+                   detector: Detector) -> Anomaly:
     """The anomaly of the alarm raised on row ``i`` of ``scores`` (the row of ``sample``);
-    its summary writes the values in the unit the metric's name declares."""
+    its summary writes the values in the unit the metric's name declares and, for a
+    detector of several views (the ensemble), says which view found it and why."""
     value, expected = float(scores.value[i]), float(scores.expected[i])
     direction = "up" if value > expected else "down" if value < expected else ""
     now, usual = quantities(value, expected, sample.name)
+    summary = f"{sample.name} is {direction or 'off'}: {now} where about {usual} was expected"
+    evidence: dict[str, Any] = {"metric": sample.name, "labels": dict(sample.labels)}
+    drivers, index = detector.drivers(), scores.driver[i]
+    if np.isfinite(index) and 0 <= int(index) < len(drivers):
+        key, meaning = drivers[int(index)]
+        evidence["driver"], evidence["driver_text"] = key, meaning
+        summary += f" ({meaning})"
     return Anomaly(
-        kind="metric", detector=detector, entity=sample.entity, subject=series, ts=sample.ts,
-        score=float(scores.score[i]), value=_finite(value), expected=_finite(expected),
-        lower=_finite(scores.lower[i]), upper=_finite(scores.upper[i]), direction=direction,
-        summary=f"{sample.name} is {direction or 'off'}: {now} where about {usual} was "
-        "expected",
-        evidence={"metric": sample.name, "labels": dict(sample.labels)},
+        kind="metric", detector=detector.name, entity=sample.entity, subject=series,
+        ts=sample.ts, score=float(scores.score[i]), value=_finite(value),
+        expected=_finite(expected), lower=_finite(scores.lower[i]),
+        upper=_finite(scores.upper[i]), direction=direction, summary=summary,
+        evidence=evidence,
     )

@@ -65,13 +65,16 @@ class Step:
     detectors the deviation in units of ``scale``), ``expected`` the value the detector
     predicted and ``scale`` the typical deviation around it. ``sustained``, for detectors
     that track one, scores a departure that persists over several samples rather than one
-    sample's deviation (an ensemble may hear it as a member of its own).
+    sample's deviation (an ensemble may hear it as a member of its own). ``driver``, for
+    detectors that combine several views, is the index (into ``Detector.drivers()``) of the
+    view that gave each sample its score, -1 where none did.
     """
 
     score: FloatArray
     expected: FloatArray
     scale: FloatArray
     sustained: FloatArray | None = None
+    driver: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -89,13 +92,15 @@ class Context:
 
 @dataclass(frozen=True)
 class Scored:
-    """Scores of a batch, one entry per input sample. Rejected samples have NaN scores."""
+    """Scores of a batch, one entry per input sample. Rejected samples have NaN scores;
+    ``driver`` is NaN where the detector names no view (see ``Step``)."""
 
     score: FloatArray
     expected: FloatArray
     lower: FloatArray
     upper: FloatArray
     value: FloatArray
+    driver: FloatArray
 
 
 # Per-slot state shared by all detectors: samples seen, last event time, last raw value
@@ -147,6 +152,11 @@ class Detector(ABC):
     @abstractmethod
     def _update(self, slots: IntArray, t: FloatArray, x: FloatArray, ctx: Context) -> Step:
         """Score ``x`` at event times ``t`` for ``slots`` (distinct), then learn from it."""
+
+    def drivers(self) -> list[tuple[str, str]]:
+        """The views a ``Step.driver`` index names, as (key, what it means to an operator);
+        none for a detector with a single view."""
+        return []
 
     # -- state ----------------------------------------------------------------------
 
@@ -273,7 +283,7 @@ class Detector(ABC):
         ok = in_order & np.isfinite(x) & np.isfinite(t)
         nan = np.full(m, np.nan)
         out = Scored(score=nan.copy(), expected=nan.copy(), lower=nan.copy(),
-                     upper=nan.copy(), value=x)
+                     upper=nan.copy(), value=x, driver=nan.copy())
         if not ok.any():
             self._remember(slots[in_order], t[in_order], raw[in_order])
             return out
@@ -289,6 +299,8 @@ class Detector(ABC):
         out.expected[ok] = core.expected
         out.lower[ok] = core.expected - half
         out.upper[ok] = core.expected + half
+        if core.driver is not None:
+            out.driver[ok] = np.where(warm & (core.driver >= 0), core.driver, np.nan)
         # Out-of-order samples do not move the clock; NaN values do (a gap is a gap).
         self._remember(slots[in_order], t[in_order], raw[in_order])
         return out

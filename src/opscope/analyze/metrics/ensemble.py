@@ -228,6 +228,21 @@ class Member(BaseModel):
     )
 
 
+# What a member's score means when it is the one that makes a sample surprising, by the
+# detector and the output it listens to: a key for machines and a phrase for people.
+_DRIVERS: dict[tuple[str, str], tuple[str, str]] = {
+    ("seasonal", "score"): ("seasonal", "far from the usual value for this time of day"),
+    ("seasonal", "sustained"): ("sustained", "a lasting departure from its seasonal pattern"),
+    ("changepoint", "score"): ("change_point", "a shift in level or variability"),
+    ("novelty", "score"): ("range", "outside the range it has shown"),
+    ("stall", "score"): ("stall", "stuck at one value for longer than ever before"),
+    ("prototypes", "score"): ("shape", "a course unlike the shapes it usually takes"),
+    ("forecast", "score"): ("forecast", "far from the forecast"),
+    ("spectral", "score"): ("spectral", "a sudden change against its recent rhythm"),
+    ("zscore", "score"): ("zscore", "far from its recent mean"),
+}
+
+
 class EnsembleConfig(DetectorConfig):
     warmup: int = Field(
         default=0,
@@ -349,6 +364,7 @@ class Ensemble(Detector):
         elapsed = np.nan_to_num(ctx.ratio * self.arr("_cadence")[slots])
         fade = np.exp(-elapsed / cfg.memory)
         score = np.zeros(slots.shape[0])
+        driver = np.full(slots.shape[0], -1.0)  # the member with the largest ratio so far
         for i, (source, ref) in enumerate(zip(self._source, self._refs, strict=True)):
             raw = steps[source].score if self._output[i] == "score" else steps[source].sustained
             # Surprise relative to this series' own record: a score counts only as far as
@@ -365,9 +381,17 @@ class Ensemble(Detector):
             since = np.where(speaking & ~np.isfinite(since), t, since)
             spanned = (t - since) >= cfg.record_span  # False while ``since`` is unset (NaN)
             heard = ((active >= cfg.settle_member) & spanned) | (not self._relative[i])
-            score = np.maximum(score, np.where(heard, z / peak, 0.0))
+            ratio = np.where(heard, z / peak, 0.0)
+            driver = np.where(ratio > score, float(i), driver)
+            score = np.maximum(score, ratio)
             peak_all[slots] = np.where(tracking, np.maximum(z, peak_all[slots] * fade), 0.0)
             active_all[slots] = active
             since_all[slots] = np.where(tracking, since, np.nan)
         band = steps[self._band]
-        return Step(score=score, expected=band.expected, scale=band.scale)
+        return Step(score=score, expected=band.expected, scale=band.scale, driver=driver)
+
+    def drivers(self) -> list[tuple[str, str]]:
+        return [
+            _DRIVERS.get((m.detector, m.output), (m.detector, f"the {m.detector} detector"))
+            for m in self.config.members
+        ]

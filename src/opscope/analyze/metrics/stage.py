@@ -237,7 +237,7 @@ class MetricAnalysisStage:
         x = np.fromiter((s.value for s in samples), dtype=np.float64, count=n)
         # ``score_arrays`` rather than ``update``: the band of every sample is needed too.
         scores = self.bank.score_arrays(series, t, x, [s.name for s in samples])
-        anomalies = [metric_anomaly(samples[i], series[i], scores, i, self.bank.detector.name)
+        anomalies = [metric_anomaly(samples[i], series[i], scores, i, self.bank.detector)
                      for i in np.flatnonzero(scores.alarm).tolist()]
         return anomalies, self._bands(samples, series, t, scores)
 
