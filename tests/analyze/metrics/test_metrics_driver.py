@@ -46,7 +46,7 @@ def test_a_night_time_value_of_the_daily_peak_is_found_by_the_seasonal_view() ->
     found = [a for a in anomalies(values) if a.ts == T0 + timedelta(minutes=5 * at)]
     assert len(found) == 1
     assert found[0].evidence["driver"] == "seasonal"
-    assert found[0].summary.endswith("(far from the usual value for this time of day)")
+    assert found[0].summary.endswith("(far from its usual value at this time)")
 
 
 def test_a_value_that_stops_changing_is_found_by_the_stall_view() -> None:

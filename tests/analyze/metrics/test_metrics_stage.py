@@ -90,7 +90,7 @@ def test_spike_becomes_one_stored_and_published_anomaly() -> None:
     assert abs(anomaly.expected - 50) < 5
     assert anomaly.evidence == {
         "metric": "cpu", "labels": LABELS, "driver": "seasonal",
-        "driver_text": "far from the usual value for this time of day",
+        "driver_text": "far from its usual value at this time",
     }
     assert stage.counters.samples == SPIKE + 20 and stage.counters.anomalies == 1
 

@@ -169,8 +169,8 @@ every third and sixth row and synthetic corpora of seeds 1-7 (later seeds 1-20),
 a window is worth about 2.4 points of a synthetic corpus and five seeds do not tell a
 change of one point from noise:
 
-- The record's rise capped at 1.2 times the record a heard member already has, once
-  more (one huge spike then does not mute the series' next incidents): +0.0 on the dev
+- The record's rise capped at 1.2 times the record a heard member already has, tried
+  again (one huge spike then does not mute the series' next incidents): +0.0 on the dev
   files, +2.3 and -0.6 on the thinned ones, -1.4 on the first 1,000 rows, -2.5, -1.1,
   +1.9, -1.2, -1.5, -3.7 and -1.6 on the corpora.
 - The record as the second-highest peak of distinct episodes (six hours apart), so that
@@ -231,7 +231,7 @@ class Member(BaseModel):
 # What a member's score means when it is the one that makes a sample surprising, by the
 # detector and the output it listens to: a key for machines and a phrase for people.
 _DRIVERS: dict[tuple[str, str], tuple[str, str]] = {
-    ("seasonal", "score"): ("seasonal", "far from the usual value for this time of day"),
+    ("seasonal", "score"): ("seasonal", "far from its usual value at this time"),
     ("seasonal", "sustained"): ("sustained", "a lasting departure from its seasonal pattern"),
     ("changepoint", "score"): ("change_point", "a shift in level or variability"),
     ("novelty", "score"): ("range", "outside the range it has shown"),

@@ -14,16 +14,16 @@ shape on weekdays and another at weekends; a single daily profile averages the t
 that every weekend looks like a deviation, its residuals widen the bin scales and the
 sustained score's unit, and a weekday that looks like a weekend (a holiday, an office
 shut, a feed that stopped counting business days) is no news. The weekend candidate
-replaced a weekly profile of 84 two-hour bins, too coarse for the daily shape and seldom
-chosen for the right reason. On synthetic held-out-style corpora (``opscope eval
-synth-nab``, seeds 1-20): mean standard score 47.10 to 48.43 (standard error of the
-change 0.87; 12 seeds better, 8 worse), low-FP 39.66 to 40.64, 14 more windows found (of
-799) and 48 more false alarms; the windows come from the seasonal counts (level shifts
-34 to 44 of 47, weekdays that look like weekends 20 to 25 of 40), while hourly business
-series lose 3. No change on the NAB dev files, their first and last 1,000 rows or their
-thinned variants: they are two weeks long. With the weekly profile kept as a third
-candidate: +1.21 (standard error 0.72), 15 more windows and 90 more false alarms. State
-grows by about 1 KB a series.
+replaced a weekly profile of 84 two-hour bins, too coarse to hold the daily shape within
+the week. On synthetic held-out-style corpora (``opscope eval synth-nab``, seeds 1-20):
+mean standard score 47.10 to 48.43 (standard error of the change 0.87; 12 seeds better,
+8 worse), low-FP 39.66 to 40.64, 14 more windows found (of 799) and 48 more false
+alarms; the windows come from the seasonal counts (level shifts 34 to 44 of 47, weekdays
+that look like weekends 20 to 25 of 40), while hourly business series lose 3. No change
+on the NAB dev files, their first and last 1,000 rows or their thinned variants: they
+are two weeks long. With the weekly profile kept as a third candidate: +1.21 (standard
+error 0.72), 15 more windows and 90 more false alarms. State grows by about 1 KB a
+series.
 
 Besides the point score (one residual in units of its bin's scale) the detector reports a
 *sustained* score: a short average of the clipped, scaled residuals, in units of its own
