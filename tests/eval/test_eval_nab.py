@@ -179,6 +179,13 @@ def test_command_scores_and_saves_predictions(tmp_path: Path) -> None:
     assert default["files"]["grp/tiny.csv"]["tp"] == 1
     assert default["profiles"]["standard"]["score"] > 50
     assert report["cuts"] == {}
+    # The one alarm, inside the window, named by the ensemble member that raised it; the
+    # z-score has a single view and names none.
+    by_driver = default["alarms_by_driver"]
+    assert sum(c["inside"] for c in by_driver.values()) == 1
+    assert sum(c["outside"] for c in by_driver.values()) == 0
+    assert set(by_driver) <= {"seasonal", "change_point", "range", "stall", "sustained", "shape"}
+    assert "alarms_by_driver" not in baseline
     group = default["profiles"]["standard"]["groups"]["grp"]
     assert (group["windows"], group["tp"], group["fn"]) == (1, 1, 0)
     with (out / "grp" / "tiny.csv").open() as handle:

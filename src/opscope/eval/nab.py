@@ -316,6 +316,8 @@ class Run:
     name: str
     scores: dict[str, FloatArray]
     alarms: dict[str, BoolArray]
+    drivers: dict[str, FloatArray] = field(default_factory=dict)
+    driver_names: list[str] = field(default_factory=list)
 
 
 def run_bank(files: list[NabFile], name: str, config: Any) -> Run:
@@ -329,13 +331,36 @@ def run_bank(files: list[NabFile], name: str, config: Any) -> Run:
     result = bank.score_arrays(series, t, x)
     scores: dict[str, FloatArray] = {}
     alarms: dict[str, BoolArray] = {}
+    drivers: dict[str, FloatArray] = {}
     start = 0
     for nab in files:
         end = start + len(nab.t)
         scores[nab.key] = np.nan_to_num(result.score[start:end], nan=0.0)
         alarms[nab.key] = result.alarm[start:end]
+        drivers[nab.key] = result.driver[start:end]
         start = end
-    return Run(name=name, scores=scores, alarms=alarms)
+    names = [key for key, _meaning in bank.detector.drivers()]
+    return Run(name=name, scores=scores, alarms=alarms, drivers=drivers, driver_names=names)
+
+
+def alarms_by_driver(files: list[NabFile], run: Run) -> dict[str, dict[str, int]]:
+    """Alarms after the probationary period, inside and outside windows, by the view of the
+    detector that raised them (for a detector of several views): where false alarms come
+    from, and which views find the windows."""
+    counts: dict[str, dict[str, int]] = {}
+    for nab in files:
+        if nab.windows is None or nab.key not in run.drivers:
+            continue
+        for i in np.flatnonzero(run.alarms[nab.key]).tolist():
+            if i < probation(len(nab.t)):
+                continue
+            index = run.drivers[nab.key][i]
+            known = np.isfinite(index) and 0 <= int(index) < len(run.driver_names)
+            key = run.driver_names[int(index)] if known else "unnamed"
+            inside = any(s <= i <= e for s, e in nab.windows)
+            entry = counts.setdefault(key, {"inside": 0, "outside": 0})
+            entry["inside" if inside else "outside"] += 1
+    return dict(sorted(counts.items()))
 
 
 def default_config() -> Any:
@@ -388,6 +413,8 @@ def evaluate(files: list[NabFile], run: Run) -> dict[str, Any]:
             }
     point = pointwise(files, run.scores, run.alarms)
     report["pointwise"] = {k: round(v, 4) for k, v in point.items()}
+    if run.driver_names:
+        report["alarms_by_driver"] = alarms_by_driver(files, run)
     return report
 
 
@@ -462,6 +489,12 @@ def nab_command(
             "  point-wise: precision {precision:.3f} recall {recall:.3f} F1 {f1:.3f} "
             "AUC-PR {auc_pr:.3f}".format(**point)
         )
+        if report.get("alarms_by_driver"):
+            counts = ", ".join(
+                f"{key} {c['inside']}/{c['outside']}"
+                for key, c in report["alarms_by_driver"].items()
+            )
+            typer.echo(f"  alarms by the member that raised them (in / outside windows): {counts}")
         if per_file:
             for key, f in report["files"].items():
                 typer.echo(
