@@ -18,9 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-import duckdb
 import orjson
 
 from opscope.model.execution import (
@@ -38,21 +36,34 @@ from opscope.store.sql.reactions import STATUSES as STATUSES
 from opscope.store.sql.reactions import (
     IncidentNotes,
     ReactionReads,
+    SQLActionState,
     SQLApprovalStore,
     SQLAuditLog,
+    SQLNotificationLog,
     dump_record,
 )
 
+_NOTIFICATION_BY_KEY = "SELECT doc FROM react_notifications WHERE key = ?"
 _READS = ReactionReads(
     where=Where,
     fetch_page=fetch_page,
     document=orjson.loads,
     execution=Execution.model_validate_json,
     approval=ApprovalRequest.model_validate_json,
+    notification=NotificationEntry.model_validate_json,
     execution_by_id="SELECT doc FROM react_executions WHERE id = ?",
     approval_by_id="SELECT doc FROM react_approvals WHERE id = ?",
     approval_upsert="INSERT INTO react_approvals VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
                     "SET state = excluded.state, doc = excluded.doc",
+    notification_by_key=_NOTIFICATION_BY_KEY,
+    # Writes already run one at a time under the store's write lock.
+    notification_locked=_NOTIFICATION_BY_KEY,
+    notification_upsert="INSERT INTO react_notifications VALUES (?, ?, ?) ON CONFLICT (key) "
+                        "DO UPDATE SET state = excluded.state, doc = excluded.doc",
+    notification_release="DELETE FROM react_notifications WHERE key = ? AND state = ?",
+    state_by_key="SELECT value FROM react_action_state WHERE key = ?",
+    state_upsert="INSERT INTO react_action_state VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
+                 "SET value = excluded.value, updated_at = excluded.updated_at",
 )
 
 
@@ -82,78 +93,33 @@ class DuckDBApprovalStore(SQLApprovalStore):
         super().__init__(db, _READS)
 
 
-class DuckDBNotificationLog:
+class DuckDBNotificationLog(SQLNotificationLog):
     """Delivery keys claimed before and marked after delivery; see
     ``opscope.react.ports.NotificationLog``."""
 
+    _db: Database
+
     def __init__(self, db: Database) -> None:
-        self._db = db
+        super().__init__(db, _READS)
 
     def claim(self, key: str, at: datetime) -> NotificationEntry | None:
         # Check and insert in one transaction under the store's single write lock: the
         # insert-if-absent the port requires.
         entry = NotificationEntry(key=key, state=DeliveryState.SENDING, claimed_at=at)
         with self._db.write() as con:
-            row = first_row(con, "SELECT doc FROM react_notifications WHERE key = ?", [key])
+            row = first_row(con, _NOTIFICATION_BY_KEY, [key])
             if row is not None:
                 return NotificationEntry.model_validate_json(row[0])
             con.execute("INSERT INTO react_notifications VALUES (?, ?, ?)",
                         [key, entry.state.value, dump_record(entry)])
         return None
 
-    def complete(self, key: str, at: datetime, detail: dict[str, Any]) -> None:
-        with self._db.write() as con:
-            row = first_row(con, "SELECT doc FROM react_notifications WHERE key = ?", [key])
-            claimed = NotificationEntry.model_validate_json(row[0]).claimed_at if row else at
-            entry = NotificationEntry(key=key, state=DeliveryState.SENT, claimed_at=claimed,
-                                      sent_at=at, detail=detail)
-            self._upsert(con, entry)
 
-    def release(self, key: str) -> None:
-        with self._db.write() as con:
-            con.execute("DELETE FROM react_notifications WHERE key = ? AND state = ?",
-                        [key, DeliveryState.SENDING.value])
-
-    def get(self, key: str) -> NotificationEntry | None:
-        with self._db.read() as cur:
-            row = first_row(cur, "SELECT doc FROM react_notifications WHERE key = ?", [key])
-        return NotificationEntry.model_validate_json(row[0]) if row else None
-
-    def put(self, entry: NotificationEntry) -> None:
-        with self._db.write() as con:
-            self._upsert(con, entry)
-
-    @staticmethod
-    def _upsert(con: duckdb.DuckDBPyConnection, entry: NotificationEntry) -> None:
-        con.execute(
-            "INSERT INTO react_notifications VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
-            "SET state = excluded.state, doc = excluded.doc",
-            [entry.key, entry.state.value, dump_record(entry)],
-        )
-
-
-class DuckDBActionState:
+class DuckDBActionState(SQLActionState):
     """Small JSON values by key; see ``opscope.react.ports.ActionState``."""
 
     def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
-        self._db = db
-        self._clock = clock
-
-    def load(self, key: str) -> dict[str, Any] | None:
-        with self._db.read() as cur:
-            row = first_row(cur, "SELECT value FROM react_action_state WHERE key = ?", [key])
-        if row is None:
-            return None
-        value = orjson.loads(row[0])
-        return value if isinstance(value, dict) else None
-
-    def save(self, key: str, value: dict[str, Any]) -> None:
-        with self._db.write() as con:
-            con.execute(
-                "INSERT INTO react_action_state VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
-                "SET value = excluded.value, updated_at = excluded.updated_at",
-                [key, orjson.dumps(value).decode(), to_naive_utc(self._clock())],
-            )
+        super().__init__(db, _READS, clock)
 
 
 @dataclass(frozen=True)

@@ -22,14 +22,16 @@ from opscope.model.execution import (
 from opscope.store.duckdb.codec import to_naive_utc
 from opscope.store.postgres import incidents as _incidents
 from opscope.store.postgres.codec import clean, dump_json
-from opscope.store.postgres.database import Connection, Database, first_row
+from opscope.store.postgres.database import Database, first_row
 from opscope.store.postgres.paging import fetch_page
 from opscope.store.postgres.where import Where
 from opscope.store.sql.reactions import (
     IncidentNotes,
     ReactionReads,
+    SQLActionState,
     SQLApprovalStore,
     SQLAuditLog,
+    SQLNotificationLog,
     dump_record,
 )
 
@@ -39,16 +41,27 @@ def _parsed(value: Any) -> Any:
     return value
 
 
+_NOTIFICATION_BY_KEY = "SELECT doc FROM react_notifications WHERE key = %s"
 _READS = ReactionReads(
     where=Where,
     fetch_page=fetch_page,
     document=_parsed,
     execution=Execution.model_validate,
     approval=ApprovalRequest.model_validate,
+    notification=NotificationEntry.model_validate,
     execution_by_id="SELECT doc FROM react_executions WHERE id = %s",
     approval_by_id="SELECT doc FROM react_approvals WHERE id = %s",
     approval_upsert="INSERT INTO react_approvals VALUES (%s, %s, %s, %s::jsonb) ON CONFLICT (id) "
                     "DO UPDATE SET state = excluded.state, doc = excluded.doc",
+    notification_by_key=_NOTIFICATION_BY_KEY,
+    notification_locked=_NOTIFICATION_BY_KEY + " FOR UPDATE",
+    notification_upsert="INSERT INTO react_notifications VALUES (%s, %s, %s::jsonb) "
+                        "ON CONFLICT (key) DO UPDATE SET state = excluded.state, "
+                        "doc = excluded.doc",
+    notification_release="DELETE FROM react_notifications WHERE key = %s AND state = %s",
+    state_by_key="SELECT value FROM react_action_state WHERE key = %s",
+    state_upsert="INSERT INTO react_action_state VALUES (%s, %s::jsonb, %s) ON CONFLICT (key) "
+                 "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
     dump=dump_json,
 )
 
@@ -80,12 +93,14 @@ class PostgresApprovalStore(SQLApprovalStore):
         super().__init__(db, _READS)
 
 
-class PostgresNotificationLog:
+class PostgresNotificationLog(SQLNotificationLog):
     """Delivery keys claimed before and marked after delivery; see
     ``opscope.react.ports.NotificationLog``."""
 
+    _db: Database
+
     def __init__(self, db: Database) -> None:
-        self._db = db
+        super().__init__(db, _READS)
 
     def claim(self, key: str, at: datetime) -> NotificationEntry | None:
         entry = NotificationEntry(key=key, state=DeliveryState.SENDING, claimed_at=at)
@@ -96,64 +111,16 @@ class PostgresNotificationLog:
                 [key, entry.state.value, dump_record(entry, dump_json)])
             if claimed is not None:
                 return None
-            row = first_row(con, "SELECT doc FROM react_notifications WHERE key = %s", [key])
+            row = first_row(con, _NOTIFICATION_BY_KEY, [key])
         # The row that won can only have gone if it was released since: claim again.
         return NotificationEntry.model_validate(row[0]) if row else self.claim(key, at)
 
-    def complete(self, key: str, at: datetime, detail: dict[str, Any]) -> None:
-        with self._db.write() as con:
-            row = first_row(con, "SELECT doc FROM react_notifications WHERE key = %s "
-                            "FOR UPDATE", [key])
-            claimed = NotificationEntry.model_validate(row[0]).claimed_at if row else at
-            entry = NotificationEntry(key=key, state=DeliveryState.SENT, claimed_at=claimed,
-                                      sent_at=at, detail=detail)
-            self._upsert(con, entry)
 
-    def release(self, key: str) -> None:
-        with self._db.write() as con:
-            con.execute("DELETE FROM react_notifications WHERE key = %s AND state = %s",
-                        [key, DeliveryState.SENDING.value])
-
-    def get(self, key: str) -> NotificationEntry | None:
-        with self._db.read() as cur:
-            row = first_row(cur, "SELECT doc FROM react_notifications WHERE key = %s", [key])
-        return NotificationEntry.model_validate(row[0]) if row else None
-
-    def put(self, entry: NotificationEntry) -> None:
-        with self._db.write() as con:
-            self._upsert(con, entry)
-
-    @staticmethod
-    def _upsert(con: Connection, entry: NotificationEntry) -> None:
-        con.execute(
-            "INSERT INTO react_notifications VALUES (%s, %s, %s::jsonb) ON CONFLICT (key) "
-            "DO UPDATE SET state = excluded.state, doc = excluded.doc",
-            [entry.key, entry.state.value, dump_record(entry, dump_json)],
-        )
-
-
-class PostgresActionState:
+class PostgresActionState(SQLActionState):
     """Small JSON values by key; see ``opscope.react.ports.ActionState``."""
 
     def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
-        self._db = db
-        self._clock = clock
-
-    def load(self, key: str) -> dict[str, Any] | None:
-        with self._db.read() as cur:
-            row = first_row(cur, "SELECT value FROM react_action_state WHERE key = %s", [key])
-        if row is None:
-            return None
-        value = row[0]
-        return value if isinstance(value, dict) else None
-
-    def save(self, key: str, value: dict[str, Any]) -> None:
-        with self._db.write() as con:
-            con.execute(
-                "INSERT INTO react_action_state VALUES (%s, %s::jsonb, %s) ON CONFLICT (key) "
-                "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                [key, dump_json(value), to_naive_utc(self._clock())],
-            )
+        super().__init__(db, _READS, clock)
 
 
 @dataclass(frozen=True)

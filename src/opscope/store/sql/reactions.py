@@ -1,5 +1,6 @@
-"""Automated reactions: what the audit log and the approval store of both backends do
-the same way (filters, paging, reads); each backend adds its statements and writes."""
+"""Automated reactions: what the audit log, the approval store, the notification log and
+the action state of both backends do the same way (filters, paging, reads, upserts); each
+backend adds its statements, the audit's insert and the notification log's claim."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from typing import Any, Protocol
 
 import orjson
 
-from opscope.model.execution import ApprovalRequest, ApprovalState, Execution, ExecutionStatus
+from opscope.model.execution import (
+    ApprovalRequest,
+    ApprovalState,
+    DeliveryState,
+    Execution,
+    ExecutionStatus,
+    NotificationEntry,
+)
 from opscope.store.ports import Page, Row
 from opscope.store.sql.codec import to_naive_utc
 from opscope.store.sql.database import SQLDatabase
@@ -72,16 +80,28 @@ class ReactionReads:
     stored JSON document into its value; ``execution`` and ``approval`` build the models
     from one. ``execution_by_id`` and ``approval_by_id`` select a document by id;
     ``approval_upsert`` writes an approval (id, state, request time, document).
-    ``dump`` turns a document into the JSON text the backend's column accepts."""
+    ``notification`` builds a delivery entry from its document; ``notification_by_key``
+    selects one by key, ``notification_locked`` the same for a read-modify-write (locking
+    the row where the backend can), ``notification_upsert`` writes one (key, state,
+    document) and ``notification_release`` deletes a key in a given state.
+    ``state_by_key`` and ``state_upsert`` (key, value, update time) serve the action
+    state. ``dump`` turns a document into the JSON text the backend's column accepts."""
 
     where: Callable[[], Where]
     fetch_page: FetchPage
     document: Callable[[Any], Any]
     execution: Callable[[Any], Execution]
     approval: Callable[[Any], ApprovalRequest]
+    notification: Callable[[Any], NotificationEntry]
     execution_by_id: str
     approval_by_id: str
     approval_upsert: str
+    notification_by_key: str
+    notification_locked: str
+    notification_upsert: str
+    notification_release: str
+    state_by_key: str
+    state_upsert: str
     dump: Callable[[Any], str] = dump_orjson
 
 
@@ -151,6 +171,64 @@ class SQLApprovalStore:
                 f"SELECT doc FROM react_approvals{where.sql()} ORDER BY requested_at, id",
                 where.params).fetchall()
         return [self._reads.approval(r[0]) for r in rows]
+
+
+class SQLNotificationLog:
+    """Delivery keys claimed before and marked after delivery; see
+    ``opscope.react.ports.NotificationLog``. A backend adds :meth:`claim`, the
+    insert-if-absent the port requires, in whatever form its concurrency allows."""
+
+    def __init__(self, db: SQLDatabase[Any], reads: ReactionReads) -> None:
+        self._db = db
+        self._reads = reads
+
+    def complete(self, key: str, at: datetime, detail: dict[str, Any]) -> None:
+        with self._db.write() as con:
+            row = self._db.first_row(con, self._reads.notification_locked, [key])
+            claimed = self._reads.notification(row[0]).claimed_at if row else at
+            entry = NotificationEntry(key=key, state=DeliveryState.SENT, claimed_at=claimed,
+                                      sent_at=at, detail=detail)
+            self._upsert(con, entry)
+
+    def release(self, key: str) -> None:
+        with self._db.write() as con:
+            con.execute(self._reads.notification_release, [key, DeliveryState.SENDING.value])
+
+    def get(self, key: str) -> NotificationEntry | None:
+        with self._db.read() as cur:
+            row = self._db.first_row(cur, self._reads.notification_by_key, [key])
+        return self._reads.notification(row[0]) if row else None
+
+    def put(self, entry: NotificationEntry) -> None:
+        with self._db.write() as con:
+            self._upsert(con, entry)
+
+    def _upsert(self, con: Any, entry: NotificationEntry) -> None:
+        con.execute(self._reads.notification_upsert,
+                    [entry.key, entry.state.value, dump_record(entry, self._reads.dump)])
+
+
+class SQLActionState:
+    """Small JSON values by key; see ``opscope.react.ports.ActionState``."""
+
+    def __init__(self, db: SQLDatabase[Any], reads: ReactionReads,
+                 clock: Callable[[], datetime]) -> None:
+        self._db = db
+        self._reads = reads
+        self._clock = clock
+
+    def load(self, key: str) -> dict[str, Any] | None:
+        with self._db.read() as cur:
+            row = self._db.first_row(cur, self._reads.state_by_key, [key])
+        if row is None:
+            return None
+        value = self._reads.document(row[0])
+        return value if isinstance(value, dict) else None
+
+    def save(self, key: str, value: dict[str, Any]) -> None:
+        with self._db.write() as con:
+            con.execute(self._reads.state_upsert,
+                        [key, self._reads.dump(value), to_naive_utc(self._clock())])
 
 
 RecordAction = Callable[[Any, str, str, Sequence[str], datetime, dict[str, Any]], None]
