@@ -58,9 +58,7 @@ eval: setup
 	$(BIN)/opscope eval logs --data $(DATA)/loghub_2k --baseline drain3
 	$(BIN)/opscope eval log-sessions --data $(DATA)/hdfs_sessions
 	$(BIN)/opscope eval nab --data $(DATA)/nab --thin 3 --thin 6 --cut 1000
-	tmp=$$(mktemp -d) && for seed in 1 2 3 4 5; do \
-	  $(BIN)/opscope eval synth-nab --out $$tmp/$$seed --seed $$seed >/dev/null && \
-	  $(BIN)/opscope eval nab --data $$tmp/$$seed || exit 1; done; rm -rf $$tmp
+	$(BIN)/opscope eval synth-nab-score --seeds 1-20
 	$(BIN)/opscope eval rca --data $(DATA)/rca
 	$(BIN)/opscope eval correlation --rank
 	$(BIN)/opscope eval correlation --replicas 3 --extended-rules

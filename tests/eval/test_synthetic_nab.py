@@ -180,3 +180,50 @@ def test_the_command_writes_a_corpus_and_refuses_a_used_folder(tmp_path: Path) -
     assert labelled and len(files) == len(synth.GROUPS)
     again = runner.invoke(app, args)
     assert again.exit_code != 0
+
+
+def test_the_corpus_in_memory_is_the_corpus_read_from_disk(
+    corpus: list[synth.SyntheticFile], loaded: list[nab.NabFile]
+) -> None:
+    by_key = {f.key: f for f in loaded}
+    for f in synth.as_nab_files(corpus):
+        disk = by_key[f.key]
+        assert f.timestamps == [s[:19] for s in disk.timestamps]
+        assert np.array_equal(f.t, disk.t) and np.array_equal(f.values, disk.values)
+        assert f.windows == disk.windows
+
+
+@pytest.mark.parametrize(
+    ("text", "seeds"),
+    [("3", [3]), ("1-4", [1, 2, 3, 4]), ("5,2,5", [5, 2]), ("1-3,7", [1, 2, 3, 7])],
+)
+def test_seed_lists(text: str, seeds: list[int]) -> None:
+    assert synth.parse_seeds(text) == seeds
+
+
+@pytest.mark.parametrize("text", ["", "a", "4-2", "1-", "0-5000"])
+def test_bad_seed_lists_are_refused(text: str) -> None:
+    result = CliRunner().invoke(app, ["eval", "synth-nab-score", "--seeds", text])
+    assert result.exit_code == 2
+    assert "--seeds" in result.output
+
+
+def test_scoring_seeds_in_memory_matches_scoring_the_written_corpus(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["eval", "synth-nab-score", "--seeds", "2", "--files-per-group", "1", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    written = CliRunner().invoke(
+        app, ["eval", "synth-nab", "--out", str(tmp_path / "c"), "--seed", "2",
+              "--files-per-group", "1"]
+    )
+    assert written.exit_code == 0, written.output
+    scored = CliRunner().invoke(app, ["eval", "nab", "--data", str(tmp_path / "c"), "--json"])
+    runs = json.loads(scored.output)["runs"]
+    for run, name in zip(runs, ("ensemble", "zscore"), strict=True):
+        mine = report["seeds"]["2"][name]
+        for profile, values in run["profiles"].items():
+            assert mine[profile] == values["score"]
+        assert mine["windows"] == run["profiles"]["standard"]["windows"]
+    assert report["mean"]["ensemble"]["standard"]["standard_error"] == 0.0

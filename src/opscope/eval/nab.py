@@ -65,7 +65,7 @@ class CorpusScore:
     files: dict[str, FileScore] = field(default_factory=dict)
 
 
-def _parse_ts(text: str) -> float:
+def parse_ts(text: str) -> float:
     stamp = datetime.strptime(text.strip()[:19], "%Y-%m-%d %H:%M:%S")
     return stamp.replace(tzinfo=UTC).timestamp()
 
@@ -83,7 +83,7 @@ def read_file(path: Path, key: str) -> NabFile:
                 continue
             timestamps.append(row[0].strip())
             values.append(float(row[1]) if row[1].strip() else math.nan)
-    t = np.array([_parse_ts(s) for s in timestamps], dtype=np.float64)
+    t = np.array([parse_ts(s) for s in timestamps], dtype=np.float64)
     return NabFile(key=key, timestamps=timestamps, t=t, values=np.array(values))
 
 
@@ -94,7 +94,7 @@ def windows_as_rows(nab: NabFile, windows: list[list[str]]) -> list[tuple[int, i
         first.setdefault(ts, i)
     rows: list[tuple[int, int]] = []
     for start, end in windows:
-        s, e = first.get(_parse_ts(start)), first.get(_parse_ts(end))
+        s, e = first.get(parse_ts(start)), first.get(parse_ts(end))
         if s is None or e is None:
             raise typer.BadParameter(f"{nab.key}: window {start}..{end} does not match rows")
         rows.append((s, e))

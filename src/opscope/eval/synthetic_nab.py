@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 import typer
 
-from opscope.eval.nab import probation
+from opscope.eval.nab import NabFile, parse_ts, probation
 
 FloatArray = npt.NDArray[np.float64]
 Noise = Literal["additive", "multiplicative", "poisson"]
@@ -471,6 +471,26 @@ def stamp(t: float) -> str:
     return datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def value_cells(f: SyntheticFile) -> list[str]:
+    """The values as the CSV file holds them (rounded to the file's decimals)."""
+    return [str(int(v)) if f.decimals == 0 else f"{v:.{f.decimals}f}" for v in f.values]
+
+
+def as_nab_files(files: list[SyntheticFile]) -> list[NabFile]:
+    """The corpus as ``opscope eval nab`` reads it back from disk: values as written,
+    times to the second, windows as row ranges."""
+    nab_files = []
+    for f in files:
+        stamps = [stamp(t) for t in f.t.tolist()]
+        nab_files.append(NabFile(
+            key=f.key, timestamps=stamps,
+            t=np.array([parse_ts(s) for s in stamps], dtype=np.float64),
+            values=np.array([float(cell) for cell in value_cells(f)], dtype=np.float64),
+            windows=list(f.windows),
+        ))
+    return nab_files
+
+
 def write_corpus(files: list[SyntheticFile], out: Path, seed: int) -> None:
     """Write ``data/``, ``labels/`` and ``config/`` as NAB lays them out, and a README.txt."""
     windows: dict[str, list[list[str]]] = {}
@@ -479,7 +499,7 @@ def write_corpus(files: list[SyntheticFile], out: Path, seed: int) -> None:
     for f in files:
         target = out / "data" / f.key
         target.parent.mkdir(parents=True, exist_ok=True)
-        cells = [str(int(v)) if f.decimals == 0 else f"{v:.{f.decimals}f}" for v in f.values]
+        cells = value_cells(f)
         lines = [f"{stamp(t)},{cell}" for t, cell in zip(f.t.tolist(), cells, strict=True)]
         target.write_text("timestamp,value\n" + "\n".join(lines) + "\n")
         windows[f.key] = [
@@ -537,3 +557,109 @@ def synth_nab_command(
             f"  {group:<16} files {len(mine)}  rows {sum(len(f.t) for f in mine):>6}  "
             f"windows {sum(len(f.windows) for f in mine):>2}"
         )
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``1-20`` or ``1,4,9`` (or both: ``1-5,9``) as a list of distinct seeds, in order."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            low, dash, high = part.strip().partition("-")
+            first, last = int(low), int(high) if dash else int(low)
+            if first > last:
+                raise ValueError(part)
+            seeds.extend(s for s in range(first, last + 1) if s not in seeds)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not a seed range (1-20) or list (1,4,9)", param_hint="--seeds"
+        ) from None
+    if not seeds or len(seeds) > 1000:
+        raise typer.BadParameter("give between 1 and 1000 seeds", param_hint="--seeds")
+    return seeds
+
+
+def score_seed(seed: int, files_per_group: int) -> dict[str, dict[str, float | int]]:
+    """The default ensemble and the trailing z-score on one generated corpus: the score
+    under each profile, and the windows found and false alarms under the standard one."""
+    from opscope.eval.nab import (
+        PROFILES,
+        baseline_config,
+        default_config,
+        run_bank,
+        score_corpus,
+    )
+
+    files = as_nab_files(generate_corpus(seed, files_per_group))
+    result: dict[str, dict[str, float | int]] = {}
+    for name, config in (("ensemble", default_config()), ("zscore", baseline_config())):
+        run = run_bank(files, name, config)
+        entry: dict[str, float | int] = {}
+        for profile in PROFILES:
+            corpus = score_corpus(files, run.alarms, profile)
+            entry[profile] = round(corpus.score, 2)
+            if profile == "standard":
+                entry["windows"] = corpus.windows
+                entry["found"] = sum(f.tp for f in corpus.files.values())
+                entry["false_alarms"] = sum(f.fp for f in corpus.files.values())
+        result[name] = entry
+    return result
+
+
+def mean_and_error(values: list[float]) -> tuple[float, float]:
+    """Mean, and its standard error (0 for a single value)."""
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, 0.0
+    variance = sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+    return mean, math.sqrt(variance / len(values))
+
+
+def synth_nab_score_command(
+    seeds: Annotated[
+        str, typer.Option("--seeds", help="Seeds to generate and score: 1-20, or 1,4,9.")
+    ] = "1-20",
+    files_per_group: Annotated[
+        int, typer.Option("--files-per-group", min=1, help="Files in each group.")
+    ] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Generate the synthetic corpora of several seeds and score each, with the mean.
+
+    One corpus moves by a few points when a single window is found or lost, so a change
+    to the detector is judged by the mean over many seeds and its standard error, here
+    beside the trailing z-score scored in the same run. The corpora are those
+    ``opscope eval synth-nab`` writes, scored as ``opscope eval nab`` would score them;
+    nothing is written to disk. About fifteen seconds a seed on one core.
+    """
+    chosen = parse_seeds(seeds)
+    per_seed = {seed: score_seed(seed, files_per_group) for seed in chosen}
+    summary: dict[str, dict[str, dict[str, float]]] = {}
+    for name in ("ensemble", "zscore"):
+        summary[name] = {}
+        for key in (*PROFILE_WEIGHTS, "found", "false_alarms", "windows"):
+            mean, error = mean_and_error([float(per_seed[s][name][key]) for s in chosen])
+            summary[name][key] = {"mean": round(mean, 2), "standard_error": round(error, 2)}
+    if as_json:
+        typer.echo(json.dumps({"seeds": per_seed, "mean": summary}, indent=2))
+        return
+    typer.echo("seed  ensemble standard / low FP / low FN   found / windows  false alarms"
+               "   z-score standard")
+    for seed in chosen:
+        e, z = per_seed[seed]["ensemble"], per_seed[seed]["zscore"]
+        typer.echo(
+            f"{seed:>4}  {e['standard']:>8.2f} / {e['reward_low_FP_rate']:6.2f} / "
+            f"{e['reward_low_FN_rate']:6.2f}   {e['found']:>5} / {e['windows']:<7}"
+            f"  {e['false_alarms']:>12}   {z['standard']:>16.2f}"
+        )
+    es, zs = summary["ensemble"], summary["zscore"]
+    typer.echo(
+        f"mean  {es['standard']['mean']:>8.2f} / {es['reward_low_FP_rate']['mean']:6.2f} / "
+        f"{es['reward_low_FN_rate']['mean']:6.2f}   {es['found']['mean']:>5.1f} / "
+        f"{es['windows']['mean']:<7.1f}  {es['false_alarms']['mean']:>12.1f}"
+        f"   {zs['standard']['mean']:>16.2f}"
+    )
+    typer.echo(
+        f"standard error of the mean standard score: ensemble "
+        f"{es['standard']['standard_error']:.2f}, z-score {zs['standard']['standard_error']:.2f} "
+        f"({len(chosen)} seeds)"
+    )

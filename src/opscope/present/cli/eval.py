@@ -21,6 +21,7 @@ EVAL_COMMANDS: list[tuple[str, str]] = [
     ("log-sessions", "opscope.eval.log_sessions:log_sessions_command"),
     ("nab", "opscope.eval.nab:nab_command"),
     ("synth-nab", "opscope.eval.synthetic_nab:synth_nab_command"),
+    ("synth-nab-score", "opscope.eval.synthetic_nab:synth_nab_score_command"),
     ("correlation", "opscope.eval.correlation:correlation_command"),
     ("similar", "opscope.eval.similar:similar_command"),
 ]
