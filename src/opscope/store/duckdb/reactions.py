@@ -16,7 +16,6 @@ Records are stored as JSON documents next to the columns that are filtered on.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
@@ -36,6 +35,7 @@ from opscope.store.sql.reactions import STATUSES as STATUSES
 from opscope.store.sql.reactions import (
     IncidentNotes,
     ReactionReads,
+    ReactionTables,
     SQLActionState,
     SQLApprovalStore,
     SQLAuditLog,
@@ -86,13 +86,6 @@ class DuckDBAuditLog(SQLAuditLog):
             )
 
 
-class DuckDBApprovalStore(SQLApprovalStore):
-    """Held actions and their decisions; see ``opscope.react.ports.ApprovalStore``."""
-
-    def __init__(self, db: Database) -> None:
-        super().__init__(db, _READS)
-
-
 class DuckDBNotificationLog(SQLNotificationLog):
     """Delivery keys claimed before and marked after delivery; see
     ``opscope.react.ports.NotificationLog``."""
@@ -115,26 +108,8 @@ class DuckDBNotificationLog(SQLNotificationLog):
         return None
 
 
-class DuckDBActionState(SQLActionState):
-    """Small JSON values by key; see ``opscope.react.ports.ActionState``."""
-
-    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
-        super().__init__(db, _READS, clock)
-
-
-@dataclass(frozen=True)
-class ReactionTables:
-    """The four durable reaction adapters of one store."""
-
-    audit: DuckDBAuditLog
-    approvals: DuckDBApprovalStore
-    notifications: DuckDBNotificationLog
-    state: DuckDBActionState
-    annotator: IncidentNotes
-
-    @classmethod
-    def open(cls, db: Database, clock: Callable[[], datetime]) -> ReactionTables:
-        return cls(DuckDBAuditLog(db), DuckDBApprovalStore(db), DuckDBNotificationLog(db),
-                   DuckDBActionState(db, clock),
-                   IncidentNotes(db, _incidents.record_action))
-
+def open_tables(db: Database, clock: Callable[[], datetime]) -> ReactionTables:
+    """The store's reaction adapters over ``db``."""
+    return ReactionTables(DuckDBAuditLog(db), SQLApprovalStore(db, _READS),
+                          DuckDBNotificationLog(db), SQLActionState(db, _READS, clock),
+                          IncidentNotes(db, _incidents.record_action))

@@ -30,6 +30,7 @@ from opscope.store.duckdb import tokens as _tokens
 from opscope.store.duckdb import topology as _topology
 from opscope.store.duckdb.database import Database
 from opscope.store.facade import SQLStore
+from opscope.store.sql.reactions import ReactionTables
 
 _BACKEND: Backend[Database] = Backend(
     events=_events, logs=_logs, metrics=_metrics, bands=_bands, records=_records,
@@ -50,7 +51,7 @@ class DuckDBStore(SQLStore[Database]):
 
     _samples: _metrics.SampleWriter
     _events: _events.EventWriter
-    reactions: _reactions.ReactionTables
+    reactions: ReactionTables
     """Durable adapters of the reaction engine's ports (audit, approvals, ...)."""
 
     def __init__(
@@ -65,7 +66,7 @@ class DuckDBStore(SQLStore[Database]):
         self._db = Database(path, memory_limit)
         self._samples = _metrics.SampleWriter(self._db)
         self._events = _events.EventWriter(self._db)
-        self.reactions = _reactions.ReactionTables.open(self._db, clock)
+        self.reactions = _reactions.open_tables(self._db, clock)
 
     def _delete_expired(self, now: datetime) -> dict[str, int]:
         # The writers' memories of what is stored are dropped with the rows.

@@ -9,7 +9,6 @@ first owns the key, even when the engines run in different processes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +27,7 @@ from opscope.store.postgres.where import Where
 from opscope.store.sql.reactions import (
     IncidentNotes,
     ReactionReads,
+    ReactionTables,
     SQLActionState,
     SQLApprovalStore,
     SQLAuditLog,
@@ -86,13 +86,6 @@ class PostgresAuditLog(SQLAuditLog):
             )
 
 
-class PostgresApprovalStore(SQLApprovalStore):
-    """Held actions and their decisions; see ``opscope.react.ports.ApprovalStore``."""
-
-    def __init__(self, db: Database) -> None:
-        super().__init__(db, _READS)
-
-
 class PostgresNotificationLog(SQLNotificationLog):
     """Delivery keys claimed before and marked after delivery; see
     ``opscope.react.ports.NotificationLog``."""
@@ -116,26 +109,8 @@ class PostgresNotificationLog(SQLNotificationLog):
         return NotificationEntry.model_validate(row[0]) if row else self.claim(key, at)
 
 
-class PostgresActionState(SQLActionState):
-    """Small JSON values by key; see ``opscope.react.ports.ActionState``."""
-
-    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
-        super().__init__(db, _READS, clock)
-
-
-@dataclass(frozen=True)
-class ReactionTables:
-    """The durable reaction adapters of one store."""
-
-    audit: PostgresAuditLog
-    approvals: PostgresApprovalStore
-    notifications: PostgresNotificationLog
-    state: PostgresActionState
-    annotator: IncidentNotes
-
-    @classmethod
-    def open(cls, db: Database, clock: Callable[[], datetime]) -> ReactionTables:
-        return cls(PostgresAuditLog(db), PostgresApprovalStore(db), PostgresNotificationLog(db),
-                   PostgresActionState(db, clock),
-                   IncidentNotes(db, _incidents.record_action))
-
+def open_tables(db: Database, clock: Callable[[], datetime]) -> ReactionTables:
+    """The store's reaction adapters over ``db``."""
+    return ReactionTables(PostgresAuditLog(db), SQLApprovalStore(db, _READS),
+                          PostgresNotificationLog(db), SQLActionState(db, _READS, clock),
+                          IncidentNotes(db, _incidents.record_action))

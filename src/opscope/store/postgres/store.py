@@ -28,6 +28,7 @@ from opscope.store.postgres import templates as _templates
 from opscope.store.postgres import tokens as _tokens
 from opscope.store.postgres import topology as _topology
 from opscope.store.postgres.database import Database
+from opscope.store.sql.reactions import ReactionTables
 
 _BACKEND: Backend[Database] = Backend(
     events=_events, logs=_logs, metrics=_metrics, bands=_bands, records=_records,
@@ -48,7 +49,7 @@ class PostgresStore(SQLStore[Database]):
 
     _samples: _metrics.SampleWriter
     _events: _events.EventWriter
-    reactions: _reactions.ReactionTables
+    reactions: ReactionTables
     """Durable adapters of the reaction engine's ports (audit, approvals, ...)."""
 
     def __init__(
@@ -63,7 +64,7 @@ class PostgresStore(SQLStore[Database]):
         self._db = Database(dsn, pool_size)
         self._samples = _metrics.SampleWriter(self._db)
         self._events = _events.EventWriter(self._db)
-        self.reactions = _reactions.ReactionTables.open(self._db, clock)
+        self.reactions = _reactions.open_tables(self._db, clock)
 
     def _delete_expired(self, now: datetime) -> dict[str, int]:
         return _retention.apply_retention(self._db, self._retention, now)

@@ -5,6 +5,7 @@ backend adds its statements, the audit's insert and the notification log's claim
 from __future__ import annotations
 
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -110,7 +111,7 @@ def dump_record(record: Any, dump: Callable[[Any], str] = dump_orjson) -> str:
     return dump(record.model_dump(mode="json"))
 
 
-class SQLAuditLog:
+class SQLAuditLog(ABC):
     """Every execution of an action, kept; see ``opscope.react.ports.AuditLog``. A
     backend adds :meth:`record`."""
 
@@ -120,6 +121,10 @@ class SQLAuditLog:
         self._executions = PageSpec(
             "executions", "SELECT seq, started_at, doc FROM react_executions", "started_at",
             "seq", int, self._execution_row)
+
+    @abstractmethod
+    def record(self, execution: Execution) -> None:
+        """Store ``execution``, or its new status and document if its id is stored."""
 
     def _execution_row(self, raw: dict[str, Any]) -> Row:
         row: Row = self._reads.document(raw["doc"])
@@ -173,7 +178,7 @@ class SQLApprovalStore:
         return [self._reads.approval(r[0]) for r in rows]
 
 
-class SQLNotificationLog:
+class SQLNotificationLog(ABC):
     """Delivery keys claimed before and marked after delivery; see
     ``opscope.react.ports.NotificationLog``. A backend adds :meth:`claim`, the
     insert-if-absent the port requires, in whatever form its concurrency allows."""
@@ -181,6 +186,11 @@ class SQLNotificationLog:
     def __init__(self, db: SQLDatabase[Any], reads: ReactionReads) -> None:
         self._db = db
         self._reads = reads
+
+    @abstractmethod
+    def claim(self, key: str, at: datetime) -> NotificationEntry | None:
+        """Claim ``key`` for delivery: None if this caller now owns it, else the entry
+        that already holds it."""
 
     def complete(self, key: str, at: datetime, detail: dict[str, Any]) -> None:
         with self._db.write() as con:
@@ -249,3 +259,15 @@ class IncidentNotes:
         self._record(self._db, "note", author, [incident_id], at,
                      {"id": note_id, "text": text})
         return note_id
+
+
+@dataclass(frozen=True)
+class ReactionTables:
+    """The durable reaction adapters of one store (a backend's ``open_tables`` builds
+    them): what the reaction engine's ports need to survive a restart."""
+
+    audit: SQLAuditLog
+    approvals: SQLApprovalStore
+    notifications: SQLNotificationLog
+    state: SQLActionState
+    annotator: IncidentNotes
