@@ -22,11 +22,14 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import numpy.typing as npt
 import typer
+
+if TYPE_CHECKING:
+    from opscope.analyze.metrics.detector import Detector
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -317,7 +320,7 @@ class Run:
     scores: dict[str, FloatArray]
     alarms: dict[str, BoolArray]
     drivers: dict[str, FloatArray] = field(default_factory=dict)
-    driver_names: list[str] = field(default_factory=list)
+    detector: Detector | None = None
 
 
 def run_bank(files: list[NabFile], name: str, config: Any) -> Run:
@@ -339,8 +342,7 @@ def run_bank(files: list[NabFile], name: str, config: Any) -> Run:
         alarms[nab.key] = result.alarm[start:end]
         drivers[nab.key] = result.driver[start:end]
         start = end
-    names = [key for key, _meaning in bank.detector.drivers()]
-    return Run(name=name, scores=scores, alarms=alarms, drivers=drivers, driver_names=names)
+    return Run(name=name, scores=scores, alarms=alarms, drivers=drivers, detector=bank.detector)
 
 
 def alarms_by_driver(files: list[NabFile], run: Run) -> dict[str, dict[str, int]]:
@@ -354,9 +356,8 @@ def alarms_by_driver(files: list[NabFile], run: Run) -> dict[str, dict[str, int]
         for i in np.flatnonzero(run.alarms[nab.key]).tolist():
             if i < probation(len(nab.t)):
                 continue
-            index = run.drivers[nab.key][i]
-            known = np.isfinite(index) and 0 <= int(index) < len(run.driver_names)
-            key = run.driver_names[int(index)] if known else "unnamed"
+            view = run.detector.driver(float(run.drivers[nab.key][i])) if run.detector else None
+            key = view[0] if view is not None else "unnamed"
             inside = any(s <= i <= e for s, e in nab.windows)
             entry = counts.setdefault(key, {"inside": 0, "outside": 0})
             entry["inside" if inside else "outside"] += 1
@@ -413,7 +414,7 @@ def evaluate(files: list[NabFile], run: Run) -> dict[str, Any]:
             }
     point = pointwise(files, run.scores, run.alarms)
     report["pointwise"] = {k: round(v, 4) for k, v in point.items()}
-    if run.driver_names:
+    if run.detector is not None and run.detector.drivers():
         report["alarms_by_driver"] = alarms_by_driver(files, run)
     return report
 

@@ -241,11 +241,10 @@ def metric_anomaly(sample: MetricSample, series: str, scores: BankScores, i: int
     now, usual = quantities(value, expected, sample.name)
     summary = f"{sample.name} is {direction or 'off'}: {now} where about {usual} was expected"
     evidence: dict[str, Any] = {"metric": sample.name, "labels": dict(sample.labels)}
-    drivers, index = detector.drivers(), scores.driver[i]
-    if np.isfinite(index) and 0 <= int(index) < len(drivers):
-        key, meaning = drivers[int(index)]
-        evidence["driver"], evidence["driver_text"] = key, meaning
-        summary += f" ({meaning})"
+    view = detector.driver(float(scores.driver[i]))
+    if view is not None:
+        evidence["driver"], evidence["driver_text"] = view
+        summary += f" ({view[1]})"
     return Anomaly(
         kind="metric", detector=detector.name, entity=sample.entity, subject=series,
         ts=sample.ts, score=float(scores.score[i]), value=_finite(value),

@@ -158,6 +158,13 @@ class Detector(ABC):
         none for a detector with a single view."""
         return []
 
+    def driver(self, index: float) -> tuple[str, str] | None:
+        """The view a ``Scored.driver`` entry names, or None (NaN, or no such view)."""
+        views = self.drivers()
+        if not np.isfinite(index) or not 0 <= int(index) < len(views):
+            return None
+        return views[int(index)]
+
     # -- state ----------------------------------------------------------------------
 
     def state_layout(self) -> dict[str, tuple[tuple[int, ...], float]]:
