@@ -46,3 +46,24 @@ def test_a_record_fades_with_event_time_not_with_samples() -> None:
     faded = np.exp(-400 * (HOUR - FIVE_MINUTES) / memory)
     assert fine > 0.0
     assert hourly / fine > 0.9 / faded > 2.0
+
+
+def test_a_member_with_its_own_memory_keeps_its_record_longer() -> None:
+    # The same spike twice, 400 hours apart: a member fading over the ensemble's memory
+    # has lost most of its record by then, one with a memory a hundred times longer has
+    # not, so the second spike surprises it far less.
+    values = noise(700, seed=12)
+    values[[250, 650]] += 25.0
+    t = np.arange(values.shape[0]) * HOUR
+    second = []
+    for memory in (None, 100.0 * EnsembleConfig().memory):
+        member = Member(detector="changepoint", reference=1.0, memory=memory)
+        config = {"members": [member.model_dump()], "settle": 50, "settle_member": 50}
+        detector = create("ensemble", config, capacity=1)
+        for i in range(651):
+            score = detector.step(np.array([0]), t[i : i + 1], values[i : i + 1]).score[0]
+        second.append(score)
+    shared, own = second
+    faded = np.exp(-400 * HOUR / EnsembleConfig().memory)
+    assert own > 0.0
+    assert shared / own > 0.9 / faded > 2.0
