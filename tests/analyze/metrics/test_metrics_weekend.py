@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from opscope.analyze.metrics.calendar import is_weekend
 from opscope.analyze.metrics.detector import FloatArray
 from opscope.analyze.metrics.ensemble import Ensemble
 from opscope.analyze.metrics.registry import create
-from opscope.analyze.metrics.seasonal import SeasonalConfig, is_weekend
+from opscope.analyze.metrics.seasonal import SeasonalConfig
 
 STEP = 1800.0  # half-hourly
 MONDAY = datetime(2026, 1, 5, tzinfo=UTC).timestamp()

@@ -7,13 +7,18 @@ candidate that has predicted best so far. Updates are clipped at a few scales (a
 Huber-style rule) so that an anomaly barely bends the baseline it is measured against.
 
 The two default candidates are a day of 72 bins, and a day of 72 bins for weekdays with
-72 more for Saturdays and Sundays (``weekend``; weekdays are counted in UTC shifted by
-``utc_offset``, which the ensemble passes on), which may be chosen once the series has
-run two weeks. Office hours, road traffic, taxi rides and business counts follow one
-shape on weekdays and another at weekends; a single daily profile averages the two, so
-that every weekend looks like a deviation, its residuals widen the bin scales and the
-sustained score's unit, and a weekday that looks like a weekend (a holiday, an office
-shut, a feed that stopped counting business days) is no news. The weekend candidate
+72 more for Saturdays and Sundays (``weekend``), which may be chosen once the series has
+run two weeks. Days are counted in UTC unless a ``timezone`` is named (an IANA zone,
+whose daylight saving then moves the daily candidates' hours with the local clock) or
+UTC is shifted by a fixed ``utc_offset``; local dates listed as ``holidays`` take the
+weekend bins. The ensemble passes these settings on to its members (see
+``analyze/metrics/calendar.py``).
+
+Office hours, road traffic, taxi rides and business counts follow one shape on weekdays
+and another at weekends; a single daily profile averages the two, so that every weekend
+looks like a deviation, its residuals widen the bin scales and the sustained score's
+unit, and a weekday that looks like a weekend (a holiday, an office shut, a feed that
+stopped counting business days) is no news. The weekend candidate
 replaced a weekly profile of 84 two-hour bins, too coarse to hold the daily shape within
 the week. On synthetic held-out-style corpora (``opscope eval synth-nab``, seeds 1-20):
 mean standard score 47.10 to 48.43 (standard error of the change 0.87; 12 seeds better,
@@ -107,8 +112,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from opscope.analyze.metrics.calendar import LocalClock, check_days, check_zone
 from opscope.analyze.metrics.detector import (
     BoolArray,
     Context,
@@ -123,13 +129,6 @@ from opscope.analyze.metrics.detector import (
 _TINY = 1e-12
 _DAY = 86_400.0
 _WEEK = 7 * _DAY
-
-
-def is_weekend(t: FloatArray) -> BoolArray:
-    """Whether Unix times fall on a Saturday or Sunday (1970-01-01 was a Thursday)."""
-    weekday = np.mod(np.floor(t / _DAY), 7.0)  # 0 Thursday, 2 Saturday, 3 Sunday
-    result: BoolArray = (weekday == 2.0) | (weekday == 3.0)
-    return result
 
 
 class SeasonalConfig(DetectorConfig):
@@ -150,7 +149,19 @@ class SeasonalConfig(DetectorConfig):
         ge=-86_400.0,
         le=86_400.0,
         description="Seconds added to event time to get the local time whose Saturdays and "
-        "Sundays make the weekend (e.g. -18000 for New York in winter).",
+        "Sundays make the weekend (e.g. -18000 for New York in winter), when no timezone "
+        "is named.",
+    )
+    timezone: str = Field(
+        default="",
+        description="IANA time zone of the local calendar (e.g. 'America/New_York'), with its "
+        "daylight saving: it places the weekend and, for daily candidates, the hour of "
+        "day. Empty: UTC shifted by utc_offset.",
+    )
+    holidays: tuple[str, ...] = Field(
+        default=(),
+        description="Local dates (YYYY-MM-DD) that follow the weekend profile, such as "
+        "public holidays.",
     )
     alpha_level: float = Field(default=0.02, gt=0, le=1, description="Level smoothing.")
     alpha_season: float = Field(
@@ -181,6 +192,16 @@ class SeasonalConfig(DetectorConfig):
         description="Samples with a chosen season before the sustained score is reported.",
     )
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return check_zone(value)
+
+    @field_validator("holidays", mode="before")
+    @classmethod
+    def _dates(cls, value: object) -> tuple[str, ...]:
+        return check_days(value)
+
 
 class SeasonalBaseline(Detector):
     """Robust seasonal baseline with automatically chosen period."""
@@ -189,6 +210,11 @@ class SeasonalBaseline(Detector):
     state_version: ClassVar[int] = 4
     config_class: ClassVar[type[DetectorConfig]] = SeasonalConfig
     config: SeasonalConfig
+
+    def __init__(self, config: DetectorConfig | None = None, capacity: int = 8) -> None:
+        super().__init__(config, capacity)
+        cfg = self.config
+        self.clock = LocalClock(cfg.timezone, cfg.utc_offset, cfg.holidays)
 
     def _layout(self) -> dict[str, tuple[tuple[int, ...], float]]:
         cfg = self.config
@@ -231,11 +257,15 @@ class SeasonalBaseline(Detector):
         expected = level.copy()
         dev_scale = scale_now.copy()
         elapsed = t - t0
+        # A named zone keeps daily candidates on the local clock through daylight saving.
+        local = self.clock.local(t) if cfg.timezone else t
+        quiet = self.clock.quiet(t) if any(cfg.weekend) else None
         for i, (period, nbins) in enumerate(zip(cfg.periods, cfg.bins, strict=True)):
-            b = ((np.mod(t, period) / period) * nbins).astype(np.intp) % nbins
+            phase = local if period == _DAY else t
+            b = ((np.mod(phase, period) / period) * nbins).astype(np.intp) % nbins
             cycles = cfg.min_cycles * period
-            if cfg.weekend[i]:
-                b = b + nbins * is_weekend(t + cfg.utc_offset).astype(np.intp)
+            if cfg.weekend[i] and quiet is not None:
+                b = b + nbins * quiet.astype(np.intp)
                 cycles = cfg.min_cycles * _WEEK
             prof_all, bs_all = a(f"prof{i}"), a(f"bscale{i}")
             lvl = a(f"lvl{i}")[slots]
