@@ -77,6 +77,37 @@ def test_a_series_that_never_repeated_is_news_once_it_sticks() -> None:
     assert news[0] < 5 and scores[1500 + news[2:]].min() > 1.0
 
 
+def frozen_twice_then_thrice(seed: int = 8) -> FloatArray:
+    """Noise whose reading freezes for 40 samples at 1500, 2500 and 3500."""
+    rng = np.random.default_rng(seed)
+    values = 10.0 + rng.normal(0.0, 1.0, 4000)
+    for start in (1500, 2500, 3500):
+        values[start : start + 40] = values[start - 1]
+    return values
+
+
+def test_a_frozen_reading_is_news_until_it_has_happened_twice() -> None:
+    scores = run(create("stall"), frozen_twice_then_thrice())
+    # The second freeze, no longer than the first, is news again: a freeze that was
+    # news does not make the next one routine.
+    assert scores[1500:1540].max() > 1.0
+    assert scores[2500:2540].max() > 1.0
+    # Twice is a habit: the third is not news (its faded record is beaten by a fraction
+    # of a sample at most).
+    assert scores[3500:3540].max() < 0.5
+
+
+def test_rests_at_zero_become_routine_at_once() -> None:
+    # An idle disk writes zero bytes for a long stretch now and then: after the first
+    # long rest, one as long is no news.
+    values = frozen_twice_then_thrice()
+    for start in (1500, 2500, 3500):
+        values[start : start + 40] = 0.0
+    scores = run(create("stall"), values)
+    assert scores[1500:1540].max() > 1.0
+    assert scores[2500:].max() < 0.5
+
+
 def test_records_of_a_random_sparse_counter_are_chance() -> None:
     # A counter of rare events (5 % of samples) sets new records of zeros by chance now
     # and then; the chance check keeps them quiet, without it they would be news.
