@@ -83,11 +83,13 @@ class Context:
 
     ``ratio`` is the time since the slot's previous sample in units of its typical
     interval (1 for regular sampling, 3 after two missing samples); ``floor`` the smallest
-    scale the core should divide by.
+    scale the core should divide by; ``elapsed`` the same time in seconds (the ratio times
+    the typical interval, so gaps are capped alike; 0 on a slot's first sample).
     """
 
     ratio: FloatArray
     floor: FloatArray
+    elapsed: FloatArray
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,32 @@ _BASE_LAYOUT: dict[str, tuple[tuple[int, ...], float]] = {
     "_center": ((), np.nan),
     "_spread": ((), 0.0),
 }
+
+
+REFERENCE_INTERVAL = 300.0
+"""Seconds between samples at which settings counted in samples were fixed (NAB's
+five-minute series). A setting that must not shrink on finer series (how long a range
+is remembered) holds for that many samples *or* as long as that many samples take at
+this interval, whichever is longer (:func:`slow_fade`, :func:`youth`)."""
+
+
+def slow_fade(memory: float, ctx: Context) -> FloatArray:
+    """Factor by which a memory of ``memory`` samples fades over one step: by samples on
+    series of the reference interval or coarser, by event time on finer ones."""
+    per_sample = ctx.ratio / memory
+    per_time = ctx.elapsed / (memory * REFERENCE_INTERVAL)
+    result: FloatArray = np.exp(-np.minimum(per_sample, per_time))
+    return result
+
+
+def youth(horizon: float, count: FloatArray, age: FloatArray) -> FloatArray:
+    """ln(horizon / samples seen), the extra units a young record must be beaten by
+    (the expected growth of a maximum), with the samples seen counted no faster than
+    ``age`` seconds at the reference interval allow: a series sampled every 15 seconds is
+    not twenty times more mature after a day than one sampled every five minutes."""
+    seen = np.minimum(count, np.maximum(age, 0.0) / REFERENCE_INTERVAL + 1.0)
+    result: FloatArray = np.log(np.maximum(horizon / seen, 1.0))
+    return result
 
 
 def time_weight(alpha: float, ratio: FloatArray) -> FloatArray:
@@ -296,7 +324,9 @@ class Detector(ABC):
             return out
         s, ts, xs = slots[ok], t[ok], x[ok]
         ratio = self._cadence_ratio(s, ts)
-        core = self._update(s, ts, xs, Context(ratio=ratio, floor=self._floor(s, xs)))
+        elapsed = np.nan_to_num(ratio * self._arrays["_cadence"][s])
+        core = self._update(s, ts, xs, Context(ratio=ratio, floor=self._floor(s, xs),
+                                               elapsed=elapsed))
         n = self._arrays["_n"]
         n[s] += 1.0
         warm = n[s] > self.config.warmup

@@ -449,7 +449,7 @@ class Ensemble(Detector):
         tracking = self.arr("_n")[slots] >= cfg.settle
         # Event time since the previous sample, with gaps capped as ``ratio`` caps them
         # (unknown, so no fading, on a slot's first sample).
-        elapsed = np.nan_to_num(ctx.ratio * self.arr("_cadence")[slots])
+        elapsed = ctx.elapsed
         score = np.zeros(slots.shape[0])
         driver = np.full(slots.shape[0], -1.0)  # the member with the largest ratio so far
         for i, (source, ref) in enumerate(zip(self._source, self._refs, strict=True)):

@@ -34,6 +34,9 @@ whose repeats cluster (quiet nights) without treating a real stall as chance. Wi
 factor of 2 instead, synthetic counters that are zero 95 % of the time raised half as
 many alarms again as without this member; with 3, none more.
 
+The record fades, and the youth discount ends, as range novelty's do: by samples at five
+minutes or coarser, by event time on finer series.
+
 A series that has never repeated its value (continuous noise, a busy gauge) has no record
 to beat, only chance: its repeat rate is taken as at least one in the samples seen (as if
 the next sample might be the first repeat), so a sensor that sticks after thousands of
@@ -54,6 +57,8 @@ from opscope.analyze.metrics.detector import (
     FloatArray,
     IntArray,
     Step,
+    slow_fade,
+    youth,
 )
 
 
@@ -121,7 +126,7 @@ class StallNovelty(Detector):
         same = x == last  # False on a slot's first sample (NaN)
         # A gap of k intervals with one value on both sides counts as k repeats.
         run = np.where(same, run + ctx.ratio, 0.0)
-        fade = np.exp(-ctx.ratio / cfg.memory)
+        fade = slow_fade(cfg.memory, ctx)
         record = record * fade
         stalled = a("stalled")[slots] * fade  # the longest stall that was news
         was_news = a("was_news")[slots] > 0.0
@@ -149,9 +154,9 @@ class StallNovelty(Detector):
         unit = np.maximum(cfg.run_fraction * record, cfg.min_unit)
         score = np.where(news, (run - record) / unit, 0.0)
         t0 = np.where(np.isfinite(a("t0")[slots]), a("t0")[slots], t)
-        youth = np.log(np.maximum(cfg.horizon / count, 1.0))
+        discount = youth(cfg.horizon, count, t - t0)
         grown = t - t0 >= cfg.min_history
-        score = np.where(grown, np.maximum(score - youth, 0.0), 0.0)
+        score = np.where(grown, np.maximum(score - discount, 0.0), 0.0)
         # Rests at zero (no writes, no requests) vary in length as a matter of course.
         was_news = was_news | ((run > onset) & grown & (x != 0.0))
         a("last")[slots] = x

@@ -1,0 +1,69 @@
+"""Memories counted in samples must not shrink when a series is sampled more often."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from opscope.analyze.metrics.detector import (
+    REFERENCE_INTERVAL,
+    Context,
+    FloatArray,
+    slow_fade,
+    youth,
+)
+from opscope.analyze.metrics.registry import create
+
+DAY = 86_400.0
+
+
+def context(interval: float) -> Context:
+    one = np.ones(1)
+    return Context(ratio=one, floor=0.0 * one, elapsed=interval * one)
+
+
+def test_a_memory_fades_by_samples_when_coarse_and_by_time_when_fine() -> None:
+    memory = 1000.0
+    # At the reference interval and coarser: one sample is one sample of memory.
+    for interval in (REFERENCE_INTERVAL, 3600.0):
+        assert slow_fade(memory, context(interval))[0] == np.exp(-1.0 / memory)
+    # Every 15 seconds: twenty samples fade as much as one at the reference interval.
+    fine = slow_fade(memory, context(15.0))[0]
+    assert np.isclose(fine**20, np.exp(-1.0 / memory))
+
+
+def test_a_young_series_counts_no_more_samples_than_its_age_allows() -> None:
+    count, age = np.array([2880.0]), np.array([DAY / 10.0 * 9.99])  # 15 s, ~0.1 day
+    # 2,880 samples in under a day: as young as 288 samples at the reference interval.
+    assert np.isclose(youth(2500.0, count, age)[0], np.log(2500.0 / (age[0] / 300.0 + 1.0)))
+    # At the reference interval the count governs.
+    assert np.isclose(youth(2500.0, np.array([289.0]), np.array([DAY]))[0], np.log(2500 / 289))
+
+
+def range_scores(interval: float, seed: int = 4) -> tuple[float, float]:
+    """Range novelty of one series sampled every ``interval`` seconds: noise with the
+    same peak on day 3 and on day 10, given as that many samples per five minutes."""
+    per = int(REFERENCE_INTERVAL // interval)
+    rng = np.random.default_rng(seed)
+    coarse = 50.0 + rng.normal(0.0, 1.0, int(12 * DAY / REFERENCE_INTERVAL))
+    for day in (3, 10):
+        coarse[int(day * DAY / REFERENCE_INTERVAL)] += 12.0
+    values: FloatArray = np.repeat(coarse, per)
+    t = np.arange(values.shape[0]) * interval
+    detector = create("novelty")
+    scores = np.zeros(values.shape[0])
+    slot = np.array([0])
+    for i in range(values.shape[0]):
+        scores[i] = detector.step(slot, t[i : i + 1], values[i : i + 1]).score[0]
+    first = int(3 * DAY / interval)
+    second = int(10 * DAY / interval)
+    return float(scores[first : first + per].max()), float(scores[second : second + per].max())
+
+
+def test_range_novelty_remembers_a_peak_a_week_later_at_any_cadence() -> None:
+    coarse_first, coarse_second = range_scores(REFERENCE_INTERVAL)
+    fine_first, fine_second = range_scores(60.0)
+    # The first peak is news at both cadences.
+    assert coarse_first > 2.0 and fine_first > 2.0
+    # A week later the same peak is about as known at one minute as at five; were the
+    # range to fade by samples, a minute's series would have forgotten most of it.
+    assert fine_second < coarse_second + 0.5
