@@ -136,6 +136,23 @@ def test_thin_keeps_each_window_over_the_same_span() -> None:
         nab.thin(f, 0)
 
 
+def test_fine_gives_each_row_k_samples_and_fold_maps_alarms_back() -> None:
+    t = np.array([0.0, 300.0, 600.0, 1200.0])
+    f = nab.NabFile("g/a.csv", [], t, np.array([1.0, 2.0, 3.0, 4.0]), windows=[(1, 2)])
+    fine = nab.fine(f, 3)
+    # Each row's value three times, at thirds of the time to the next row (the last
+    # row's at the median interval, 300 s).
+    assert fine.values.tolist() == [1.0] * 3 + [2.0] * 3 + [3.0] * 3 + [4.0] * 3
+    assert fine.t.tolist() == [0, 100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1300, 1400]
+    assert fine.windows == [(3, 8)]
+    alarms = np.zeros(12, dtype=bool)
+    alarms[[4, 11]] = True
+    assert nab.fold(alarms, 3).tolist() == [False, True, False, True]
+    assert nab.fine(f, 1).t.tolist() == t.tolist()
+    with pytest.raises(ValueError):
+        nab.fine(f, 0)
+
+
 def test_average_precision_by_hand() -> None:
     truth = np.array([True, False, True, False])
     score = np.array([0.9, 0.8, 0.7, 0.1])

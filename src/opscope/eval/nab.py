@@ -11,7 +11,9 @@ Scores are also broken down by group (a file's folder), and ``--cut N`` scores e
 cut to its first and to its last N rows: a check, on the labelled data in hand, of short
 streams and of anomalies early in a series' life, which held-out data may hold more of.
 ``--thin K`` scores every file thinned to every K-th row: the same check for coarser
-cadences.
+cadences. ``--fine K`` gives every row K samples (its value repeated at K even steps of
+its interval, as from a source that updates every five minutes and is scraped K times as
+often) and scores the alarms folded back onto the rows: the same check for finer ones.
 """
 
 from __future__ import annotations
@@ -165,6 +167,28 @@ def thin(nab: NabFile, step: int) -> NabFile:
                    if s // step > first]
     return NabFile(key=nab.key, timestamps=nab.timestamps[::step], t=nab.t[::step],
                    values=nab.values[::step], windows=windows)
+
+
+def fine(nab: NabFile, k: int) -> NabFile:
+    """Every row as ``k`` samples: its value repeated at ``k`` even steps of the time to
+    the next row (the last row's at the file's median interval), as a source that updates
+    every five minutes looks when it is scraped ``k`` times as often. Windows cover the
+    samples of their rows; :func:`fold` maps alarms back onto the rows."""
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    gaps = np.diff(nab.t)
+    step = np.append(gaps, np.median(gaps) if gaps.size else 300.0) / k
+    t = (nab.t[:, None] + np.arange(k)[None, :] * step[:, None]).ravel()
+    windows = None if nab.windows is None else [(s * k, e * k + k - 1) for s, e in nab.windows]
+    return NabFile(key=nab.key, timestamps=[], t=t, values=np.repeat(nab.values, k),
+                   windows=windows)
+
+
+def fold(alarms: BoolArray, k: int) -> BoolArray:
+    """Alarms of a :func:`fine` file as alarms of its rows: a row alarms if any of its
+    samples does."""
+    result: BoolArray = np.any(alarms.reshape(-1, k), axis=1)
+    return result
 
 
 # -- NAB scoring ----------------------------------------------------------------------
@@ -445,6 +469,15 @@ def nab_command(
             "coarser cadences (K=3 turns 5-minute files into 15-minute ones).",
         ),
     ] = None,
+    fine_by: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--fine",
+            help="Also score every file with K samples per row (repeatable), each row's value "
+            "repeated, alarms folded back onto the rows: a check of finer cadences (K=20 "
+            "is a 5-minute source scraped every 15 seconds).",
+        ),
+    ] = None,
 ) -> None:
     """Run the default metric detector over NAB data and print NAB scores."""
     files, labelled = load_corpus(data)
@@ -465,10 +498,12 @@ def nab_command(
             typer.echo(message)
         return
     reports = [evaluate(files, run) for run in runs]
-    variants = [(f"{keep} {n}", [truncate(f, n, keep) for f in files])
+    variants = [(f"{keep} {n}", [truncate(f, n, keep) for f in files], 1)
                 for n in cut or [] for keep in ("head", "tail")]
-    variants += [(f"every {k} rows", [thin(f, k) for f in files]) for k in thin_by or []]
-    cuts = variant_scores(variants)
+    variants += [(f"every {k} rows", [thin(f, k) for f in files], 1) for k in thin_by or []]
+    variants += [(f"{k} samples per row", [fine(f, k) for f in files], k)
+                 for k in fine_by or []]
+    cuts = variant_scores(variants, files)
     if as_json:
         document = {"files": len(files), "rows": rows, "runs": reports, "cuts": cuts}
         typer.echo(json.dumps(document, indent=2))
@@ -502,8 +537,9 @@ def nab_command(
                     f"    {key:<55} raw {f['raw']:7.3f} tp {f['tp']} fn {f['fn']} fp {f['fp']}"
                 )
     for cut_name, by_run in cuts.items():
-        typer.echo(f"\n{'thinned to' if cut_name.startswith('every') else 'cut to'} "
-                   f"{cut_name}")
+        kind = ("thinned to" if cut_name.startswith("every") else
+                "given" if cut_name.endswith("per row") else "cut to")
+        typer.echo(f"\n{kind} {cut_name}")
         for run_name, values in by_run.items():
             scores = " / ".join(
                 "   n/a" if v["score"] is None else f"{v['score']:6.2f}"
@@ -515,18 +551,23 @@ def nab_command(
             )
 
 
-def variant_scores(variants: list[tuple[str, list[NabFile]]]) -> dict[str, dict[str, Any]]:
+def variant_scores(variants: list[tuple[str, list[NabFile], int]],
+                   originals: list[NabFile]) -> dict[str, dict[str, Any]]:
     """Scores of both runs on each variant of the corpus (cut with ``truncate``, thinned
-    with ``thin``), by the variant's name."""
+    with ``thin``, or given ``k`` samples per row with ``fine`` and scored on the
+    ``originals`` through ``fold``), by the variant's name."""
     result: dict[str, dict[str, Any]] = {}
-    for variant, cut in variants:
+    for variant, cut, k in variants:
         by_run: dict[str, Any] = {}
         for name, config in (
             ("default ensemble", default_config()),
             ("baseline: trailing z-score", baseline_config()),
         ):
             run = run_bank(cut, name, config)
-            profiles = {p: score_corpus(cut, run.alarms, p) for p in PROFILES}
+            scored, alarms = cut, run.alarms
+            if k > 1:
+                scored, alarms = originals, {key: fold(a, k) for key, a in alarms.items()}
+            profiles = {p: score_corpus(scored, alarms, p) for p in PROFILES}
             standard = profiles["standard"]
             by_run[name] = {
                 # No window left (a cut that kept only the quiet part): no score.

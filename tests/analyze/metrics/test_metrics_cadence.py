@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from opscope.analyze.metrics.detector import (
     REFERENCE_INTERVAL,
     Context,
+    Detector,
+    DetectorConfig,
     FloatArray,
-    slow_fade,
+    IntArray,
+    Step,
     youth,
 )
 from opscope.analyze.metrics.registry import create
@@ -16,19 +21,40 @@ from opscope.analyze.metrics.registry import create
 DAY = 86_400.0
 
 
-def context(interval: float) -> Context:
-    one = np.ones(1)
-    return Context(ratio=one, floor=0.0 * one, elapsed=interval * one)
+class Probe(Detector):
+    """Records the context its core is given."""
+
+    name: ClassVar[str] = "probe"
+    config_class: ClassVar[type[DetectorConfig]] = DetectorConfig
+    seen: list[tuple[float, float]]
+
+    def _layout(self) -> dict[str, tuple[tuple[int, ...], float]]:
+        return {}
+
+    def _update(self, slots: IntArray, t: FloatArray, x: FloatArray, ctx: Context) -> Step:
+        self.seen.append((float(ctx.ratio[0]), float(ctx.elapsed[0])))
+        zero = np.zeros(slots.shape[0])
+        return Step(score=zero, expected=x, scale=zero + 1.0)
 
 
-def test_a_memory_fades_by_samples_when_coarse_and_by_time_when_fine() -> None:
-    memory = 1000.0
-    # At the reference interval and coarser: one sample is one sample of memory.
-    for interval in (REFERENCE_INTERVAL, 3600.0):
-        assert slow_fade(memory, context(interval))[0] == np.exp(-1.0 / memory)
-    # Every 15 seconds: twenty samples fade as much as one at the reference interval.
-    fine = slow_fade(memory, context(15.0))[0]
-    assert np.isclose(fine**20, np.exp(-1.0 / memory))
+def steps_seen(times: list[float]) -> list[tuple[float, float]]:
+    probe = Probe(DetectorConfig(warmup=0))
+    probe.seen = []
+    for t in times:
+        probe.step(np.array([0]), np.array([t]), np.array([1.0]))
+    return probe.seen[1:]
+
+
+def test_a_sample_counts_as_its_share_of_the_reference_interval_when_finer() -> None:
+    # Every 15 seconds: a sample moves averages a twentieth as far as one every five
+    # minutes, so an average keeps its span of event time.
+    assert steps_seen([0.0, 15.0, 30.0]) == [(0.05, 15.0), (0.05, 15.0)]
+    # At the reference interval and coarser a sample counts as one, a gap as the samples
+    # it stands for (its seconds come from a typical interval that a gap nudges up).
+    regular, _, gap = steps_seen([0.0, 300.0, 600.0, 1500.0])
+    assert regular == (1.0, 300.0)
+    assert gap[0] == 3.0 and 900.0 <= gap[1] < 950.0
+    assert steps_seen([0.0, 3600.0, 7200.0]) == [(1.0, 3600.0), (1.0, 3600.0)]
 
 
 def test_a_young_series_counts_no_more_samples_than_its_age_allows() -> None:

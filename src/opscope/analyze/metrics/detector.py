@@ -82,9 +82,11 @@ class Context:
     """What the base class tells a detector core about the samples of one step.
 
     ``ratio`` is the time since the slot's previous sample in units of its typical
-    interval (1 for regular sampling, 3 after two missing samples); ``floor`` the smallest
-    scale the core should divide by; ``elapsed`` the same time in seconds (the ratio times
-    the typical interval, so gaps are capped alike; 0 on a slot's first sample).
+    interval (1 for regular sampling, 3 after two missing samples), and no more than that
+    time in units of ``REFERENCE_INTERVAL`` (a sample of a series scraped every 15 seconds
+    counts 1/20); ``floor`` the smallest scale the core should divide by; ``elapsed`` the
+    time in seconds (the typical interval times the ratio before that limit, so gaps are
+    capped alike; 0 on a slot's first sample).
     """
 
     ratio: FloatArray
@@ -119,18 +121,9 @@ _BASE_LAYOUT: dict[str, tuple[tuple[int, ...], float]] = {
 
 REFERENCE_INTERVAL = 300.0
 """Seconds between samples at which settings counted in samples were fixed (NAB's
-five-minute series). A setting that must not shrink on finer series (how long a range
-is remembered) holds for that many samples *or* as long as that many samples take at
-this interval, whichever is longer (:func:`slow_fade`, :func:`youth`)."""
-
-
-def slow_fade(memory: float, ctx: Context) -> FloatArray:
-    """Factor by which a memory of ``memory`` samples fades over one step: by samples on
-    series of the reference interval or coarser, by event time on finer ones."""
-    per_sample = ctx.ratio / memory
-    per_time = ctx.elapsed / (memory * REFERENCE_INTERVAL)
-    result: FloatArray = np.exp(-np.minimum(per_sample, per_time))
-    return result
+five-minute series). On finer series a sample counts as its share of this interval
+(see ``Context.ratio``), so that averages and memories keep their span of event time;
+on coarser ones a sample counts as one."""
 
 
 def youth(horizon: float, count: FloatArray, age: FloatArray) -> FloatArray:
@@ -325,7 +318,11 @@ class Detector(ABC):
         s, ts, xs = slots[ok], t[ok], x[ok]
         ratio = self._cadence_ratio(s, ts)
         elapsed = np.nan_to_num(ratio * self._arrays["_cadence"][s])
-        core = self._update(s, ts, xs, Context(ratio=ratio, floor=self._floor(s, xs),
+        # On series finer than the reference interval a sample moves the detectors' averages
+        # as far as its share of a reference interval: their horizons were fixed in samples
+        # at five minutes and keep that span of event time at any finer cadence.
+        steps = np.where(elapsed > 0, np.minimum(ratio, elapsed / REFERENCE_INTERVAL), ratio)
+        core = self._update(s, ts, xs, Context(ratio=steps, floor=self._floor(s, xs),
                                                elapsed=elapsed))
         n = self._arrays["_n"]
         n[s] += 1.0

@@ -41,14 +41,14 @@ against this rule alone (low-FP +3.7, -0.8, -0.3), 5 more windows found for 9 mo
 false alarms, most on series with additive noise (temperatures, latencies, speeds),
 where it makes a fall count for more than an equal rise.
 The known range fades over ``memory`` samples on series sampled every five minutes or
-less often, and over as much event time (104 days) on finer ones; the youth discount
+less often, and over as much event time (104 days) on finer ones, where a sample counts
+as its share of five minutes (``detector.REFERENCE_INTERVAL``); the youth discount
 likewise counts no more samples than the series' age allows at five minutes
-(``detector.slow_fade`` and ``detector.youth``). Counted in samples alone, a series
-scraped every 15 seconds forgot its range in five days and matured in ten hours: the
-NAB dev files given twenty samples per row (each value repeated, as an exporter that
-updates every five minutes and is scraped every 15 seconds) raised 141 false alarms
-from range novelty; with this rule 3 (the ensemble: 44.79 to 57.31, scored on the
-original rows). No change at five minutes or coarser.
+(``detector.youth``). Counted in samples alone, a series scraped every 15 seconds forgot
+its range in five days and matured in ten hours: the NAB dev files given twenty samples
+per row (each value repeated, as from an exporter that updates every five minutes and
+is scraped every 15 seconds) raised 141 false alarms from range novelty; with this rule
+3 (``opscope eval nab --fine 20``). No change at five minutes or coarser.
 
 Known limit: the resolution is the smallest change ever seen, so a count turned into a
 rate with jittered intervals (changes of 1e-8) has none, and its first chance zero scores
@@ -72,7 +72,6 @@ from opscope.analyze.metrics.detector import (
     FloatArray,
     IntArray,
     Step,
-    slow_fade,
     time_weight,
     youth,
 )
@@ -142,7 +141,7 @@ class RangeNovelty(Detector):
         short = np.where(fresh, x, a("short")[slots])
         short = short + time_weight(cfg.alpha_short, ctx.ratio) * (self._median(slots, x) - short)
         unit = np.maximum(spread, ctx.floor) + 1e-12
-        fade = slow_fade(cfg.memory, ctx)
+        fade = np.exp(-ctx.ratio / cfg.memory)
         score = np.zeros(slots.shape[0])
         low = a("lo")[slots]  # the range's low end before this sample
         for hi_key, lo_key, v in (("hi", "lo", x), ("shi", "slo", short)):

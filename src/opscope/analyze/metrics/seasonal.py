@@ -257,6 +257,11 @@ class SeasonalBaseline(Detector):
         expected = level.copy()
         dev_scale = scale_now.copy()
         elapsed = t - t0
+        # A bin learns per sample of a visit, however long the gap before it; on a series
+        # finer than the reference interval a sample is a share of one (see Context).
+        visit = np.minimum(ctx.ratio, 1.0)
+        visit_w = time_weight(cfg.alpha_season, visit)
+        visit_w2 = time_weight(cfg.alpha_season * 0.5, visit)
         # A named zone keeps daily candidates on the local clock through daylight saving.
         local = self.clock.local(t) if cfg.timezone else t
         quiet = self.clock.quiet(t) if any(cfg.weekend) else None
@@ -290,11 +295,11 @@ class SeasonalBaseline(Detector):
             ea = np.minimum(np.abs(r), 2.0 * cfg.clip * bscale)
             err_new = np.where(np.isfinite(err), err + ws * (ea - err), ea)
             a(f"perr{i}")[slots] = np.where(known, err_new, err)
-            new_season = np.where(known, season + cfg.alpha_season * rc, x - lvl)
+            new_season = np.where(known, season + visit_w * rc, x - lvl)
             prof_all[slots, b] = new_season
             a(f"lvl{i}")[slots] = lvl + wl * (x - new_season - lvl)
             bs_all[slots, b] = np.where(
-                known, bscale + cfg.alpha_season * 0.5 * (1.25 * np.abs(rc) - bscale), scale_now
+                known, bscale + visit_w2 * (1.25 * np.abs(rc) - bscale), scale_now
             )
         r0c = np.clip(r0, -cfg.clip * scale_now, cfg.clip * scale_now)
         e0 = np.minimum(np.abs(r0), 2.0 * cfg.clip * scale_now)

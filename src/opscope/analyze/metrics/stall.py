@@ -57,7 +57,6 @@ from opscope.analyze.metrics.detector import (
     FloatArray,
     IntArray,
     Step,
-    slow_fade,
     youth,
 )
 
@@ -126,7 +125,7 @@ class StallNovelty(Detector):
         same = x == last  # False on a slot's first sample (NaN)
         # A gap of k intervals with one value on both sides counts as k repeats.
         run = np.where(same, run + ctx.ratio, 0.0)
-        fade = slow_fade(cfg.memory, ctx)
+        fade = np.exp(-ctx.ratio / cfg.memory)
         record = record * fade
         stalled = a("stalled")[slots] * fade  # the longest stall that was news
         was_news = a("was_news")[slots] > 0.0
