@@ -57,7 +57,7 @@ eval: setup
 	$(BIN)/python -m pip install -q -e '.[test,bench]'
 	$(BIN)/opscope eval logs --data $(DATA)/loghub_2k --baseline drain3
 	$(BIN)/opscope eval log-sessions --data $(DATA)/hdfs_sessions
-	$(BIN)/opscope eval nab --data $(DATA)/nab --thin 3 --thin 6 --cut 1000
+	$(BIN)/opscope eval nab --data $(DATA)/nab --thin 3 --thin 6 --cut 1000 --fine 20
 	$(BIN)/opscope eval synth-nab-score --seeds 1-20
 	$(BIN)/opscope eval rca --data $(DATA)/rca
 	$(BIN)/opscope eval correlation --rank
