@@ -40,8 +40,8 @@ def test_a_fixed_offset_applies_without_a_zone() -> None:
     assert clock.local(np.array([0.0])).tolist() == [19_800.0]
 
 
-def test_weekends_and_days_off_fall_on_local_dates() -> None:
-    clock = LocalClock("America/New_York", days_off=["2026-12-25"])
+def test_weekends_and_holidays_fall_on_local_dates() -> None:
+    clock = LocalClock("America/New_York", holidays=["2026-12-25"])
     t = np.array([
         utc(2026, 11, 28, 0, 30),  # Saturday in UTC, Friday evening in New York
         utc(2026, 11, 28, 15),  # Saturday

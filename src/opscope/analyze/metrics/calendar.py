@@ -8,8 +8,9 @@ the zone keeps daylight saving, at which local hour.
 :class:`LocalClock` answers both for whole arrays of event times at once. A named IANA
 zone (``Europe/Berlin``) is read once into a table of the instants at which its offset
 from UTC changes, so that each lookup is a binary search over that table rather than a
-call into :mod:`zoneinfo` per sample. Without a zone a fixed offset applies. Days off
-(``2026-12-25``) are local dates that count as weekend days.
+call into :mod:`zoneinfo` per sample. Without a zone a fixed offset applies. Holidays
+(``2026-12-25``) are local dates that count as weekend days. :class:`CalendarConfig`
+holds the three settings for a detector's configuration.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
+from pydantic import Field, field_validator
 
-from opscope.analyze.metrics.detector import BoolArray, FloatArray
+from opscope.analyze.metrics.detector import BoolArray, DetectorConfig, FloatArray
 
 _DAY = 86_400.0
 # The table covers these years; outside them the first or last offset holds.
@@ -42,20 +44,20 @@ def check_days(days: object) -> tuple[str, ...]:
     """A list of dates, given as ``YYYY-MM-DD`` strings or date objects, as sorted ISO
     strings; ValueError naming the first that is not a date."""
     if isinstance(days, str | bytes) or not isinstance(days, list | tuple | set | frozenset):
-        raise ValueError("days off must be a list of dates written YYYY-MM-DD")
+        raise ValueError("holidays must be a list of dates written YYYY-MM-DD")
     out = set()
     for day in days:
         if isinstance(day, datetime):
-            raise ValueError(f"day off {day!r} must be a date without a time")
+            raise ValueError(f"holiday {day!r} must be a date without a time")
         if isinstance(day, date):
             out.add(day.isoformat())
             continue
         if not isinstance(day, str):
-            raise ValueError(f"day off {day!r} must be a date written YYYY-MM-DD")
+            raise ValueError(f"holiday {day!r} must be a date written YYYY-MM-DD")
         try:
             out.add(date.fromisoformat(day).isoformat())
         except ValueError:
-            raise ValueError(f"day off {day!r} must be a date written YYYY-MM-DD") from None
+            raise ValueError(f"holiday {day!r} must be a date written YYYY-MM-DD") from None
     return tuple(sorted(out))
 
 
@@ -97,17 +99,54 @@ def is_weekend(t: FloatArray) -> BoolArray:
     return result
 
 
+# The settings of the local calendar (the ensemble gives its own to every member that has
+# them and does not set them itself).
+CALENDAR_FIELDS = ("utc_offset", "timezone", "holidays")
+
+
+class CalendarConfig(DetectorConfig):
+    """Configuration of a detector with calendar features."""
+
+    utc_offset: float = Field(
+        default=0.0,
+        ge=-86_400.0,
+        le=86_400.0,
+        description="Seconds added to event time to get local time when no timezone is "
+        "named (-18000: New York in winter).",
+    )
+    timezone: str = Field(
+        default="",
+        description="IANA time zone of the local calendar (e.g. 'America/New_York'), with its "
+        "daylight saving. Empty: UTC shifted by utc_offset.",
+    )
+    holidays: tuple[str, ...] = Field(
+        default=(),
+        description="Local dates (YYYY-MM-DD) that count as weekend days, such as public "
+        "holidays.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return check_zone(value)
+
+    @field_validator("holidays", mode="before")
+    @classmethod
+    def _dates(cls, value: object) -> tuple[str, ...]:
+        return check_days(value)
+
+
 class LocalClock:
     """Local time of Unix event times, in a named zone or at a fixed offset from UTC."""
 
     def __init__(self, timezone: str = "", utc_offset: float = 0.0,
-                 days_off: Iterable[object] = ()) -> None:
+                 holidays: Iterable[object] = ()) -> None:
         self.timezone = check_zone(timezone)
         self.utc_offset = float(utc_offset)
         self._table = zone_table(timezone) if timezone else None
         self._days_off = np.array(
             [date.fromisoformat(d).toordinal() - date(1970, 1, 1).toordinal()
-             for d in check_days(days_off)],
+             for d in check_days(list(holidays))],
             dtype=np.float64,
         )
 

@@ -249,9 +249,9 @@ import json
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from opscope.analyze.metrics.calendar import check_days, check_zone
+from opscope.analyze.metrics.calendar import CALENDAR_FIELDS, CalendarConfig
 from opscope.analyze.metrics.detector import (
     Context,
     Detector,
@@ -304,11 +304,7 @@ _DRIVERS: dict[tuple[str, str], tuple[str, str]] = {
 }
 
 
-# Settings of the local calendar that the ensemble gives to members that have them.
-_CALENDAR = ("utc_offset", "timezone", "holidays")
-
-
-class EnsembleConfig(DetectorConfig):
+class EnsembleConfig(CalendarConfig):
     warmup: int = Field(
         default=0,
         ge=0,
@@ -335,24 +331,6 @@ class EnsembleConfig(DetectorConfig):
         description="Member detectors and their reference scores.",
     )
     band_from: str = Field(default="seasonal", description="Member whose band is reported.")
-    utc_offset: float = Field(
-        default=0.0,
-        ge=-86_400.0,
-        le=86_400.0,
-        description="Seconds added to event time to get local time, given to every member "
-        "with calendar features that does not set its own (the seasonal baseline's weekend: "
-        "-18000 puts Saturdays and Sundays in New York winter time).",
-    )
-    timezone: str = Field(
-        default="",
-        description="IANA time zone of the local calendar (e.g. 'America/New_York', with its "
-        "daylight saving), given like utc_offset and used in its place when set.",
-    )
-    holidays: tuple[str, ...] = Field(
-        default=(),
-        description="Local dates (YYYY-MM-DD) that members with calendar features treat "
-        "as weekend days, given like utc_offset.",
-    )
     memory: float = Field(
         default=1_500_000.0,
         gt=0,
@@ -376,16 +354,6 @@ class EnsembleConfig(DetectorConfig):
         description="Seconds of event time a member's record must span before it is heard.",
     )
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        return check_zone(value)
-
-    @field_validator("holidays", mode="before")
-    @classmethod
-    def _dates(cls, value: object) -> tuple[str, ...]:
-        return check_days(value)
-
 
 class Ensemble(Detector):
     """Maximum of the members' scores, each relative to its record on the series."""
@@ -405,7 +373,7 @@ class Ensemble(Detector):
         def member_config(member: Member) -> dict[str, Any]:
             conf = dict(member.config)
             fields = detector_class(member.detector).config_class.model_fields
-            for key in _CALENDAR:
+            for key in CALENDAR_FIELDS:
                 if key in fields:
                     conf.setdefault(key, getattr(cfg, key))
             return conf

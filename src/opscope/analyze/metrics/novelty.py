@@ -48,7 +48,7 @@ likewise counts no more samples than the series' age allows at five minutes
 its range in five days and matured in ten hours: the NAB dev files given twenty samples
 per row (each value repeated, as from an exporter that updates every five minutes and
 is scraped every 15 seconds) raised 141 false alarms from range novelty; with this rule
-3 (``opscope eval nab --fine 20``). No change at five minutes or coarser.
+2 (``opscope eval nab --fine 20``). No change at five minutes or coarser.
 
 Known limit: the resolution is the smallest change ever seen, so a count turned into a
 rate with jittered intervals (changes of 1e-8) has none, and its first chance zero scores

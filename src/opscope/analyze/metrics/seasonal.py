@@ -112,9 +112,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from opscope.analyze.metrics.calendar import LocalClock, check_days, check_zone
+from opscope.analyze.metrics.calendar import CalendarConfig, LocalClock
 from opscope.analyze.metrics.detector import (
     BoolArray,
     Context,
@@ -131,7 +131,7 @@ _DAY = 86_400.0
 _WEEK = 7 * _DAY
 
 
-class SeasonalConfig(DetectorConfig):
+class SeasonalConfig(CalendarConfig):
     periods: tuple[float, ...] = Field(
         default=(86_400.0, 86_400.0), description="Candidate periods, in seconds."
     )
@@ -143,25 +143,6 @@ class SeasonalConfig(DetectorConfig):
         description="Candidates (same order) whose daily profile keeps a second set of bins "
         "for Saturdays and Sundays; such a candidate must have a period of one day and is "
         "chosen only after min_cycles weeks.",
-    )
-    utc_offset: float = Field(
-        default=0.0,
-        ge=-86_400.0,
-        le=86_400.0,
-        description="Seconds added to event time to get the local time whose Saturdays and "
-        "Sundays make the weekend (e.g. -18000 for New York in winter), when no timezone "
-        "is named.",
-    )
-    timezone: str = Field(
-        default="",
-        description="IANA time zone of the local calendar (e.g. 'America/New_York'), with its "
-        "daylight saving: it places the weekend and, for daily candidates, the hour of "
-        "day. Empty: UTC shifted by utc_offset.",
-    )
-    holidays: tuple[str, ...] = Field(
-        default=(),
-        description="Local dates (YYYY-MM-DD) that follow the weekend profile, such as "
-        "public holidays.",
     )
     alpha_level: float = Field(default=0.02, gt=0, le=1, description="Level smoothing.")
     alpha_season: float = Field(
@@ -191,16 +172,6 @@ class SeasonalConfig(DetectorConfig):
         ge=1,
         description="Samples with a chosen season before the sustained score is reported.",
     )
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        return check_zone(value)
-
-    @field_validator("holidays", mode="before")
-    @classmethod
-    def _dates(cls, value: object) -> tuple[str, ...]:
-        return check_days(value)
 
 
 class SeasonalBaseline(Detector):
