@@ -141,9 +141,8 @@ class LocalClock:
 
     def __init__(self, timezone: str = "", utc_offset: float = 0.0,
                  holidays: Iterable[object] = ()) -> None:
-        self.timezone = check_zone(timezone)
         self.utc_offset = float(utc_offset)
-        self._table = zone_table(timezone) if timezone else None
+        self._table = zone_table(check_zone(timezone)) if timezone else None
         self._days_off = np.array(
             [date.fromisoformat(d).toordinal() - date(1970, 1, 1).toordinal()
              for d in check_days(list(holidays))],
