@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from pydantic import Field
@@ -24,3 +25,20 @@ class Anomaly(Record):
     direction: str = Field(default="", max_length=16, description="up, down or empty.")
     summary: str = Field(default="", max_length=2048)
     evidence: dict[str, Any] = Field(default_factory=dict)
+
+
+class Verdict(StrEnum):
+    FALSE_ALARM = "false_alarm"
+    CONFIRMED = "confirmed"
+
+
+class AnomalyVerdict(Record):
+    """An operator's judgement of one anomaly, kept as a label for evaluation and
+    learning. A false alarm on a metric series also teaches that series' detector to
+    tolerate a surprise of that size from the member that raised it."""
+
+    anomaly_id: str = Field(min_length=1, max_length=128)
+    verdict: Verdict
+    ts: UtcDatetime = Field(description="When the verdict was given.")
+    actor: str = Field(default="", max_length=256)
+    note: str = Field(default="", max_length=2048)
