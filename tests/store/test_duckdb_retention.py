@@ -9,7 +9,16 @@ from store_backends import AnyStore, Stores
 from store_clock import T0, ManualClock
 
 from opscope.errors import ConfigError
-from opscope.model import Anomaly, Change, Event, LogRecord, MetricSample, Ticket
+from opscope.model import (
+    Anomaly,
+    AnomalyVerdict,
+    Change,
+    Event,
+    LogRecord,
+    MetricSample,
+    Ticket,
+    Verdict,
+)
 from opscope.store.ports import EventQuery, LogQuery, RecordQuery, SeriesQuery
 
 DAY = timedelta(days=1)
@@ -51,6 +60,20 @@ def test_apply_retention_deletes_old_rows_and_counts_them(stores: Stores,
     assert sorted(t["id"] for t in store.query_tickets(RecordQuery()).items) == [
         "open", "recent"]
     assert store.apply_retention(T0)["logs"] == 0
+    store.close()
+
+
+def test_verdicts_follow_the_anomalies_retention(stores: Stores, clock: ManualClock) -> None:
+    store = stores.open(retention={"anomalies": 5 * DAY}, clock=clock)
+    # Aged by when the verdict was given: a late verdict on an old anomaly is kept.
+    for anomaly_id, given in (("old", T0 - 40 * DAY), ("old", T0 - DAY), ("new", T0 - 6 * DAY)):
+        store.record_verdict(AnomalyVerdict(anomaly_id=anomaly_id, verdict=Verdict.CONFIRMED,
+                                            ts=given))
+    assert store.apply_retention(T0) == {"anomalies": 0, "anomaly_verdicts": 2}
+    kept = store.anomaly_verdicts(["old", "new"])
+    assert list(kept) == ["old"] and [v["ts"] for v in kept["old"]] == [
+        "2024-02-29T12:00:00Z"]
+    assert store.apply_retention(T0) == {"anomalies": 0}
     store.close()
 
 

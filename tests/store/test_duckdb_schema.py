@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from opscope.errors import StorageError
-from opscope.model import Event
+from opscope.model import AnomalyVerdict, Event, Verdict
 from opscope.store.duckdb import DuckDBStore
 from opscope.store.duckdb.schema import LATEST, MIGRATIONS, migrate, schema_version
 from opscope.store.ports import EventQuery, Store
@@ -61,6 +61,31 @@ def test_v1_database_opens_under_the_current_version(tmp_path: Path) -> None:
         store.upsert_events([Event(source="s", name="n", starts_at=datetime(2024, 1, 1))])
         items = store.query_events(EventQuery()).items
         assert [i["fingerprint"] for i in items][1] == "fp1"
+
+
+def test_v6_database_gains_the_verdicts_table(tmp_path: Path) -> None:
+    path = tmp_path / "v6.duckdb"
+    con = duckdb.connect(str(path))
+    assert migrate(con, target=6) == 6
+    con.execute(
+        "INSERT INTO anomalies VALUES ('a-1', 'metric', 'robust_z', 'checkout', 's1', "
+        "TIMESTAMP '2024-01-01 00:00:00', 4.0, 9.0, 1.0, 0.0, 2.0, 'up', 'spike', '{}')"
+    )
+    con.close()
+
+    with DuckDBStore(path) as store:
+        assert store.schema_version == LATEST
+        row = store.get_anomaly("a-1")
+        assert row is not None and row["ts"] == "2024-01-01T00:00:00Z"
+        store.record_verdict(AnomalyVerdict(anomaly_id="a-1", verdict=Verdict.FALSE_ALARM,
+                                            ts=datetime(2024, 1, 2, tzinfo=UTC)))
+        assert [v["verdict"] for v in store.anomaly_verdicts(["a-1"])["a-1"]] == [
+            "false_alarm"]
+    con = duckdb.connect(str(path))
+    rows = con.execute("SELECT version, description FROM schema_version WHERE version = 7"
+                       ).fetchall()
+    con.close()
+    assert rows == [(7, "operators' verdicts on anomalies")]
 
 
 def test_newer_database_is_refused(tmp_path: Path) -> None:

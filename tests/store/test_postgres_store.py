@@ -21,6 +21,7 @@ from store_clock import T0, ManualClock
 from opscope.errors import ConfigError, StorageError
 from opscope.model import (
     Anomaly,
+    AnomalyVerdict,
     Change,
     Entity,
     Event,
@@ -28,6 +29,7 @@ from opscope.model import (
     MetricSample,
     Relation,
     Ticket,
+    Verdict,
     series_id,
 )
 from opscope.model.execution import ApprovalRequest, Execution, ExecutionStatus
@@ -178,6 +180,27 @@ def test_a_version_1_database_opens_under_the_current_version(fresh_dsn: str) ->
         store.add_token("t", "d", [], "n")
         store.append_bands([("a", T0, 1.0, 0.0, 2.0)])  # a table of version 4
         assert store.query_bands(["a"], TimeRange())["a"] != []
+
+
+def test_a_version_6_database_gains_the_verdicts_table(fresh_dsn: str) -> None:
+    with psycopg.connect(fresh_dsn, autocommit=True) as con:
+        assert migrate(con, target=6) == 6
+        con.execute(
+            "INSERT INTO anomalies VALUES ('a-1', 'metric', 'robust_z', 'checkout', 's1', "
+            "'2024-01-01 00:00:00', 4.0, 9.0, 1.0, 0.0, 2.0, 'up', 'spike', '{}')")
+        assert con.execute("SELECT to_regclass('anomaly_verdicts')").fetchone() == (None,)
+    with PostgresStore(fresh_dsn) as store:
+        assert store.schema_version == LATEST
+        row = store.get_anomaly("a-1")
+        assert row is not None and row["ts"] == "2024-01-01T00:00:00Z"
+        store.record_verdict(AnomalyVerdict(anomaly_id="a-1", verdict=Verdict.FALSE_ALARM,
+                                            ts=T0))
+        assert [v["verdict"] for v in store.anomaly_verdicts(["a-1"])["a-1"]] == [
+            "false_alarm"]
+    with psycopg.connect(fresh_dsn) as con:
+        indexes = {r[0] for r in con.execute(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'anomaly_verdicts'")}
+    assert indexes == {"anomaly_verdicts_anomaly", "anomaly_verdicts_ts"}
 
 
 def test_a_newer_database_is_refused(dsn: str) -> None:

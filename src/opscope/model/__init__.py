@@ -9,8 +9,8 @@ from opscope.model.records import Change, Ticket
 from opscope.model.topology import Entity, Relation, RelationKind
 
 __all__ = [
-    "Anomaly", "AnomalyVerdict", "Change", "Entity", "Event", "Evidence", "Hypothesis", "Level", "LogRecord",
-    "MetricSample", "Relation",
+    "Anomaly", "AnomalyVerdict", "Change", "Entity", "Event", "Evidence", "Hypothesis",
+    "Level", "LogRecord", "MetricSample", "Relation",
     "RelationKind", "Severity", "Status", "Ticket", "Verdict", "entity_of", "fingerprint_of",
     "parse_level", "parse_severity", "series_id",
 ]

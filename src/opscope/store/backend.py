@@ -15,7 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
-from opscope.model import Anomaly, Change, Entity, Event, LogRecord, MetricSample, Relation, Ticket
+from opscope.model import (
+    Anomaly,
+    AnomalyVerdict,
+    Change,
+    Entity,
+    Event,
+    LogRecord,
+    MetricSample,
+    Relation,
+    Ticket,
+)
 from opscope.model.hypothesis import Hypothesis
 from opscope.model.incident import Feedback, IncidentChange, Silence
 from opscope.store.ports import (
@@ -115,6 +125,13 @@ class AnomalyOperations(Protocol[DB_contra]):
     def ANOMALIES(self) -> RecordTable: ...
 
     def append_anomalies(self, db: DB_contra, anomalies: Sequence[Anomaly]) -> WriteResult: ...
+
+    def get_anomaly(self, db: DB_contra, anomaly_id: str) -> Row | None: ...
+
+    def record_verdict(self, db: DB_contra, verdict: AnomalyVerdict) -> None: ...
+
+    def verdicts_of(self, db: DB_contra, anomaly_ids: Sequence[str]
+                    ) -> dict[str, list[Row]]: ...
 
 
 class TopologyOperations(Protocol[DB_contra]):

@@ -13,7 +13,17 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Generic, Protocol, Self, TypeVar
 
-from opscope.model import Anomaly, Change, Entity, Event, LogRecord, MetricSample, Relation, Ticket
+from opscope.model import (
+    Anomaly,
+    AnomalyVerdict,
+    Change,
+    Entity,
+    Event,
+    LogRecord,
+    MetricSample,
+    Relation,
+    Ticket,
+)
 from opscope.model.hypothesis import Hypothesis
 from opscope.model.incident import Feedback, IncidentChange, Silence
 from opscope.store.backend import Backend, EventUpserts, ReactionAdapters, SampleAppends
@@ -161,6 +171,15 @@ class SQLStore(Generic[DB]):
     def query_anomalies(self, query: RecordQuery) -> Page:
         return self._ops.records.query_records(self._db, self._ops.anomalies.ANOMALIES, query)
 
+    def get_anomaly(self, anomaly_id: str) -> Row | None:
+        return self._ops.anomalies.get_anomaly(self._db, anomaly_id)
+
+    def record_verdict(self, verdict: AnomalyVerdict) -> None:
+        self._ops.anomalies.record_verdict(self._db, verdict)
+
+    def anomaly_verdicts(self, anomaly_ids: Sequence[str]) -> dict[str, list[Row]]:
+        return self._ops.anomalies.verdicts_of(self._db, anomaly_ids)
+
     # --- log templates (written by log analysis) --------------------------------------
 
     def logs_after(self, seq: int, limit: int) -> list[tuple[int, LogRecord]]:
@@ -280,6 +299,8 @@ class SQLStore(Generic[DB]):
         Only configured kinds are touched. With ``samples`` configured, series left with
         no samples are deleted too and counted under ``series``, and expected bands
         follow the ``samples`` retention (counted under ``bands`` when any went).
+        Verdicts on anomalies follow the ``anomalies`` retention, aged by when they were
+        given (counted under ``anomaly_verdicts`` when any went).
         """
         deleted = self._delete_expired(now)
         if "samples" in self._retention:

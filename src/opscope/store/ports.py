@@ -12,7 +12,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from opscope.model import Anomaly, Change, Entity, Event, LogRecord, MetricSample, Relation, Ticket
+from opscope.model import (
+    Anomaly,
+    AnomalyVerdict,
+    Change,
+    Entity,
+    Event,
+    LogRecord,
+    MetricSample,
+    Relation,
+    Ticket,
+)
 from opscope.model.hypothesis import Hypothesis
 from opscope.model.incident import Feedback, IncidentChange, Silence
 
@@ -234,8 +244,24 @@ class TopologyStore(Protocol):
 
 
 class AnomalyStore(Protocol):
+    """Anomalies found by analysis, and operators' verdicts on them (every verdict is
+    kept: an audit trail, and labels for evaluation and learning)."""
+
     def append_anomalies(self, anomalies: Sequence[Anomaly]) -> WriteResult: ...
     def query_anomalies(self, query: RecordQuery) -> Page: ...
+
+    def get_anomaly(self, anomaly_id: str) -> Row | None:
+        """One stored anomaly, as ``query_anomalies`` returns it; None when absent."""
+        ...
+
+    def record_verdict(self, verdict: AnomalyVerdict) -> None:
+        """Append one verdict; earlier verdicts on the same anomaly are kept."""
+        ...
+
+    def anomaly_verdicts(self, anomaly_ids: Sequence[str]) -> dict[str, list[Row]]:
+        """The verdicts on these anomalies, newest first per anomaly, as rows
+        ``{anomaly_id, verdict, ts, actor, note}``; ids without any are left out."""
+        ...
 
 
 class TokenStore(Protocol):

@@ -1,4 +1,5 @@
-"""Anomalies found by analysis: appended (idempotently, by id) and queried like records."""
+"""Anomalies found by analysis: appended (idempotently, by id) and queried like records;
+operators' verdicts on them are appended and read back per anomaly."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from opscope.model import Anomaly
-from opscope.store.duckdb.codec import TS, finite_or_none, iso
+from opscope.model import Anomaly, AnomalyVerdict
+from opscope.store.duckdb.codec import TS, finite_or_none, iso, to_naive_utc
 from opscope.store.duckdb.database import Database
 from opscope.store.duckdb.paging import PageSpec
 from opscope.store.duckdb.records import RecordTable, derived_id
@@ -80,3 +81,54 @@ ANOMALIES = RecordTable(
     extra={"detector": "detector", "subject": "subject", "direction": "direction",
            "min_score": _min_score},
 )
+
+
+def get_anomaly(db: Database, anomaly_id: str) -> Row | None:
+    """One stored anomaly, in the row shape of :data:`ANOMALIES`' pages."""
+    with db.read() as cur:
+        result = cur.execute(f"{ANOMALIES.page.select} WHERE id = ?", [anomaly_id])
+        names = [d[0] for d in result.description or ()]
+        rows = result.fetchall()
+    return ANOMALIES.page.to_row(dict(zip(names, rows[0], strict=True))) if rows else None
+
+
+# --- verdicts ------------------------------------------------------------------------
+
+VERDICTS_SELECT = "SELECT anomaly_id, verdict, ts, actor, note FROM anomaly_verdicts"
+"""The columns :func:`group_verdicts` reads, in its order."""
+
+
+def record_verdict(db: Database, verdict: AnomalyVerdict) -> None:
+    """Append one verdict; earlier verdicts on the anomaly are kept (an audit trail)."""
+    with db.write() as con:
+        seq = db.allocate(con, "anomaly_verdicts", 1)
+        con.execute(
+            "INSERT INTO anomaly_verdicts (seq, anomaly_id, ts, verdict, actor, note) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [seq, verdict.anomaly_id, to_naive_utc(verdict.ts), verdict.verdict.value,
+             verdict.actor, verdict.note],
+        )
+
+
+def group_verdicts(rows: Sequence[Sequence[Any]]) -> dict[str, list[Row]]:
+    """:data:`VERDICTS_SELECT` rows, already newest first per anomaly, by anomaly id."""
+    grouped: dict[str, list[Row]] = {}
+    for anomaly, verdict, ts, actor, note in rows:
+        grouped.setdefault(anomaly, []).append(
+            {"anomaly_id": anomaly, "verdict": verdict, "ts": iso(ts), "actor": actor,
+             "note": note})
+    return grouped
+
+
+def verdicts_of(db: Database, anomaly_ids: Sequence[str]) -> dict[str, list[Row]]:
+    """Every verdict on these anomalies, newest first per anomaly (verdicts given at the
+    same time in the order recorded, last first); ids without any are left out."""
+    if not anomaly_ids:
+        return {}
+    with db.read() as cur:
+        rows = cur.execute(
+            f"{VERDICTS_SELECT} WHERE anomaly_id IN (SELECT unnest(?::VARCHAR[])) "
+            "ORDER BY anomaly_id, ts DESC, seq DESC",
+            [list(anomaly_ids)],
+        ).fetchall()
+    return group_verdicts(rows)

@@ -48,6 +48,10 @@ _DEAD_SERIES = (
     "AND series_id NOT IN (SELECT DISTINCT series_id FROM samples)"
 )
 
+# Operators' verdicts follow the ``anomalies`` retention, aged by when they were given
+# (reported as "anomaly_verdicts" when any went).
+OLD_VERDICTS = "DELETE FROM anomaly_verdicts WHERE ts < ?"
+
 
 def apply_retention(
     db: Database,
@@ -58,9 +62,10 @@ def apply_retention(
 ) -> dict[str, int]:
     """Delete rows older than their kind's retention in one transaction; counts per kind.
 
-    ``series_deleted`` and ``events_deleted`` are called inside the transaction when
-    series or event rows went, so that a writer's cache of stored rows is dropped before
-    any other writer can rely on it.
+    Verdicts on anomalies go by the ``anomalies`` retention. ``series_deleted`` and
+    ``events_deleted`` are called inside the transaction when series or event rows went,
+    so that a writer's cache of stored rows is dropped before any other writer can rely
+    on it.
     """
     deleted: dict[str, int] = {}
     if not retention:
@@ -74,6 +79,10 @@ def apply_retention(
             )
             if deleted["series"]:
                 series_deleted()
+        if "anomalies" in retention:
+            verdicts = count(con, OLD_VERDICTS, [to_naive_utc(now - retention["anomalies"])])
+            if verdicts:
+                deleted["anomaly_verdicts"] = verdicts
         if deleted.get("events"):
             events_deleted()
     return deleted

@@ -371,6 +371,22 @@ _V6 = _sql(
     """,
 )
 
+_V7 = _sql(
+    # Operators' verdicts on anomalies (false alarm, confirmed), every one kept: an audit
+    # trail and the labels evaluation and learning read. ``seq`` orders verdicts given at
+    # the same time.
+    """
+    CREATE TABLE anomaly_verdicts (
+        seq BIGINT NOT NULL,
+        anomaly_id VARCHAR NOT NULL,
+        ts TIMESTAMP NOT NULL,
+        verdict VARCHAR NOT NULL,
+        actor VARCHAR NOT NULL,
+        note VARCHAR NOT NULL
+    )
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "events, logs, metrics, tickets, changes, topology, anomalies", _V1),
     Migration(2, "event history and API tokens", _V2),
@@ -378,6 +394,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "expected bands of metric series", _V4),
     Migration(5, "incidents, members, timeline, hypotheses, operator actions, silences", _V5),
     Migration(6, "reaction audit, approvals, notification log and action state", _V6),
+    Migration(7, "operators' verdicts on anomalies", _V7),
 )
 
 LATEST = MIGRATIONS[-1].version

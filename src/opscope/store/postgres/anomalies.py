@@ -1,14 +1,19 @@
-"""Anomalies found by analysis: appended (idempotently, by id) and queried like records."""
+"""Anomalies found by analysis: appended (idempotently, by id) and queried like records;
+operators' verdicts on them are appended and read back per anomaly, with the embedded
+store's row shapes (``opscope.store.duckdb.anomalies``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
 
-from opscope.model import Anomaly
+from psycopg.rows import dict_row
+
+from opscope.model import Anomaly, AnomalyVerdict
 from opscope.store.duckdb.anomalies import ANOMALIES as _ANOMALIES
-from opscope.store.duckdb.anomalies import anomaly_id
-from opscope.store.ports import WriteResult
+from opscope.store.duckdb.anomalies import VERDICTS_SELECT, anomaly_id, group_verdicts
+from opscope.store.duckdb.codec import to_naive_utc
+from opscope.store.ports import Row, WriteResult
 from opscope.store.postgres.codec import clean, dump_json, naive
 from opscope.store.postgres.database import Database, count, unnest
 
@@ -48,3 +53,35 @@ def append_anomalies(db: Database, anomalies: Sequence[Anomaly]) -> WriteResult:
     with db.write() as con:
         inserted = count(con, _APPEND, arrays)
     return WriteResult(inserted=inserted)
+
+
+def get_anomaly(db: Database, anomaly_id: str) -> Row | None:
+    """One stored anomaly, in the row shape of :data:`ANOMALIES`' pages."""
+    with db.read() as con, con.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(f"{ANOMALIES.page.select} WHERE id = %s", [anomaly_id]).fetchone()
+    return ANOMALIES.page.to_row(row) if row else None
+
+
+def record_verdict(db: Database, verdict: AnomalyVerdict) -> None:
+    """Append one verdict; earlier verdicts on the anomaly are kept (an audit trail)."""
+    with db.write() as con:
+        con.execute(
+            "INSERT INTO anomaly_verdicts (anomaly_id, ts, verdict, actor, note) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            [verdict.anomaly_id, to_naive_utc(verdict.ts), verdict.verdict.value,
+             clean(verdict.actor), clean(verdict.note)],
+        )
+
+
+def verdicts_of(db: Database, anomaly_ids: Sequence[str]) -> dict[str, list[Row]]:
+    """Every verdict on these anomalies, newest first per anomaly (verdicts given at the
+    same time in the order recorded, last first); ids without any are left out."""
+    if not anomaly_ids:
+        return {}
+    with db.read() as con:
+        rows = con.execute(
+            f"{VERDICTS_SELECT} WHERE anomaly_id = ANY(%s::text[]) "
+            "ORDER BY anomaly_id, ts DESC, seq DESC",
+            [list(anomaly_ids)],
+        ).fetchall()
+    return group_verdicts(rows)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from opscope.store.duckdb.codec import to_naive_utc
-from opscope.store.duckdb.retention import RULES, check_retention
+from opscope.store.duckdb.retention import OLD_VERDICTS, RULES, check_retention
 from opscope.store.postgres.database import Database, count
 from opscope.store.postgres.where import placeholders
 
@@ -26,7 +26,8 @@ _DEAD_SERIES = (
 
 def apply_retention(db: Database, retention: dict[str, timedelta], now: datetime
                     ) -> dict[str, int]:
-    """Delete rows older than their kind's retention in one transaction; counts per kind."""
+    """Delete rows older than their kind's retention in one transaction; counts per kind.
+    Verdicts on anomalies go by the ``anomalies`` retention."""
     deleted: dict[str, int] = {}
     if not retention:
         return deleted
@@ -41,4 +42,9 @@ def apply_retention(db: Database, retention: dict[str, timedelta], now: datetime
             deleted["series"] = count(
                 con, _DEAD_SERIES, [to_naive_utc(now - retention["samples"])]
             )
+        if "anomalies" in retention:
+            verdicts = count(con, placeholders(OLD_VERDICTS),
+                             [to_naive_utc(now - retention["anomalies"])])
+            if verdicts:
+                deleted["anomaly_verdicts"] = verdicts
     return deleted
