@@ -88,11 +88,27 @@ def test_spike_becomes_one_stored_and_published_anomaly() -> None:
     # The expected value is the daily shape (about 50 at this phase), not the spike.
     assert anomaly.lower < anomaly.expected < anomaly.upper < anomaly.value
     assert abs(anomaly.expected - 50) < 5
+    level = anomaly.evidence.pop("driver_level")
     assert anomaly.evidence == {
         "metric": "cpu", "labels": LABELS, "driver": "seasonal",
-        "driver_text": "far from its usual value at this time",
+        "driver_text": "far from its usual value at this time", "driver_index": 0,
     }
+    # The seasonal member's own score: the spike in units of its bin's scale, far above
+    # the member's reference of 5.
+    assert level > 6.0
     assert stage.counters.samples == SPIKE + 20 and stage.counters.anomalies == 1
+
+
+def test_a_false_alarm_verdict_reaches_the_series_detector() -> None:
+    stage = MetricAnalysisStage(MemoryStore(), band_step=300)
+    (anomaly,) = run(stage, seasonal(SPIKE + 20))
+    assert stage.tolerate(anomaly.subject, anomaly.evidence)
+    assert stage.counters.tolerated == 1
+    # Evidence of anomalies stored before it named the member, or of another series.
+    assert not stage.tolerate(anomaly.subject, {"driver": "seasonal"})
+    assert not stage.tolerate(anomaly.subject, {"driver_index": True, "driver_level": 3.0})
+    assert not stage.tolerate("unknown", anomaly.evidence)
+    assert stage.counters.tolerated == 1
 
 
 def test_band_points_are_stored_at_most_once_per_step_and_series() -> None:

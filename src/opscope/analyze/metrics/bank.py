@@ -44,8 +44,9 @@ class BankConfig(BaseModel):
 
 @dataclass(frozen=True)
 class BankScores:
-    """Per input sample: calibrated score in [0, 1) (NaN if rejected), alarm, band, and
-    the index of the detector's view that drove the score (NaN when it names none)."""
+    """Per input sample: calibrated score in [0, 1) (NaN if rejected), alarm, band, the
+    index of the detector's view that drove the score and that view's own score there
+    (NaN when it names none)."""
 
     score: FloatArray
     alarm: BoolArray
@@ -54,6 +55,7 @@ class BankScores:
     lower: FloatArray
     upper: FloatArray
     driver: FloatArray
+    level: FloatArray
 
 
 class SeriesDetectorBank:
@@ -144,7 +146,7 @@ class SeriesDetectorBank:
         out = BankScores(
             score=np.full(n, np.nan), alarm=np.zeros(n, dtype=bool), value=np.full(n, np.nan),
             expected=np.full(n, np.nan), lower=np.full(n, np.nan), upper=np.full(n, np.nan),
-            driver=np.full(n, np.nan),
+            driver=np.full(n, np.nan), level=np.full(n, np.nan),
         )
         if n == 0:
             return out
@@ -171,6 +173,7 @@ class SeriesDetectorBank:
             out.lower[rows] = scored.lower
             out.upper[rows] = scored.upper
             out.driver[rows] = scored.driver
+            out.level[rows] = scored.level
         return out
 
     def update(self, samples: Sequence[MetricSample]) -> list[Anomaly]:
@@ -181,6 +184,13 @@ class SeriesDetectorBank:
         scores = self.score_arrays(series, t, x, [s.name for s in samples])
         return [metric_anomaly(samples[i], series[i], scores, i, self.detector)
                 for i in np.flatnonzero(scores.alarm).tolist()]
+
+    def tolerate(self, series: str, index: float, level: float) -> bool:
+        """Teach the series' detector that a surprise of ``level`` from view ``index`` (an
+        anomaly's ``evidence.driver_index`` and ``evidence.driver_level``) was a false
+        alarm; False when the series holds no slot or the detector cannot take it."""
+        slot = self._slots.get(series)
+        return slot is not None and self.detector.tolerate(slot, index, level)
 
     # -- persistence ----------------------------------------------------------------
 
@@ -244,6 +254,10 @@ def metric_anomaly(sample: MetricSample, series: str, scores: BankScores, i: int
     view = detector.driver(float(scores.driver[i]))
     if view is not None:
         evidence["driver"], evidence["driver_text"] = view
+        evidence["driver_index"] = int(scores.driver[i])
+        level = _finite(scores.level[i])
+        if level is not None:
+            evidence["driver_level"] = level
         summary += f" ({view[1]})"
     return Anomaly(
         kind="metric", detector=detector.name, entity=sample.entity, subject=series,

@@ -67,7 +67,8 @@ class Step:
     that track one, scores a departure that persists over several samples rather than one
     sample's deviation (an ensemble may hear it as a member of its own). ``driver``, for
     detectors that combine several views, is the index (into ``Detector.drivers()``) of the
-    view that gave each sample its score, -1 where none did.
+    view that gave each sample its score, -1 where none did, and ``level`` that view's own
+    score there (in its own units: what ``Detector.tolerate`` takes).
     """
 
     score: FloatArray
@@ -75,6 +76,7 @@ class Step:
     scale: FloatArray
     sustained: FloatArray | None = None
     driver: FloatArray | None = None
+    level: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ class Context:
 @dataclass(frozen=True)
 class Scored:
     """Scores of a batch, one entry per input sample. Rejected samples have NaN scores;
-    ``driver`` is NaN where the detector names no view (see ``Step``)."""
+    ``driver`` and ``level`` are NaN where the detector names no view (see ``Step``)."""
 
     score: FloatArray
     expected: FloatArray
@@ -105,6 +107,7 @@ class Scored:
     upper: FloatArray
     value: FloatArray
     driver: FloatArray
+    level: FloatArray
 
 
 # Per-slot state shared by all detectors: samples seen, last event time, last raw value
@@ -185,6 +188,13 @@ class Detector(ABC):
         if not np.isfinite(index) or not 0 <= int(index) < len(views):
             return None
         return views[int(index)]
+
+    def tolerate(self, slot: int, index: float, level: float) -> bool:
+        """Learn that a surprise of ``level`` (in the units of view ``index``, as
+        ``Scored.level`` gave it) on ``slot`` was no news, so that one like it does not
+        alarm again; True if the detector took it. Detectors of a single view keep no such
+        memory and return False."""
+        return False
 
     # -- state ----------------------------------------------------------------------
 
@@ -311,7 +321,7 @@ class Detector(ABC):
         ok = in_order & np.isfinite(x) & np.isfinite(t)
         nan = np.full(m, np.nan)
         out = Scored(score=nan.copy(), expected=nan.copy(), lower=nan.copy(),
-                     upper=nan.copy(), value=x, driver=nan.copy())
+                     upper=nan.copy(), value=x, driver=nan.copy(), level=nan.copy())
         if not ok.any():
             self._remember(slots[in_order], t[in_order], raw[in_order])
             return out
@@ -334,7 +344,10 @@ class Detector(ABC):
         out.lower[ok] = core.expected - half
         out.upper[ok] = core.expected + half
         if core.driver is not None:
-            out.driver[ok] = np.where(warm & (core.driver >= 0), core.driver, np.nan)
+            named = warm & (core.driver >= 0)
+            out.driver[ok] = np.where(named, core.driver, np.nan)
+            if core.level is not None:
+                out.level[ok] = np.where(named, core.level, np.nan)
         # Out-of-order samples do not move the clock; NaN values do (a gap is a gap).
         self._remember(slots[in_order], t[in_order], raw[in_order])
         return out

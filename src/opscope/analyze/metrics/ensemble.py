@@ -348,6 +348,13 @@ class EnsembleConfig(CalendarConfig):
         ge=0,
         description="Samples a member must have spoken (scored above 0) before it is heard.",
     )
+    tolerance_memory: float = Field(
+        default=31_536_000.0,
+        gt=0,
+        description="Seconds of event time over which what an operator called a false "
+        "alarm fades by a factor e (a year: a surprise as large stays quiet for about "
+        "two months, one a fifth larger alarms at once).",
+    )
     record_span: float = Field(
         default=86_400.0,
         ge=0,
@@ -359,7 +366,7 @@ class Ensemble(Detector):
     """Maximum of the members' scores, each relative to its record on the series."""
 
     name: ClassVar[str] = "ensemble"
-    state_version: ClassVar[int] = 9
+    state_version: ClassVar[int] = 10
     config_class: ClassVar[type[DetectorConfig]] = EnsembleConfig
     config: EnsembleConfig
 
@@ -401,6 +408,7 @@ class Ensemble(Detector):
             layout[f"peak{i}"] = ((), 0.0)
             layout[f"active{i}"] = ((), 0.0)
             layout[f"since{i}"] = ((), np.nan)
+            layout[f"tolerance{i}"] = ((), 0.0)
         return layout
 
     def resize(self, capacity: int) -> None:
@@ -420,6 +428,8 @@ class Ensemble(Detector):
         elapsed = ctx.elapsed
         score = np.zeros(slots.shape[0])
         driver = np.full(slots.shape[0], -1.0)  # the member with the largest ratio so far
+        level = np.zeros(slots.shape[0])  # that member's own score
+        lasting = np.exp(-elapsed / cfg.tolerance_memory)
         for i, (source, ref) in enumerate(zip(self._source, self._refs, strict=True)):
             raw = steps[source].score if self._output[i] == "score" else steps[source].sustained
             # Surprise relative to this series' own record: a score counts only as far as
@@ -428,6 +438,11 @@ class Ensemble(Detector):
             since_all = self.arr(f"since{i}")
             z = np.zeros(slots.shape[0]) if raw is None else np.where(np.isfinite(raw), raw, 0.0)
             peak = np.maximum(peak_all[slots], ref) if self._relative[i] else ref
+            # What an operator called a false alarm is no news either, while it lasts.
+            tolerance_all = self.arr(f"tolerance{i}")
+            tolerance = tolerance_all[slots] * lasting
+            tolerance_all[slots] = tolerance
+            peak = np.maximum(peak, tolerance)
             # A member that has only just started to speak (the seasonal baseline after
             # its first cycles) has no record yet: it is heard once it has one.
             speaking = tracking & (z > 0)
@@ -438,13 +453,24 @@ class Ensemble(Detector):
             heard = ((active >= cfg.settle_member) & spanned) | (not self._relative[i])
             ratio = np.where(heard, z / peak, 0.0)
             driver = np.where(ratio > score, float(i), driver)
+            level = np.where(ratio > score, z, level)
             score = np.maximum(score, ratio)
             fade = np.exp(-elapsed / self._memory[i])
             peak_all[slots] = np.where(tracking, np.maximum(z, peak_all[slots] * fade), 0.0)
             active_all[slots] = active
             since_all[slots] = np.where(tracking, since, np.nan)
         band = steps[self._band]
-        return Step(score=score, expected=band.expected, scale=band.scale, driver=driver)
+        return Step(score=score, expected=band.expected, scale=band.scale, driver=driver,
+                    level=level)
+
+    def tolerate(self, slot: int, index: float, level: float) -> bool:
+        if not (np.isfinite(index) and 0 <= int(index) < len(self._source)):
+            return False
+        if not (np.isfinite(level) and level > 0) or not 0 <= slot < self.capacity:
+            return False
+        tolerance = self.arr(f"tolerance{int(index)}")
+        tolerance[slot] = max(float(tolerance[slot]), float(level))
+        return True
 
     def drivers(self) -> list[tuple[str, str]]:
         return [

@@ -92,6 +92,7 @@ class StageCounters:
     saves: int = 0
     save_failures: int = 0
     busy_seconds: float = 0.0
+    tolerated: int = 0
     scoring_seconds: float = 0.0
     writing_seconds: float = 0.0
 
@@ -197,6 +198,23 @@ class MetricAnalysisStage:
                 if time.monotonic() - self._last_save >= self.save_interval:
                     self._save_logged()
             return found
+
+    def tolerate(self, series: str, evidence: dict[str, Any]) -> bool:
+        """Teach the detector of ``series`` that the metric anomaly with this evidence was
+        a false alarm (see ``SeriesDetectorBank.tolerate``); False when the evidence names
+        no member and level (anomalies stored before these were recorded) or the series
+        holds no detector here."""
+        index, level = evidence.get("driver_index"), evidence.get("driver_level")
+        if not isinstance(index, int) or isinstance(index, bool):
+            return False
+        if not isinstance(level, int | float) or isinstance(level, bool):
+            return False
+        with self._lock:
+            taken = self.bank.tolerate(series, float(index), float(level))
+            if taken:
+                self.counters.tolerated += 1
+                self._dirty = True
+            return taken
 
     def save(self) -> None:
         with self._lock:
