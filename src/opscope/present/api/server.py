@@ -20,6 +20,7 @@ from opscope.present.api import (
     read,
     reports,
     templates,
+    verdicts,
     webhooks,
 )
 from opscope.present.api.errors import install_error_handlers
@@ -71,6 +72,7 @@ def create_api(services: Services, *, ingest_only: bool = False) -> FastAPI:
     if ingest_only:
         return api
     api.include_router(read.router)
+    api.include_router(verdicts.router)
     api.include_router(templates.router)
     api.include_router(incidents.router)
     api.include_router(patterns.router)
