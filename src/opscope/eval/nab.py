@@ -369,6 +369,39 @@ def run_bank(files: list[NabFile], name: str, config: Any) -> Run:
     return Run(name=name, scores=scores, alarms=alarms, drivers=drivers, detector=bank.detector)
 
 
+def run_with_verdicts(files: list[NabFile], name: str, config: Any) -> Run:
+    """Run the bank as ``run_bank`` does, with an operator who calls every alarm raised
+    outside a labelled window (after the probationary period) a false alarm before the
+    next sample arrives; the bank tolerates it (``SeriesDetectorBank.tolerate``).
+
+    Rows go in lockstep (the k-th row of every file in one batch), so that a verdict
+    reaches the series before its next sample: a replay of what verdicts quiet, not of
+    what the detector finds unaided.
+    """
+    from opscope.analyze.metrics.bank import SeriesDetectorBank
+
+    bank = SeriesDetectorBank(config)
+    scores = {nab.key: np.zeros(len(nab.t)) for nab in files}
+    alarms = {nab.key: np.zeros(len(nab.t), dtype=bool) for nab in files}
+    drivers = {nab.key: np.full(len(nab.t), np.nan) for nab in files}
+    inside = {nab.key: np.zeros(len(nab.t), dtype=bool) for nab in files}
+    for nab in files:
+        for s, e in nab.windows or []:
+            inside[nab.key][s : e + 1] = True
+    for row in range(max((len(nab.t) for nab in files), default=0)):
+        live = [nab for nab in files if row < len(nab.t)]
+        result = bank.score_arrays([nab.key for nab in live], [nab.t[row] for nab in live],
+                                   [nab.values[row] for nab in live])
+        for j, nab in enumerate(live):
+            scores[nab.key][row] = np.nan_to_num(result.score[j], nan=0.0)
+            alarms[nab.key][row] = result.alarm[j]
+            drivers[nab.key][row] = result.driver[j]
+            false_alarm = nab.windows is not None and not inside[nab.key][row]
+            if result.alarm[j] and false_alarm and row >= probation(len(nab.t)):
+                bank.tolerate(nab.key, float(result.driver[j]), float(result.level[j]))
+    return Run(name=name, scores=scores, alarms=alarms, drivers=drivers, detector=bank.detector)
+
+
 def alarms_by_driver(files: list[NabFile], run: Run) -> dict[str, dict[str, int]]:
     """Alarms after the probationary period, inside and outside windows, by the view of the
     detector that raised them (for a detector of several views): where false alarms come
@@ -469,6 +502,11 @@ def nab_command(
             "coarser cadences (K=3 turns 5-minute files into 15-minute ones).",
         ),
     ] = None,
+    verdicts: Annotated[
+        bool,
+        typer.Option("--verdicts", help="Also replay the default ensemble with an operator who "
+                     "calls every alarm outside a window a false alarm as it is raised."),
+    ] = False,
     fine_by: Annotated[
         list[int] | None,
         typer.Option(
@@ -487,6 +525,9 @@ def nab_command(
         run_bank(files, "default ensemble", default_config()),
         run_bank(files, "baseline: trailing z-score", baseline_config()),
     ]
+    if verdicts and labelled:
+        runs.append(run_with_verdicts(files, "default ensemble, false alarms dismissed as "
+                                      "raised", default_config()))
     if save is not None:
         save_predictions(files, runs[0], save)
     rows = sum(len(f.t) for f in files)

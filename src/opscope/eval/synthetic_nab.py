@@ -578,21 +578,28 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def score_seed(seed: int, files_per_group: int) -> dict[str, dict[str, float | int]]:
+def score_seed(seed: int, files_per_group: int,
+               verdicts: bool = False) -> dict[str, dict[str, float | int]]:
     """The default ensemble and the trailing z-score on one generated corpus: the score
-    under each profile, and the windows found and false alarms under the standard one."""
+    under each profile, and the windows found and false alarms under the standard one;
+    with ``verdicts``, also the ensemble replayed with every false alarm dismissed as it
+    is raised (``run_with_verdicts``)."""
     from opscope.eval.nab import (
         PROFILES,
         baseline_config,
         default_config,
         run_bank,
+        run_with_verdicts,
         score_corpus,
     )
 
     files = as_nab_files(generate_corpus(seed, files_per_group))
     result: dict[str, dict[str, float | int]] = {}
-    for name, config in (("ensemble", default_config()), ("zscore", baseline_config())):
-        run = run_bank(files, name, config)
+    runs = [("ensemble", default_config(), run_bank), ("zscore", baseline_config(), run_bank)]
+    if verdicts:
+        runs.append(("verdicts", default_config(), run_with_verdicts))
+    for name, config, runner in runs:
+        run = runner(files, name, config)
         entry: dict[str, float | int] = {}
         for profile in PROFILES:
             corpus = score_corpus(files, run.alarms, profile)
@@ -622,6 +629,11 @@ def synth_nab_score_command(
         int, typer.Option("--files-per-group", min=1, help="Files in each group.")
     ] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    verdicts: Annotated[
+        bool,
+        typer.Option("--verdicts", help="Also replay the ensemble with an operator who calls "
+                     "every false alarm one as it is raised: how far verdicts quiet it."),
+    ] = False,
 ) -> None:
     """Generate the synthetic corpora of several seeds and score each, with the mean.
 
@@ -632,9 +644,9 @@ def synth_nab_score_command(
     nothing is written to disk. About fifteen seconds a seed on one core.
     """
     chosen = parse_seeds(seeds)
-    per_seed = {seed: score_seed(seed, files_per_group) for seed in chosen}
+    per_seed = {seed: score_seed(seed, files_per_group, verdicts) for seed in chosen}
     summary: dict[str, dict[str, dict[str, float]]] = {}
-    for name in ("ensemble", "zscore"):
+    for name in ("ensemble", "zscore", *(("verdicts",) if verdicts else ())):
         summary[name] = {}
         for key in (*PROFILE_WEIGHTS, "found", "false_alarms", "windows"):
             mean, error = mean_and_error([float(per_seed[s][name][key]) for s in chosen])
@@ -663,3 +675,11 @@ def synth_nab_score_command(
         f"{es['standard']['standard_error']:.2f}, z-score {zs['standard']['standard_error']:.2f} "
         f"({len(chosen)} seeds)"
     )
+    if verdicts:
+        v = summary["verdicts"]
+        typer.echo(
+            f"with every false alarm dismissed as raised: standard {v['standard']['mean']:.2f}"
+            f" / low FP {v['reward_low_FP_rate']['mean']:.2f} / low FN "
+            f"{v['reward_low_FN_rate']['mean']:.2f}, found {v['found']['mean']:.1f}, false "
+            f"alarms {v['false_alarms']['mean']:.1f} (against {es['false_alarms']['mean']:.1f})"
+        )
