@@ -69,7 +69,13 @@ def _seed(database: Path) -> None:
                                   signal=Signal(id=f"am/{e}#1", name="HighLatency", entity=e,
                                                 severity="critical", starts_at=opened,
                                                 last_seen=opened))
-                   for e in ("web", "api", HOSTILE)]
+                   for e in ("web", "api")]
+        # The database's member is the metric anomaly itself.
+        members.append(IncidentMember(
+            incident_id=INCIDENT, joined_at=opened, reason="first signal",
+            signal=Signal(id=f"anomaly/{HOSTILE}#1", kind="anomaly", name="metric:latency",
+                          entity=HOSTILE, severity="critical", starts_at=opened,
+                          last_seen=opened, labels={"detector": "", "subject": sid})))
         store.write_changes([IncidentChange(
             seq=1, kind=ChangeKind.OPENED, ts=opened, incident=incident, members=members,
             timeline=[TimelineEntry(incident_id=INCIDENT, ts=opened, kind=TimelineKind.OPENED,
@@ -88,6 +94,7 @@ def _seed(database: Path) -> None:
 def test_overview_and_incident_page_draw_graph_and_chart(tmp_path: Path) -> None:
     data = tmp_path / "data"
     token = make_token(data, "read")
+    writer = make_token(data, "read", "ingest")
     _seed(data / "opscope.duckdb")
     server = ServerProcess(data).start()
     try:
@@ -95,6 +102,7 @@ def test_overview_and_incident_page_draw_graph_and_chart(tmp_path: Path) -> None
         page = dump_dom(f"{server.url}/incidents/{INCIDENT}?node={quote(HOSTILE)}"
                          f"#token={token}", tmp_path / "p2")
         unknown = dump_dom(f"{server.url}/incidents/nope#token={token}", tmp_path / "p3")
+        acting = dump_dom(f"{server.url}/incidents/{INCIDENT}#token={writer}", tmp_path / "p7")
         no_token = dump_dom(f"{server.url}/", tmp_path / "p4")
         report = dump_dom(f"{server.url}/report#token={token}", tmp_path / "p5")
         asked = dump_dom(f"{server.url}/incidents?q={quote('open incidents on web')}"
@@ -145,6 +153,12 @@ def test_overview_and_incident_page_draw_graph_and_chart(tmp_path: Path) -> None
     # A read-only token is offered no action, and told why.
     assert re.search(r'<button type="button" id="ack-button" hidden=', page)
     assert "This token may read only" in page
+    assert "False alarm</button>" not in page
+    # A token that may act can call the anomaly member (only it) a false alarm.
+    members = acting[acting.index('id="members"'):acting.index('id="timeline"')]
+    assert members.count("False alarm</button>") == 1
+    row = members[members.index(f"<td>{HOSTILE_TEXT}</td>") - 200:members.index("False alarm")]
+    assert "metric:latency" in row
 
     assert "Rank 1: " + HOSTILE_TEXT + " latency moved first." in page
     # The summary, from the record (as text), and the similar incidents: none besides it.

@@ -12,7 +12,7 @@
   const CHART_POINTS = 240;
   const REFERENCE_MS = 30 * 60e3; // normal operation shown before the incident opened
   const AFTER_MS = 15 * 60e3;
-  const page = { incident: null, topology: null, topologyAt: 0, viewer: null,
+  const page = { incident: null, topology: null, topologyAt: 0, viewer: null, verdicts: new Map(),
     graphKey: "", chartKey: "", languageKey: "", entitySeries: new Map(), gone: false, pickerFor: null,
     chartQueue: Promise.resolve(),
     selected: new URLSearchParams(location.search).get("node") };
@@ -113,9 +113,53 @@
       const tr = el("tr", null, (m.muted_by || []).length ? "muted-row" : "");
       tr.append(el("td", s.name), el("td", s.entity), el("td", s.severity, "sev sev-" + s.severity),
         el("td", when(m.joined_at)), el("td", m.reason, "msg"),
-        el("td", (m.muted_by || []).map((x) => x.reason || x.kind).join(", ")));
+        el("td", (m.muted_by || []).map((x) => x.reason || x.kind).join(", ")),
+        verdictCell(s));
       return tr;
     }));
+  }
+
+  // An anomaly member can be called a false alarm: the verdict is kept, and the metric
+  // detector that raised it learns to tolerate a surprise of that size on its series.
+  function verdictCell(s) {
+    const cell = el("td");
+    const said = page.verdicts.get(s.id);
+    if (said) {
+      cell.append(el("span", said, "muted"));
+    } else if (s.kind === "anomaly" && s.labels && s.labels.subject
+               && page.viewer && page.viewer.can_act) {
+      const button = el("button", "False alarm");
+      button.type = "button";
+      button.title = "Keep this verdict, and teach the detector not to page for this again";
+      button.addEventListener("click", () => judge(s, cell));
+      cell.append(button);
+    }
+    return cell;
+  }
+
+  async function judge(s, cell) {
+    cell.replaceChildren(el("span", "…", "muted"));
+    let text;
+    try {
+      // The anomaly that opened the signal: same entity, subject and onset.
+      const onset = Date.parse(s.starts_at);
+      const found = await get("/api/v1/anomalies", { entity: s.entity, start: s.starts_at,
+        end: new Date(onset + 1000).toISOString(), limit: 1000 });
+      const mine = found.items.filter((a) => a.subject === s.labels.subject
+        && Date.parse(a.ts) === onset);
+      if (!mine.length) throw new Error("its anomaly is no longer stored");
+      const answers = [];
+      for (const a of mine) {
+        answers.push(await post("/api/v1/anomalies/" + encodeURIComponent(a.id) + "/verdict",
+          { verdict: "false_alarm" }));
+      }
+      text = answers.some((x) => x.learnt) ? "false alarm: the detector learnt it"
+        : "false alarm kept: " + answers[0].detail;
+    } catch (err) {
+      text = "could not judge: " + String(err.message || err);
+    }
+    page.verdicts.set(s.id, text);
+    cell.replaceChildren(el("span", text, "muted"));
   }
 
   function renderTimeline(i) {
