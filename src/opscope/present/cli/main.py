@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from opscope import __version__
+from opscope.present.cli.anomalies_cmd import anomalies_app
 from opscope.present.cli.ask_cmd import ask
 from opscope.present.cli.audit import audit
 from opscope.present.cli.config_cmd import config_app
@@ -35,6 +36,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(eval_app, name="eval")
 app.add_typer(logs_app, name="logs")
 app.add_typer(incidents_app, name="incidents")
+app.add_typer(anomalies_app, name="anomalies")
 app.command()(patterns)
 app.command()(report)
 app.add_typer(rules_app, name="rules")
