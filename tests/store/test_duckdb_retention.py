@@ -104,3 +104,18 @@ def test_bad_retention_is_a_config_error(stores: Stores,
                                         retention: dict[str, timedelta]) -> None:
     with pytest.raises(ConfigError, match="retention"):
         stores.open(retention=retention)
+
+
+def test_verdict_numbers_are_not_given_again_after_retention(stores: Stores,
+                                                            clock: ManualClock) -> None:
+    # Analysis reads verdicts after a saved number: one given twice would be skipped.
+    store = stores.open(retention={"anomalies": 5 * DAY}, clock=clock, durable=True)
+    for _ in range(3):
+        store.record_verdict(AnomalyVerdict(anomaly_id="a", verdict=Verdict.FALSE_ALARM,
+                                            ts=T0 - 10 * DAY))
+    _, last = store.false_alarms_after(0, 10)
+    assert store.apply_retention(T0)["anomaly_verdicts"] == 3
+    again = stores.reopen(store, retention={"anomalies": 5 * DAY}, clock=clock)
+    again.record_verdict(AnomalyVerdict(anomaly_id="a", verdict=Verdict.FALSE_ALARM, ts=T0))
+    _, newer = again.false_alarms_after(last, 10)
+    assert newer > last

@@ -47,8 +47,8 @@ from opscope.store.ports import (
 from opscope.store.postgres import PostgresStore
 from opscope.store.postgres import events as events_module
 from opscope.store.postgres import metrics as metrics_module
-from opscope.store.postgres.database import Database
-from opscope.store.postgres.schema import LATEST, MIGRATIONS, migrate
+from opscope.store.postgres.database import _LOCK_KEYS, Database
+from opscope.store.postgres.schema import LATEST, LOCK_CLASS, MIGRATIONS, migrate
 
 
 @pytest.fixture
@@ -200,7 +200,7 @@ def test_a_version_6_database_gains_the_verdicts_table(fresh_dsn: str) -> None:
     with psycopg.connect(fresh_dsn) as con:
         indexes = {r[0] for r in con.execute(
             "SELECT indexname FROM pg_indexes WHERE tablename = 'anomaly_verdicts'")}
-    assert indexes == {"anomaly_verdicts_anomaly", "anomaly_verdicts_ts"}
+    assert indexes == {"anomaly_verdicts_anomaly", "anomaly_verdicts_ts", "anomaly_verdicts_seq"}
 
 
 def test_a_newer_database_is_refused(dsn: str) -> None:
@@ -315,6 +315,29 @@ def test_two_stores_write_and_read_one_database_at_once(dsn: str) -> None:
         first.close()
         second.close()
 
+
+
+def test_false_alarms_read_by_seq_miss_no_verdict_committed_late(dsn: str) -> None:
+    """A verdict recorded while another process's verdict (an earlier ``seq``) is still
+    uncommitted waits for it, so a reader resuming after the last ``seq`` it saw never
+    skips a verdict that becomes visible later with a smaller one."""
+    with PostgresStore(dsn, pool_size=4) as store, psycopg.connect(dsn) as other:
+        store.append_anomalies([Anomaly(id=f"a-{i}", kind="metric", ts=T0) for i in (1, 2)])
+        # Another process, mid-way through recording a verdict (as ``record_verdict`` does).
+        other.execute("SELECT pg_advisory_xact_lock(%s, %s)",
+                      [LOCK_CLASS, _LOCK_KEYS["anomaly_verdicts"]])
+        other.execute("INSERT INTO anomaly_verdicts (anomaly_id, ts, verdict, actor, note) "
+                      "VALUES ('a-1', %s, 'false_alarm', '', '')", [T0.replace(tzinfo=None)])
+        late = threading.Thread(target=store.record_verdict, args=(AnomalyVerdict(
+            anomaly_id="a-2", verdict=Verdict.FALSE_ALARM, ts=T0),))
+        late.start()
+        time.sleep(0.3)
+        assert late.is_alive()  # waiting for the earlier verdict's transaction
+        assert store.false_alarms_after(0, 10) == ([], 0)
+        other.commit()
+        late.join(timeout=10)
+        rows, cursor = store.false_alarms_after(0, 10)
+        assert [r["anomaly_id"] for r in rows] == ["a-1", "a-2"] and cursor == rows[-1]["seq"]
 
 # --- the boundary --------------------------------------------------------------------------
 

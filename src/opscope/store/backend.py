@@ -133,6 +133,9 @@ class AnomalyOperations(Protocol[DB_contra]):
     def verdicts_of(self, db: DB_contra, anomaly_ids: Sequence[str]
                     ) -> dict[str, list[Row]]: ...
 
+    def false_alarms_after(self, db: DB_contra, after: int, limit: int
+                           ) -> tuple[list[Row], int]: ...
+
 
 class TopologyOperations(Protocol[DB_contra]):
     def upsert_topology(self, db: DB_contra, entities: Sequence[Entity],

@@ -180,6 +180,9 @@ class SQLStore(Generic[DB]):
     def anomaly_verdicts(self, anomaly_ids: Sequence[str]) -> dict[str, list[Row]]:
         return self._ops.anomalies.verdicts_of(self._db, anomaly_ids)
 
+    def false_alarms_after(self, after: int, limit: int) -> tuple[list[Row], int]:
+        return self._ops.anomalies.false_alarms_after(self._db, after, limit)
+
     # --- log templates (written by log analysis) --------------------------------------
 
     def logs_after(self, seq: int, limit: int) -> list[tuple[int, LogRecord]]:

@@ -263,6 +263,22 @@ class AnomalyStore(Protocol):
         ``{anomaly_id, verdict, ts, actor, note}``; ids without any are left out."""
         ...
 
+    def false_alarms_after(self, after: int, limit: int) -> tuple[list[Row], int]:
+        """The false alarms among the next ``limit`` verdicts (of any kind) with ``seq``
+        above ``after``, and the highest ``seq`` among those verdicts (``after`` when
+        there is none): ``(rows, cursor)``.
+
+        For metric analysis, which polls it to apply operators' false alarms to its
+        detectors, wherever they were given: pass ``cursor`` as ``after`` next time.
+        Rows are ``{seq, anomaly_id, kind, subject, anomaly_ts, evidence}`` (the
+        anomaly's ``ts`` and ``evidence`` as ``get_anomaly`` returns them), oldest
+        ``seq`` first. A verdict whose anomaly is no longer stored (retention) is left
+        out, as are confirmations, but the cursor still moves past them, so it advances
+        by at most ``limit`` verdicts a call and a page with no rows need not be the
+        last. Verdicts become visible in ``seq`` order, so none is missed behind it.
+        """
+        ...
+
 
 class TokenStore(Protocol):
     def add_token(self, token_id: str, digest: str, scopes: Sequence[str], name: str) -> None: ...

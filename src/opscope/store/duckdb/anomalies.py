@@ -1,5 +1,6 @@
 """Anomalies found by analysis: appended (idempotently, by id) and queried like records;
-operators' verdicts on them are appended and read back per anomaly."""
+operators' verdicts on them are appended and read back per anomaly, and the false alarms
+among them read in the order recorded (:func:`false_alarms_after`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from opscope.model import Anomaly, AnomalyVerdict
+from opscope.model import Anomaly, AnomalyVerdict, Verdict
 from opscope.store.duckdb.codec import TS, finite_or_none, iso, to_naive_utc
 from opscope.store.duckdb.database import Database
 from opscope.store.duckdb.paging import PageSpec
@@ -57,10 +58,15 @@ def append_anomalies(db: Database, anomalies: Sequence[Anomaly]) -> WriteResult:
     return WriteResult(inserted=count)
 
 
+def evidence(text: str) -> Any:
+    """Stored evidence (JSON text; PostgreSQL's ``jsonb`` read as text) as Python values."""
+    return orjson.loads(text)
+
+
 def _anomaly_row(r: dict[str, Any]) -> Row:
     row: Row = {name: r[name] for name in _COLUMNS}
     row["ts"] = iso(r["ts"])
-    row["evidence"] = orjson.loads(r["evidence"])
+    row["evidence"] = evidence(r["evidence"])
     for name in _FLOATS:
         row[name] = finite_or_none(r[name])
     return row
@@ -101,11 +107,10 @@ VERDICTS_SELECT = "SELECT anomaly_id, verdict, ts, actor, note FROM anomaly_verd
 def record_verdict(db: Database, verdict: AnomalyVerdict) -> None:
     """Append one verdict; earlier verdicts on the anomaly are kept (an audit trail)."""
     with db.write() as con:
-        seq = db.allocate(con, "anomaly_verdicts", 1)
         con.execute(
-            "INSERT INTO anomaly_verdicts (seq, anomaly_id, ts, verdict, actor, note) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [seq, verdict.anomaly_id, to_naive_utc(verdict.ts), verdict.verdict.value,
+            "INSERT INTO anomaly_verdicts (anomaly_id, ts, verdict, actor, note) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [verdict.anomaly_id, to_naive_utc(verdict.ts), verdict.verdict.value,
              verdict.actor, verdict.note],
         )
 
@@ -132,3 +137,36 @@ def verdicts_of(db: Database, anomaly_ids: Sequence[str]) -> dict[str, list[Row]
             [list(anomaly_ids)],
         ).fetchall()
     return group_verdicts(rows)
+
+
+FALSE_ALARMS_SELECT = (
+    "WITH examined AS (SELECT seq, anomaly_id, verdict FROM anomaly_verdicts "
+    "WHERE seq > ? ORDER BY seq LIMIT ?) "
+    "SELECT e.seq, a.id, a.kind, a.subject, a.ts, a.evidence FROM examined e "
+    "LEFT JOIN anomalies a ON a.id = e.anomaly_id AND e.verdict = ? ORDER BY e.seq"
+)
+"""The verdicts :func:`false_alarm_rows` reads, with ``?`` placeholders for ``after``,
+``limit`` and the false-alarm verdict: every verdict examined, joined with its anomaly
+only when it is a false alarm whose anomaly is still stored (``id`` is null otherwise)."""
+
+
+def false_alarm_rows(rows: Sequence[Sequence[Any]], after: int) -> tuple[list[Row], int]:
+    """:data:`FALSE_ALARMS_SELECT` rows as ``(false alarms, highest seq examined)``."""
+    found: list[Row] = []
+    last = after
+    for seq, anomaly, kind, subject, ts, text in rows:
+        last = max(last, seq)
+        if anomaly is not None:
+            found.append({"seq": seq, "anomaly_id": anomaly, "kind": kind,
+                          "subject": subject, "anomaly_ts": iso(ts),
+                          "evidence": evidence(text)})
+    return found, last
+
+
+def false_alarms_after(db: Database, after: int, limit: int) -> tuple[list[Row], int]:
+    """False alarms among the next ``limit`` verdicts after ``seq`` ``after``, oldest
+    first, with the highest ``seq`` examined (``after`` when there is none)."""
+    with db.read() as cur:
+        rows = cur.execute(FALSE_ALARMS_SELECT,
+                           [after, max(limit, 0), Verdict.FALSE_ALARM.value]).fetchall()
+    return false_alarm_rows(rows, after)

@@ -376,8 +376,13 @@ _V7 = _sql(
     # trail and the labels evaluation and learning read. ``seq`` orders verdicts given at
     # the same time.
     """
+    CREATE SEQUENCE anomaly_verdicts_seq
+    """,
+    # A sequence (not numbering in Python) so that numbers are never given twice, even
+    # after retention removed the newest verdicts: analysis reads them by a saved cursor.
+    """
     CREATE TABLE anomaly_verdicts (
-        seq BIGINT NOT NULL,
+        seq BIGINT NOT NULL DEFAULT nextval('anomaly_verdicts_seq'),
         anomaly_id VARCHAR NOT NULL,
         ts TIMESTAMP NOT NULL,
         verdict VARCHAR NOT NULL,

@@ -1,6 +1,12 @@
 """Anomalies found by analysis: appended (idempotently, by id) and queried like records;
-operators' verdicts on them are appended and read back per anomaly, with the embedded
-store's row shapes (``opscope.store.duckdb.anomalies``)."""
+operators' verdicts on them are appended and read back per anomaly, and the false alarms
+among them read in ``seq`` order, with the embedded store's row shapes
+(``opscope.store.duckdb.anomalies``).
+
+Metric analysis (in any process) reads the false alarms after the last verdict ``seq``
+it saw, so verdicts must become visible in ``seq`` order: recording one takes the
+``anomaly_verdicts`` advisory lock until it commits.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +15,20 @@ from dataclasses import replace
 
 from psycopg.rows import dict_row
 
-from opscope.model import Anomaly, AnomalyVerdict
+from opscope.model import Anomaly, AnomalyVerdict, Verdict
 from opscope.store.duckdb.anomalies import ANOMALIES as _ANOMALIES
-from opscope.store.duckdb.anomalies import VERDICTS_SELECT, anomaly_id, group_verdicts
+from opscope.store.duckdb.anomalies import (
+    FALSE_ALARMS_SELECT,
+    VERDICTS_SELECT,
+    anomaly_id,
+    false_alarm_rows,
+    group_verdicts,
+)
 from opscope.store.duckdb.codec import to_naive_utc
 from opscope.store.ports import Row, WriteResult
 from opscope.store.postgres.codec import clean, dump_json, naive
 from opscope.store.postgres.database import Database, count, unnest
+from opscope.store.postgres.where import placeholders
 
 _COLUMNS = (
     ("id", "text"), ("kind", "text"), ("detector", "text"), ("entity", "text"),
@@ -63,8 +76,11 @@ def get_anomaly(db: Database, anomaly_id: str) -> Row | None:
 
 
 def record_verdict(db: Database, verdict: AnomalyVerdict) -> None:
-    """Append one verdict; earlier verdicts on the anomaly are kept (an audit trail)."""
+    """Append one verdict; earlier verdicts on the anomaly are kept (an audit trail).
+    Under the ``anomaly_verdicts`` lock, so that verdicts become visible in ``seq``
+    order (see :func:`false_alarms_after`)."""
     with db.write() as con:
+        db.lock(con, "anomaly_verdicts")
         con.execute(
             "INSERT INTO anomaly_verdicts (anomaly_id, ts, verdict, actor, note) "
             "VALUES (%s, %s, %s, %s, %s)",
@@ -85,3 +101,16 @@ def verdicts_of(db: Database, anomaly_ids: Sequence[str]) -> dict[str, list[Row]
             [list(anomaly_ids)],
         ).fetchall()
     return group_verdicts(rows)
+
+
+# ``evidence`` is read as text, which the shared row function parses.
+_FALSE_ALARMS = placeholders(FALSE_ALARMS_SELECT.replace("a.evidence", "a.evidence::text"))
+
+
+def false_alarms_after(db: Database, after: int, limit: int) -> tuple[list[Row], int]:
+    """False alarms among the next ``limit`` verdicts after ``seq`` ``after``, oldest
+    first, with the highest ``seq`` examined (``after`` when there is none)."""
+    with db.read() as con:
+        rows = con.execute(_FALSE_ALARMS,
+                           [after, max(limit, 0), Verdict.FALSE_ALARM.value]).fetchall()
+    return false_alarm_rows(rows, after)

@@ -29,7 +29,7 @@ from opscope.store.postgres.schema import LOCK_CLASS, migrate
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
-_LOCK_KEYS = {"events": 1, "logs": 2, "samples": 3}
+_LOCK_KEYS = {"events": 1, "logs": 2, "samples": 3, "anomaly_verdicts": 4}
 """Advisory lock ids of the tables whose writers are serialised across processes
 (0 is the migration lock)."""
 

@@ -387,6 +387,7 @@ _V7 = (
     """,
     "CREATE INDEX anomaly_verdicts_anomaly ON anomaly_verdicts (anomaly_id, ts, seq)",
     "CREATE INDEX anomaly_verdicts_ts ON anomaly_verdicts (ts)",
+    "CREATE INDEX anomaly_verdicts_seq ON anomaly_verdicts (seq)",
 )
 
 MIGRATIONS: tuple[Migration, ...] = (
