@@ -193,9 +193,9 @@ def subscribe_metric_analysis(services: Services) -> MetricAnalysisStage:
         "opscope_metric_analysis_series", "Series with detector state (at most "
         "metric_analysis.bank.capacity).", lambda: {(): float(len(stage.bank))})
     services.telemetry.add_gauge(
-        "opscope_metric_analysis_verdicts_learnt_total", "False-alarm verdicts the "
-        "series' detectors have learnt to tolerate, since start.",
-        lambda: {(): float(stage.counters.tolerated)})
+        "opscope_metric_analysis_verdicts_applied_total", "Operators' false-alarm verdicts "
+        "the series' detectors have taken, since start.",
+        lambda: {(): float(stage.counters.verdicts_applied)})
     services.telemetry.add_gauge(
         "opscope_metric_analysis_series_evicted_total", "Series whose detector state was "
         "evicted (least recently updated first) because the bank was full, since start.",

@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -99,18 +100,95 @@ def test_spike_becomes_one_stored_and_published_anomaly() -> None:
     assert stage.counters.samples == SPIKE + 20 and stage.counters.anomalies == 1
 
 
-def test_a_false_alarm_verdict_reaches_the_series_detector() -> None:
-    stage = MetricAnalysisStage(MemoryStore(), band_step=300)
+class VerdictStore(MemoryStore):
+    """Also hands out false-alarm verdicts after a sequence number, as the store does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.verdicts: list[dict[str, Any]] = []  # seq, anomaly_id, kind, subject, ...
+        self.reads = 0
+
+    def false_alarms_after(self, after: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+        self.reads += 1
+        self._check()
+        newer = [v for v in self.verdicts if v["seq"] > after][:limit]
+        return ([v for v in newer if v["verdict"] == "false_alarm"],
+                max((v["seq"] for v in newer), default=after))
+
+    def judge(self, anomaly: Anomaly, verdict: str = "false_alarm") -> None:
+        self.verdicts.append({
+            "seq": len(self.verdicts) + 1, "verdict": verdict, "anomaly_id": "a",
+            "kind": anomaly.kind, "subject": anomaly.subject,
+            "anomaly_ts": anomaly.ts.isoformat().replace("+00:00", "Z"),
+            "evidence": anomaly.evidence})
+
+
+def tolerance(stage: MetricAnalysisStage, anomaly: Anomaly) -> float:
+    slot = stage.bank._slots[anomaly.subject]
+    return float(stage.bank.detector.arr(f"tolerance{anomaly.evidence['driver_index']}")[slot])
+
+
+def test_false_alarm_verdicts_are_read_from_the_store_and_saved_with_the_state(
+        tmp_path: Path) -> None:
+    store = VerdictStore()
+    state = tmp_path / "state.npz"
+    stage = MetricAnalysisStage(store, band_step=300, state_path=state, verdict_interval=0)
     (anomaly,) = run(stage, seasonal(SPIKE + 20))
-    assert stage.tolerate(anomaly.subject, anomaly.evidence)
-    assert stage.counters.tolerated == 1
-    # Evidence of anomalies stored before it named the member, or of another series.
-    assert not stage.tolerate(anomaly.subject, {"driver": "seasonal"})
-    assert not stage.tolerate(anomaly.subject, {"driver_index": True, "driver_level": 3.0})
-    assert not stage.tolerate("unknown", anomaly.evidence)
-    assert stage.counters.tolerated == 1
+    store.judge(anomaly, "confirmed")
+    store.judge(anomaly)
+    store.judge(anomaly.model_copy(update={"kind": "log_rate"}))  # not a metric: skipped
+    stage.process([])
+    assert stage.counters.verdicts_applied == 1 and stage.bank.verdicts_seen == 3
+    # The member's own score, faded by the 19 samples seen since the alarm.
+    memory = stage.bank.detector.config.tolerance_memory
+    taken = anomaly.evidence["driver_level"] * math.exp(-19 * 300 / memory)
+    assert tolerance(stage, anomaly) == pytest.approx(taken, rel=1e-9)
+    stage.process([])  # nothing newer: nothing applied twice
+    assert stage.counters.verdicts_applied == 1
+    stage.close()
+    restarted = MetricAnalysisStage.open(store, BankConfig(), state_path=state,
+                                         verdict_interval=0)
+    assert restarted.bank.verdicts_seen == 3
+    assert tolerance(restarted, anomaly) == pytest.approx(taken, rel=1e-9)
 
 
+def test_verdicts_wait_for_their_series_and_fade_with_their_age() -> None:
+    store = VerdictStore()
+    first = MetricAnalysisStage(store, band_step=300, verdict_interval=0)
+    (anomaly,) = run(first, seasonal(SPIKE + 20))
+    store.judge(anomaly)
+    # A detector that starts afresh (state set aside) takes every verdict again, once
+    # the series is back; the verdict has faded by the event time since its alarm.
+    fresh = MetricAnalysisStage(store, band_step=300, verdict_interval=0)
+    fresh.process([])
+    assert fresh.counters.verdicts_applied == 0 and fresh.bank.verdicts_seen == 1
+    later = seasonal(SPIKE + 20 + 2 * DAY, spike_at=None)[SPIKE + 20:]
+    run(fresh, later)
+    assert fresh.counters.verdicts_applied == 1
+    # Faded from the alarm to the series' latest sample, whenever it was taken.
+    age = (later[-1].ts - anomaly.ts).total_seconds()
+    memory = fresh.bank.detector.config.tolerance_memory
+    assert tolerance(fresh, anomaly) == pytest.approx(
+        anomaly.evidence["driver_level"] * math.exp(-age / memory), rel=1e-6)
+
+
+def test_verdicts_are_read_again_after_the_store_failed() -> None:
+    store = VerdictStore()
+    stage = MetricAnalysisStage(store, band_step=300, verdict_interval=0)
+    (anomaly,) = run(stage, seasonal(SPIKE + 20))
+    store.judge(anomaly)
+    store.fail = 1
+    stage.process([])
+    assert stage.counters.verdict_failures == 1 and stage.bank.verdicts_seen == 0
+    stage.process([])
+    assert stage.counters.verdicts_applied == 1 and stage.bank.verdicts_seen == 1
+
+
+def test_verdicts_are_read_at_most_every_interval() -> None:
+    store = VerdictStore()
+    stage = MetricAnalysisStage(store, band_step=300, verdict_interval=3600)
+    run(stage, seasonal(50, spike_at=None))
+    assert store.reads == 1  # on the first batch, then not within the hour
 def test_band_points_are_stored_at_most_once_per_step_and_series() -> None:
     store = MemoryStore()
     stage = MetricAnalysisStage(store, band_step=900)  # three samples per band step

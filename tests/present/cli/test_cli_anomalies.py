@@ -47,8 +47,7 @@ def test_verdicts_over_the_api_then_read_from_the_data_dir(tmp_path: Path) -> No
         said = runner.invoke(app, ["anomalies", "verdict", "an-1", "false_alarm",
                                    "--note", "backup window", *api])
         assert said.exit_code == 0, said.output
-        # The server's detector has never scored this series, so it cannot learn it.
-        assert said.output.startswith("false_alarm kept for an-1; not learnt:")
+        assert said.output.startswith("false_alarm on an-1: kept; within 15 s")
         bad = runner.invoke(app, ["anomalies", "verdict", "an-1", "meh", *api])
         assert bad.exit_code == 2 and "false_alarm or confirmed" in bad.output
         missing = runner.invoke(app, ["anomalies", "verdict", "nope", "confirmed", *api])

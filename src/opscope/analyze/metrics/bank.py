@@ -78,6 +78,8 @@ class SeriesDetectorBank:
         self._hold_s = np.zeros(self.detector.capacity)
         self.evicted = 0
         """Series that lost their slot to a newer one because ``capacity`` was reached."""
+        self.verdicts_seen = 0
+        """The store's sequence number of the last verdict applied (saved with the state)."""
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -185,12 +187,14 @@ class SeriesDetectorBank:
         return [metric_anomaly(samples[i], series[i], scores, i, self.detector)
                 for i in np.flatnonzero(scores.alarm).tolist()]
 
-    def tolerate(self, series: str, index: float, level: float) -> bool:
+    def tolerate(self, series: str, index: float, level: float,
+                 at: float | None = None) -> bool:
         """Teach the series' detector that a surprise of ``level`` from view ``index`` (an
-        anomaly's ``evidence.driver_index`` and ``evidence.driver_level``) was a false
-        alarm; False when the series holds no slot or the detector cannot take it."""
+        anomaly's ``evidence.driver_index`` and ``evidence.driver_level``), raised at event
+        time ``at``, was a false alarm; False when the series holds no slot or the detector
+        cannot take it."""
         slot = self._slots.get(series)
-        return slot is not None and self.detector.tolerate(slot, index, level)
+        return slot is not None and self.detector.tolerate(slot, index, level, at)
 
     # -- persistence ----------------------------------------------------------------
 
@@ -202,6 +206,7 @@ class SeriesDetectorBank:
             "detector": self.detector.header(),
             "slots": dict(self._slots),
             "free": self._free,
+            "verdicts_seen": self.verdicts_seen,
         }
         buffer = io.BytesIO()
         np.savez_compressed(
@@ -234,6 +239,7 @@ class SeriesDetectorBank:
             bank._hold_s[...] = npz["hold_seconds"]
         bank._slots = OrderedDict((str(k), int(v)) for k, v in index["slots"].items())
         bank._free = [int(v) for v in index["free"]]
+        bank.verdicts_seen = int(index.get("verdicts_seen", 0))
         return bank
 
 

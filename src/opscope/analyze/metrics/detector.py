@@ -189,11 +189,12 @@ class Detector(ABC):
             return None
         return views[int(index)]
 
-    def tolerate(self, slot: int, index: float, level: float) -> bool:
+    def tolerate(self, slot: int, index: float, level: float, at: float | None = None) -> bool:
         """Learn that a surprise of ``level`` (in the units of view ``index``, as
-        ``Scored.level`` gave it) on ``slot`` was no news, so that one like it does not
-        alarm again; True if the detector took it. Detectors of a single view keep no such
-        memory and return False."""
+        ``Scored.level`` gave it) on ``slot``, at event time ``at`` (default: the slot's
+        latest sample), was no news, so that one like it does not alarm again; True if the
+        detector took it. Detectors of a single view keep no such memory and return
+        False."""
         return False
 
     # -- state ----------------------------------------------------------------------

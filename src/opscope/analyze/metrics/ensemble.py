@@ -259,6 +259,7 @@ change of one point from noise:
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -476,11 +477,15 @@ class Ensemble(Detector):
         return Step(score=score, expected=band.expected, scale=band.scale, driver=driver,
                     level=level)
 
-    def tolerate(self, slot: int, index: float, level: float) -> bool:
+    def tolerate(self, slot: int, index: float, level: float, at: float | None = None) -> bool:
         if not (np.isfinite(index) and 0 <= int(index) < len(self._source)):
             return False
         if not (np.isfinite(level) and level > 0) or not 0 <= slot < self.capacity:
             return False
+        # A verdict on an alarm some time back has faded as it would have since then.
+        since = float(self.arr("_last_t")[slot]) - at if at is not None else 0.0
+        if np.isfinite(since) and since > 0:
+            level *= math.exp(-since / self.config.tolerance_memory)
         tolerance = self.arr(f"tolerance{int(index)}")
         tolerance[slot] = max(float(tolerance[slot]), float(level))
         return True

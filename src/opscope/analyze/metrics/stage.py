@@ -15,6 +15,14 @@ correlation. Writes that fail are kept and retried with the next batch.
 The bank is saved as versioned npz in the data directory, every ``save_interval``
 seconds of wall time while samples flow and on :meth:`MetricAnalysisStage.close`, and
 restored at start; ``opscope train`` writes the same file from stored history.
+
+Operators' false-alarm verdicts are read from the store every ``verdict_interval``
+seconds, in the order given and wherever they were given (a web replica, the CLI), and
+each teaches its series' detector to tolerate the surprise it was called on
+(``SeriesDetectorBank.tolerate``). The sequence number of the last one read is saved with
+the state, so a detector that starts afresh takes every verdict again, each faded by the
+event time since its alarm; verdicts on series that hold no detector yet wait (bounded)
+until the series' next sample.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -64,6 +72,13 @@ Publish = Callable[[Sequence[Anomaly]], None]
 _ID_CACHE_LIMIT = 200_000
 # Band points waiting for a store that failed; past this the oldest are given up.
 _PENDING_BAND_LIMIT = 500_000
+VERDICT_INTERVAL_S = 15.0
+"""Seconds between reads of operators' verdicts from the store."""
+
+# Verdicts read per page, pages per read, and series whose verdicts wait for a detector.
+_VERDICT_PAGE = 1_000
+_VERDICT_PAGES = 20
+_WAITING_LIMIT = 100_000
 # Anomalies waiting for a store that failed: they are few and they matter, so far more is
 # kept than ever piles up in practice, but a store down for good must not exhaust memory.
 _PENDING_ANOMALY_LIMIT = 100_000
@@ -75,6 +90,16 @@ class MetricAnalysisStore(Protocol):
 
     def append_bands(self, bands: Sequence[BandRow]) -> object: ...
     def append_anomalies(self, anomalies: Sequence[Anomaly]) -> object: ...
+
+
+@runtime_checkable
+class VerdictSource(Protocol):
+    """Operators' false-alarm verdicts in the order given (``opscope.store.ports.
+    AnomalyStore.false_alarms_after``): rows ``{seq, anomaly_id, kind, subject, anomaly_ts,
+    evidence}`` and the last sequence number examined."""
+
+    def false_alarms_after(self, after: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+        ...
 
 
 @dataclass
@@ -92,7 +117,8 @@ class StageCounters:
     saves: int = 0
     save_failures: int = 0
     busy_seconds: float = 0.0
-    tolerated: int = 0
+    verdicts_applied: int = 0
+    verdict_failures: int = 0
     scoring_seconds: float = 0.0
     writing_seconds: float = 0.0
 
@@ -124,6 +150,7 @@ class MetricAnalysisStage:
         state_path: Path | None = None,
         band_step: float = 60.0,
         save_interval: float = 300.0,
+        verdict_interval: float = VERDICT_INTERVAL_S,
     ) -> None:
         if not band_step > 0:
             raise ValidationFailed("band_step must be positive")
@@ -140,6 +167,11 @@ class MetricAnalysisStage:
         self._lock = threading.Lock()
         self._last_save = time.monotonic()
         self._dirty = False
+        self.verdict_interval = verdict_interval
+        self._last_verdicts = -math.inf
+        # False alarms on series that hold no detector yet (after a restart that set the
+        # state aside, a series is back only with its next sample): applied when it is.
+        self._waiting: dict[str, list[tuple[float, float, float | None]]] = {}
 
     @classmethod
     def open(
@@ -187,6 +219,8 @@ class MetricAnalysisStage:
                     self.counters.samples += len(samples)
                     self.counters.batches += 1
                     self._dirty = True
+                if time.monotonic() - self._last_verdicts >= self.verdict_interval:
+                    self._read_verdicts()
                 scored = time.perf_counter()
                 self.counters.scoring_seconds += scored - started
                 if self._pending:
@@ -198,23 +232,6 @@ class MetricAnalysisStage:
                 if time.monotonic() - self._last_save >= self.save_interval:
                     self._save_logged()
             return found
-
-    def tolerate(self, series: str, evidence: dict[str, Any]) -> bool:
-        """Teach the detector of ``series`` that the metric anomaly with this evidence was
-        a false alarm (see ``SeriesDetectorBank.tolerate``); False when the evidence names
-        no member and level (anomalies stored before these were recorded) or the series
-        holds no detector here."""
-        index, level = evidence.get("driver_index"), evidence.get("driver_level")
-        if not isinstance(index, int) or isinstance(index, bool):
-            return False
-        if not isinstance(level, int | float) or isinstance(level, bool):
-            return False
-        with self._lock:
-            taken = self.bank.tolerate(series, float(index), float(level))
-            if taken:
-                self.counters.tolerated += 1
-                self._dirty = True
-            return taken
 
     def save(self) -> None:
         with self._lock:
@@ -257,6 +274,8 @@ class MetricAnalysisStage:
         scores = self.bank.score_arrays(series, t, x, [s.name for s in samples])
         anomalies = [metric_anomaly(samples[i], series[i], scores, i, self.bank.detector)
                      for i in np.flatnonzero(scores.alarm).tolist()]
+        if self._waiting:
+            self._apply_waiting(set(series))
         return anomalies, self._bands(samples, series, t, scores)
 
     def _bands(
@@ -281,6 +300,51 @@ class MetricAnalysisStage:
         lower, upper = _nullable(scores.lower[rows]), _nullable(scores.upper[rows])
         return [(series[i], samples[i].ts, e, lo, up)
                 for i, e, lo, up in zip(keep, expected, lower, upper, strict=True)]
+
+    def _read_verdicts(self) -> None:
+        """Apply the false alarms given since the last read (on any process: they come
+        from the store), so that each series' detector tolerates what was called one."""
+        self._last_verdicts = time.monotonic()
+        if not isinstance(self._store, VerdictSource):
+            return
+        for _ in range(_VERDICT_PAGES):
+            try:
+                rows, last = self._store.false_alarms_after(self.bank.verdicts_seen,
+                                                            _VERDICT_PAGE)
+            except StorageError:
+                self.counters.verdict_failures += 1
+                log.warning("cannot read operators' verdicts yet; retrying in %.0f s",
+                            self.verdict_interval)
+                return
+            for row in rows:
+                self._apply_verdict(row)
+            moved = last > self.bank.verdicts_seen
+            self.bank.verdicts_seen = max(self.bank.verdicts_seen, last)
+            self._dirty = self._dirty or moved
+            if not moved:
+                return
+
+    def _apply_verdict(self, row: dict[str, Any]) -> None:
+        evidence = row.get("evidence")
+        if row.get("kind") != ANOMALY_KIND or not isinstance(evidence, dict):
+            return
+        index, level = evidence.get("driver_index"), evidence.get("driver_level")
+        if not isinstance(index, int) or isinstance(index, bool):
+            return  # stored before anomalies named the member that raised them
+        if not isinstance(level, int | float) or isinstance(level, bool):
+            return
+        at = _epoch(row.get("anomaly_ts"))
+        series = str(row.get("subject", ""))
+        if self.bank.tolerate(series, float(index), float(level), at):
+            self.counters.verdicts_applied += 1
+        elif len(self._waiting) < _WAITING_LIMIT:
+            self._waiting.setdefault(series, []).append((float(index), float(level), at))
+
+    def _apply_waiting(self, series: set[str]) -> None:
+        for sid in series & self._waiting.keys():
+            for index, level, at in self._waiting.pop(sid):
+                if self.bank.tolerate(sid, index, level, at):
+                    self.counters.verdicts_applied += 1
 
     def _write(self) -> None:
         pending = self._pending
@@ -400,3 +464,13 @@ def load_state(path: Path, config: BankConfig) -> SeriesDetectorBank | None:
 
 def _set_aside(path: Path) -> None:
     os.replace(path, path.with_name(path.name + ".old"))
+
+
+def _epoch(value: Any) -> float | None:
+    """Unix seconds of a stored row's ISO time (``...Z``), None when unreadable."""
+    if isinstance(value, datetime):
+        return value.timestamp()
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

@@ -2,14 +2,12 @@
 
 A verdict (``false_alarm`` or ``confirmed``) is kept with the anomaly as a label, for
 evaluation and for learning: every verdict given is stored, newest first. A false alarm
-on a metric series also teaches that series' detector, on the core process that scores
-it, to tolerate a surprise of that size from the member that raised it, so that it does
-not page again for the same thing: the tolerance fades over the ensemble's
-``tolerance_memory`` (a year), so one as large stays quiet for about two months, and one
-a fifth larger still pages. The answer says whether the detector learnt: it cannot on a
-read-only web replica, for anomalies other than metric ones, for anomalies stored before
-their evidence named the member and its score, or for a series whose detector has been
-evicted since.
+on a metric series also teaches that series' detector to tolerate a surprise of that size
+from the member that raised it, so that it does not page again for the same thing: the
+core's metric analysis reads new verdicts from the store within
+``VERDICT_INTERVAL_S`` (so a verdict given on a web replica or from the CLI counts
+alike), and the tolerance fades over the ensemble's ``tolerance_memory`` (a year), so one
+as large stays quiet for about two months while one a fifth larger still pages.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from opscope.analyze.metrics.stage import ANOMALY_KIND, MetricAnalysisStage
+from opscope.analyze.metrics.stage import ANOMALY_KIND, VERDICT_INTERVAL_S
 from opscope.errors import NotFound
 from opscope.model import AnomalyVerdict, Verdict
 from opscope.present.api.auth import Principal
@@ -48,20 +46,18 @@ def _actor(request: Request, given: str) -> str:
     return principal.name if isinstance(principal, Principal) and principal.name else "api"
 
 
-def _learn(services: Services, anomaly: dict[str, Any]) -> tuple[bool, str]:
-    """Hand a metric false alarm to the detector; whether it learnt, and if not, why."""
+def _effect(verdict: Verdict, anomaly: dict[str, Any]) -> str:
+    """What the verdict will change, in words for the operator."""
+    if verdict is not Verdict.FALSE_ALARM:
+        return "kept as a label; the detector is unchanged"
     if anomaly.get("kind") != ANOMALY_KIND:
-        return False, "only metric detectors learn from verdicts"
-    stage = services.extras.get("metric_analysis")
-    if not isinstance(stage, MetricAnalysisStage):
-        if services.settings.role == "web":
-            return False, "kept; the core process scores the series (read-only web replica)"
-        return False, "metric analysis is not enabled on this server"
+        return "kept as a label; only metric detectors learn from verdicts"
     evidence = anomaly.get("evidence")
-    if not isinstance(evidence, dict) or not stage.tolerate(str(anomaly["subject"]), evidence):
-        return False, ("the series' detector cannot take it (no member named in the "
-                       "evidence, or the series is no longer tracked)")
-    return True, "the series' detector will not page again for a surprise of this size"
+    if not isinstance(evidence, dict) or "driver_level" not in evidence:
+        return ("kept as a label; this anomaly does not name the member that raised it, so "
+                "its detector cannot learn from it")
+    return (f"kept; within {VERDICT_INTERVAL_S:.0f} s the series' detector stops paging for "
+            "a surprise of this size")
 
 
 @router.post("/anomalies/{anomaly_id}/verdict", dependencies=CHANGE,
@@ -75,11 +71,8 @@ async def give_verdict(anomaly_id: str, body: VerdictRequest, request: Request,
                              ts=datetime.now(UTC), actor=_actor(request, body.actor),
                              note=body.note)
     await run_in_threadpool(services.store.record_verdict, verdict)
-    learnt, why = (False, "a confirmed anomaly changes nothing in the detector")
-    if body.verdict is Verdict.FALSE_ALARM:
-        learnt, why = await run_in_threadpool(_learn, services, anomaly)
-    return JSONAnswer({"verdict": verdict.model_dump(mode="json"), "learnt": learnt,
-                       "detail": why})
+    return JSONAnswer({"verdict": verdict.model_dump(mode="json"),
+                       "detail": _effect(body.verdict, anomaly)})
 
 
 @router.get("/anomalies/{anomaly_id}", dependencies=READ,

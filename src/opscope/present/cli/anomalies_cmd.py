@@ -169,5 +169,4 @@ def give_verdict(
     if answer is None:
         typer.secho(f"no anomaly {anomaly_id}", fg="red", err=True)
         raise typer.Exit(1)
-    typer.echo(f"{verdict} kept for {anomaly_id}; "
-               f"{'learnt' if answer['learnt'] else 'not learnt'}: {answer['detail']}")
+    typer.echo(f"{verdict} on {anomaly_id}: {answer['detail']}")

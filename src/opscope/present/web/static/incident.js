@@ -153,8 +153,7 @@
         answers.push(await post("/api/v1/anomalies/" + encodeURIComponent(a.id) + "/verdict",
           { verdict: "false_alarm" }));
       }
-      text = answers.some((x) => x.learnt) ? "false alarm: the detector learnt it"
-        : "false alarm kept: " + answers[0].detail;
+      text = "false alarm " + answers[0].detail;
     } catch (err) {
       text = "could not judge: " + String(err.message || err);
     }
