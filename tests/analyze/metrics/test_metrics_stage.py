@@ -172,6 +172,18 @@ def test_verdicts_wait_for_their_series_and_fade_with_their_age() -> None:
         anomaly.evidence["driver_level"] * math.exp(-age / memory), rel=1e-6)
 
 
+def test_a_verdict_the_detector_cannot_take_does_not_wait() -> None:
+    store = VerdictStore()
+    stage = MetricAnalysisStage(store, band_step=300, verdict_interval=0)
+    (anomaly,) = run(stage, seasonal(SPIKE + 20))
+    # Made with other members (the settings changed since): no member 99 here.
+    store.judge(anomaly.model_copy(update={"evidence": {**anomaly.evidence,
+                                                        "driver_index": 99}}))
+    stage.process([])
+    assert stage.counters.verdicts_applied == 0 and not stage._waiting
+    assert stage.bank.verdicts_seen == 1
+
+
 def test_verdicts_are_read_again_after_the_store_failed() -> None:
     store = VerdictStore()
     stage = MetricAnalysisStage(store, band_step=300, verdict_interval=0)

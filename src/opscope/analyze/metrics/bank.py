@@ -84,6 +84,10 @@ class SeriesDetectorBank:
     def __len__(self) -> int:
         return len(self._slots)
 
+    def __contains__(self, series: object) -> bool:
+        """Whether the series holds a detector state here."""
+        return series in self._slots
+
     # -- slots ----------------------------------------------------------------------
 
     def _slot(self, series: str, metric: str) -> int:

@@ -61,6 +61,9 @@ STATE_FILE = "metric-detectors.npz"
 
 ANOMALY_KIND = "metric"
 
+VERDICT_INTERVAL_S = 15.0
+"""Seconds between reads of operators' verdicts from the store."""
+
 BandRow = tuple[str, datetime, float, float | None, float | None]
 """``(series_id, ts, expected, lower, upper)``, as ``opscope.store.ports.BandRow``."""
 
@@ -72,9 +75,6 @@ Publish = Callable[[Sequence[Anomaly]], None]
 _ID_CACHE_LIMIT = 200_000
 # Band points waiting for a store that failed; past this the oldest are given up.
 _PENDING_BAND_LIMIT = 500_000
-VERDICT_INTERVAL_S = 15.0
-"""Seconds between reads of operators' verdicts from the store."""
-
 # Verdicts read per page, pages per read, and series whose verdicts wait for a detector.
 _VERDICT_PAGE = 1_000
 _VERDICT_PAGES = 20
@@ -337,7 +337,7 @@ class MetricAnalysisStage:
         series = str(row.get("subject", ""))
         if self.bank.tolerate(series, float(index), float(level), at):
             self.counters.verdicts_applied += 1
-        elif len(self._waiting) < _WAITING_LIMIT:
+        elif series not in self.bank and len(self._waiting) < _WAITING_LIMIT:
             self._waiting.setdefault(series, []).append((float(index), float(level), at))
 
     def _apply_waiting(self, series: set[str]) -> None:
