@@ -9,7 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from opscope.model import Anomaly
+from opscope.model import Anomaly, AnomalyVerdict
 from opscope.present.api.services import Services
 from opscope.present.cli.main import app
 from opscope.present.reports.operations import build_report, render_markdown
@@ -39,9 +39,23 @@ def seed(client: TestClient, services: Services, writer: dict[str, str]) -> None
         ("/api/v1/events", [alert("JobFailed", "batch", 300, "critical")]),
     ):
         assert client.post(path, json=body, headers=writer).status_code < 300
-    services.store.append_anomalies([Anomaly(
-        id="a1", kind="metric", detector="ensemble", entity="db", subject="db/latency",
-        ts=T0 + timedelta(minutes=1), score=0.9, summary="latency up")])
+    services.store.append_anomalies([
+        Anomaly(id="a1", kind="metric", detector="ensemble", entity="db", subject="db/latency",
+                ts=T0 + timedelta(minutes=1), score=0.9, summary="latency up",
+                evidence={"driver": "seasonal"}),
+        Anomaly(id="a2", kind="metric", detector="ensemble", entity="db", subject="db/cpu",
+                ts=T0 + timedelta(minutes=2), score=0.8, summary="cpu up",
+                evidence={"driver": "seasonal"}),
+        Anomaly(id="a3", kind="log_rate", entity="web", subject="t1",
+                ts=T0 + timedelta(minutes=3), score=0.7, summary="errors surge"),
+        Anomaly(id="a4", kind="metric", detector="ensemble", entity="api", subject="api/rps",
+                ts=T0 + timedelta(minutes=4), score=0.7, summary="rps down"),
+    ])
+    # a1 was first called a false alarm, then confirmed: the latest verdict counts.
+    for anomaly_id, verdict, minute in (("a1", "false_alarm", 10), ("a1", "confirmed", 20),
+                                        ("a2", "false_alarm", 10), ("a3", "false_alarm", 10)):
+        services.store.record_verdict(AnomalyVerdict(
+            anomaly_id=anomaly_id, verdict=verdict, ts=T0 + timedelta(minutes=minute)))
     assert services.bus.drain()
 
 
@@ -70,12 +84,18 @@ def test_report_counts_what_the_history_holds(
     assert (alerts["distinct"], alerts["notifications"]) == (4, 6)
     assert alerts["per_incident"] == 2.0
     assert alerts["noisiest"][0] == {"name": "DatastoreSlow on db", "count": 3}
-    assert report["anomalies"]["total"] == 1 and report["capped"] == []
+    assert report["anomalies"]["total"] == 4 and report["capped"] == []
+    assert report["anomalies"]["verdicts"] == {
+        "judged": 3, "false_alarm": 2, "confirmed": 1,
+        "by_view": [{"name": "log_rate", "false_alarm": 1, "confirmed": 0},
+                    {"name": "seasonal", "false_alarm": 1, "confirmed": 1}]}
     markdown = client.get("/api/v1/reports/operations", headers=reader,
                           params={**WINDOW, "format": "markdown"})
     assert markdown.headers["content-type"].startswith("text/markdown")
     assert "- opened **2**, resolved 1, still open 1" in markdown.text
     assert "| DatastoreSlow on db | 3 |" in markdown.text
+    assert "- judged by operators: 3 (2 false alarms, 1 confirmed)" in markdown.text
+    assert "| seasonal | 1 | 1 |" in markdown.text
 
 
 def test_a_window_outside_the_history_is_empty_and_bad_windows_are_refused(

@@ -114,6 +114,8 @@ def test_overview_and_incident_page_draw_graph_and_chart(tmp_path: Path) -> None
     assert re.search(r'id="r-opened"[^>]*>1<', report)
     causes = report[report.index('id="r-causes"'):report.index('id="r-impact"')]
     assert f"<td>{HOSTILE_TEXT}</td>" in causes and HOSTILE not in report
+    assert re.search(r'id="r-judged"[^>]*>0 judged: 0 false alarms, 0 confirmed<', report)
+    assert "No anomaly of this window was judged." in report
 
     # Business view: the user-facing service, affected by the incident, linked to it.
     assert re.search(r"<strong>web</strong>", overview)

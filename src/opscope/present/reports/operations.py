@@ -10,7 +10,8 @@ answers a JSON-ready document:
   impacted; the longest incidents.
 - ``alerts``: distinct alerts and the notifications they folded, how many fired again
   after resolving, the noisiest, and the **noise reduction**: alerts per incident.
-- ``anomalies``: by kind and by entity.
+- ``anomalies``: by kind and by entity, and the operators' verdicts on them (false alarms
+  and confirmed, by what was unusual).
 - ``reactions``: actions considered, by outcome and by action kind.
 
 Every read is bounded (``max_rows``); a document whose reads hit the bound says so in
@@ -139,7 +140,37 @@ def _anomalies(store: Store, span: TimeRange, cap: int) -> tuple[Row, bool]:
         "total": len(rows),
         "by_kind": dict(Counter(str(r.get("kind")) for r in rows)),
         "top_entities": _top(Counter(str(r.get("entity") or "?") for r in rows)),
+        "verdicts": _verdicts(store, rows),
     }, capped
+
+
+def _verdicts(store: Store, anomalies: list[Row]) -> Row:
+    """Operators' latest verdict on each anomaly of the window: how many were judged, and
+    by what was unusual (a metric anomaly's ``evidence.driver``, else its kind), how many
+    were false alarms: where the detectors' noise comes from."""
+    latest: dict[str, str] = {}
+    ids = [str(r["id"]) for r in anomalies]
+    for start in range(0, len(ids), _VERDICT_IDS):
+        for anomaly_id, given in store.anomaly_verdicts(ids[start:start + _VERDICT_IDS]).items():
+            latest[anomaly_id] = str(given[0]["verdict"])  # newest first
+    by_view: dict[str, Counter[str]] = {}
+    for row in anomalies:
+        verdict = latest.get(str(row["id"]))
+        if verdict is None:
+            continue
+        evidence = row.get("evidence")
+        driver = evidence.get("driver") if isinstance(evidence, dict) else None
+        view = str(driver or row.get("kind"))
+        by_view.setdefault(view, Counter())[verdict] += 1
+    counts = Counter(latest.values())
+    return {
+        "judged": len(latest),
+        "false_alarm": counts["false_alarm"],
+        "confirmed": counts["confirmed"],
+        "by_view": [{"name": name, "false_alarm": c["false_alarm"], "confirmed": c["confirmed"]}
+                    for name, c in sorted(by_view.items(),
+                                          key=lambda kv: (-kv[1]["false_alarm"], kv[0]))],
+    }
 
 
 def _reactions(store: Store, span: TimeRange, cap: int) -> tuple[Row, bool]:
@@ -155,6 +186,10 @@ def _reactions(store: Store, span: TimeRange, cap: int) -> tuple[Row, bool]:
         "by_action_kind": dict(Counter(str(r.get("action_kind")) for r in rows)),
         "top_rules": _top(Counter(str(r.get("rule")) for r in rows)),
     }, capped
+
+
+_VERDICT_IDS = 1_000
+"""Anomaly ids per read of their verdicts."""
 
 
 def build_report(store: Store, start: datetime, end: datetime, max_rows: int = 20_000) -> Row:
@@ -234,6 +269,13 @@ def render_markdown(report: Row) -> str:
         "",
         f"- {anomalies['total']} in all: " + (", ".join(
             f"{k} {v}" for k, v in sorted(anomalies["by_kind"].items())) or "none"),
+        f"- judged by operators: {anomalies['verdicts']['judged']} "
+        f"({anomalies['verdicts']['false_alarm']} false alarms, "
+        f"{anomalies['verdicts']['confirmed']} confirmed)",
+        "",
+        *_table(("what was unusual", "false alarms", "confirmed"),
+                ((v["name"], v["false_alarm"], v["confirmed"])
+                 for v in anomalies["verdicts"]["by_view"])),
         "",
         "## Automated reactions",
         "",

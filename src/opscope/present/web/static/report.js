@@ -52,6 +52,11 @@
     }, "No incident in this window.");
     rows("r-noisy", r.alerts.noisiest, (t) => [t.name, t.count], "No alert in this window.");
     rows("r-anomalies", pairs(r.anomalies.by_kind), (t) => [t.name, t.count], "No anomaly in this window.");
+    const judged = r.anomalies.verdicts;
+    document.getElementById("r-judged").textContent = judged.judged + " judged: "
+      + judged.false_alarm + " false alarms, " + judged.confirmed + " confirmed";
+    rows("r-verdicts", judged.by_view, (v) => [v.name, v.false_alarm, v.confirmed],
+      "No anomaly of this window was judged.");
     rows("r-reactions", pairs(r.reactions.by_status), (t) => [t.name, t.count], "No action was considered.");
     document.getElementById("r-capped").textContent = r.capped.length
       ? "Read limit reached for " + r.capped.join(", ") + ": those figures cover the newest rows only." : "";
