@@ -17,7 +17,14 @@ from typing import Any
 import typer
 
 from opscope.present.cli.incidents_cmd import DATA_DIR, TOKEN, parse_since
-from opscope.present.cli.options import CONFIG, URL, open_stopped_store
+from opscope.present.cli.options import (
+    CONFIG,
+    URL,
+    api_call,
+    api_client,
+    open_stopped_store,
+    stamp,
+)
 
 anomalies_app = typer.Typer(help="Anomalies found by analysis, and verdicts on them.",
                             no_args_is_help=True)
@@ -26,29 +33,9 @@ _PAGE = 500
 
 
 def _client(url: str, token: str | None) -> Any:
-    import httpx
-
     if not token:
         raise typer.BadParameter("give --token (or OPSCOPE_TOKEN), or --data-dir")
-    return httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"})
-
-
-def _answer(resp: Any) -> Any:
-    if resp.status_code == 404:
-        return None
-    if resp.status_code != 200:
-        typer.secho(f"error {resp.status_code}: {resp.text[:2000]}", fg="red", err=True)
-        raise typer.Exit(1)
-    return resp.json()
-
-
-def _call(client: Any, method: str, path: str, **kwargs: Any) -> Any:
-    import httpx
-
-    try:
-        return _answer(client.request(method, path, **kwargs))
-    except httpx.HTTPError as exc:
-        raise typer.BadParameter(f"cannot reach the server: {exc}") from None
+    return api_client(url, token)
 
 
 def _rows(url: str, token: str | None, data_dir: Path | None, config: Path | None,
@@ -76,7 +63,7 @@ def _rows(url: str, token: str | None, data_dir: Path | None, config: Path | Non
     query = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in params.items()}
     with _client(url, token) as client:
         while len(rows) < most:
-            found = _call(client, "GET", "/api/v1/anomalies", params={
+            found = api_call(client, "GET", "/api/v1/anomalies", params={
                 **query, "limit": min(_PAGE, most - len(rows)),
                 **({"cursor": cursor} if cursor else {})})
             rows += found["items"]
@@ -84,10 +71,6 @@ def _rows(url: str, token: str | None, data_dir: Path | None, config: Path | Non
             if not cursor or not found["items"]:
                 break
     return rows
-
-
-def _when(value: Any) -> str:
-    return str(value or "").replace("T", " ").removesuffix("Z")[:19]
 
 
 @anomalies_app.command("list")
@@ -111,12 +94,12 @@ def list_anomalies(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"anomalies since {_when(start.isoformat())}")
+    table = Table(title=f"anomalies since {stamp(start.isoformat())}")
     table.add_column("id", no_wrap=True)  # what `show` and `verdict` take: never cut it
     for name in ("at", "kind", "entity", "score", "summary"):
         table.add_column(name)
     for row in rows:
-        table.add_row(row["id"], _when(row["ts"]), row["kind"], row["entity"],
+        table.add_row(row["id"], stamp(row["ts"]), row["kind"], row["entity"],
                       f"{row['score']:.2f}", row["summary"])
     Console().print(table)
 
@@ -139,7 +122,7 @@ def show_anomaly(
             store.close()
     else:
         with _client(url, token) as client:
-            found = _call(client, "GET", f"/api/v1/anomalies/{anomaly_id}")
+            found = api_call(client, "GET", f"/api/v1/anomalies/{anomaly_id}")
     if found is None:
         typer.secho(f"no anomaly {anomaly_id}", fg="red", err=True)
         raise typer.Exit(1)
@@ -164,7 +147,7 @@ def give_verdict(
         raise typer.BadParameter(f"use false_alarm or confirmed, not {verdict!r}",
                                  param_hint="VERDICT")
     with _client(url, token) as client:
-        answer = _call(client, "POST", f"/api/v1/anomalies/{anomaly_id}/verdict",
+        answer = api_call(client, "POST", f"/api/v1/anomalies/{anomaly_id}/verdict",
                        json={"verdict": verdict, "note": note, "actor": actor})
     if answer is None:
         typer.secho(f"no anomaly {anomaly_id}", fg="red", err=True)

@@ -18,7 +18,15 @@ from typing import Any, Protocol
 
 import typer
 
-from opscope.present.cli.options import CONFIG, URL, open_stopped_store, settings_from
+from opscope.present.cli.options import (
+    CONFIG,
+    URL,
+    api_call,
+    api_client,
+    open_stopped_store,
+    settings_from,
+    stamp,
+)
 
 incidents_app = typer.Typer(help="Incidents and their ranked root causes.",
                             no_args_is_help=True)
@@ -40,24 +48,10 @@ class Reader(Protocol):
 
 class ApiReader:
     def __init__(self, url: str, token: str) -> None:
-        import httpx
-
-        self._client = httpx.Client(base_url=url, timeout=30,
-                                    headers={"Authorization": f"Bearer {token}"})
+        self._client = api_client(url, token)
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        import httpx
-
-        try:
-            resp = self._client.get(path, params=params)
-        except httpx.HTTPError as exc:
-            raise typer.BadParameter(f"cannot reach the server: {exc}") from None
-        if resp.status_code == 404:
-            return None
-        if resp.status_code != 200:
-            typer.secho(f"error {resp.status_code}: {resp.text[:2000]}", fg="red", err=True)
-            raise typer.Exit(1)
-        return resp.json()
+        return api_call(self._client, "GET", path, params=params)
 
     def page(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
         found: dict[str, Any] = self._get(f"/api/v1/{kind}", params)
@@ -145,10 +139,6 @@ def _all(reader: Reader, kind: str, params: dict[str, Any], most: int) -> Iterat
             return
 
 
-def _when(value: Any) -> str:
-    return str(value or "").replace("T", " ").removesuffix("Z")[:19]
-
-
 def parse_since(text: str, now: datetime) -> datetime:
     """``7d``, ``12h``, ``30m`` back from ``now``, or an ISO 8601 time."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([dhm])\s*", text)
@@ -183,7 +173,7 @@ def list_incidents(
         table.add_column(name)
     for item in _all(reader, "incidents", params, top):
         cause = (item.get("top_hypothesis") or {}).get("entity", "")
-        table.add_row(item["id"], item["status"], item["severity"], _when(item["opened_at"]),
+        table.add_row(item["id"], item["status"], item["severity"], stamp(item["opened_at"]),
                       str(item.get("signal_count", 0)), ", ".join(item["entities"][:6]), cause)
     Console().print(table)
 
@@ -201,10 +191,10 @@ def show_incident(
         typer.secho(f"no incident {incident_id}", fg="red", err=True)
         raise typer.Exit(1)
     typer.echo(f"{inc['id']}  {inc['status']}  {inc['severity']}  {inc['title']}")
-    typer.echo(f"opened {_when(inc['opened_at'])}  updated {_when(inc['updated_at'])}"
+    typer.echo(f"opened {stamp(inc['opened_at'])}  updated {stamp(inc['updated_at'])}"
                f"  entities {', '.join(inc['entities'])}  impact "
                f"{', '.join(inc['impact']) or '-'}")
-    typer.echo(f"\nroot causes (ranked {_when(inc.get('ranked_at')) or 'not yet'}):")
+    typer.echo(f"\nroot causes (ranked {stamp(inc.get('ranked_at')) or 'not yet'}):")
     for hyp in inc.get("hypotheses", [])[:5]:
         typer.echo(f"  {hyp['rank']}. {hyp['entity']}  score {hyp['score']:.3g}  "
                    f"{hyp['reason']}")
@@ -218,13 +208,13 @@ def show_incident(
         sig = m["signal"]
         muted = f"  [muted: {', '.join(x['kind'] for x in m['muted_by'])}]" \
             if m["muted_by"] else ""
-        typer.echo(f"  {_when(sig['starts_at'])}  {sig['name']} on {sig['entity']}"
+        typer.echo(f"  {stamp(sig['starts_at'])}  {sig['name']} on {sig['entity']}"
                    f"  ({m['reason']}){muted}")
     entries, total = inc.get("timeline", []), inc.get("timeline_total")
     typer.echo("\ntimeline" + (f" (the first {len(entries)} of {total})"
                                if total and total > len(entries) else "") + ":")
     for entry in entries:
-        typer.echo(f"  {_when(entry['ts'])}  {entry['kind']:16} {entry['summary']}")
+        typer.echo(f"  {stamp(entry['ts'])}  {entry['kind']:16} {entry['summary']}")
 
 
 JSON_OUT = typer.Option(False, "--json", help="Print the answer as JSON.")
@@ -260,7 +250,7 @@ def similar_incidents(
         typer.echo(f"{item['score']:.2f}  {item['incident_id']}  {item['severity']}  "
                    f"{item['title']}")
         typer.echo(f"      {item['explanation']}")
-        typer.echo(f"      opened {_when(item['outcome']['opened_at'])}, "
+        typer.echo(f"      opened {stamp(item['outcome']['opened_at'])}, "
                    f"{item['outcome']['text']}")
 
 
@@ -311,7 +301,7 @@ def patterns(
         typer.echo(json.dumps(found, indent=2))
         return
     typer.echo(f"{found['alerts']} alerts and {found['incidents']} incidents since "
-               f"{_when(start)}" + (" (older history left unread)" if found["truncated"]
+               f"{stamp(start)}" + (" (older history left unread)" if found["truncated"]
                                      else ""))
     for name in SECTIONS:
         items = found[name]

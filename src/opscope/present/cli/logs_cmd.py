@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from opscope.present.cli.options import TOKEN, URL
+from opscope.present.cli.options import TOKEN, URL, stamp
 
 logs_app = typer.Typer(help="Log templates and their statistics, from a running server.",
                        no_args_is_help=True)
@@ -18,11 +18,6 @@ def _levels(levels: dict[str, int]) -> str:
     total = sum(levels.values()) or 1
     ranked = sorted(levels.items(), key=lambda item: -item[1])
     return " ".join(f"{name} {100 * count / total:.0f}%" for name, count in ranked)
-
-
-def _when(value: Any) -> str:
-    text = str(value or "")
-    return text.replace("T", " ").removesuffix("Z")[:19]
 
 
 @logs_app.command("templates")
@@ -64,7 +59,7 @@ def templates(
             template = template[:_WIDTH - 1] + "…"
         table.add_row(str(item.get("template_id")), f"{int(item.get('count') or 0):,}",
                       str(item.get("entities") or 0), _levels(item.get("levels") or {}),
-                      _when(item.get("first_seen")), _when(item.get("last_seen")), template)
+                      stamp(item.get("first_seen")), stamp(item.get("last_seen")), template)
     Console().print(table)
     if not items:
         typer.echo("no templates yet: logs are analysed shortly after they are ingested")

@@ -55,3 +55,32 @@ def open_stopped_store(data_dir: Path, config: Path | None) -> Store:
         typer.secho(f"error: {exc.message} (is the server still running on it?)",
                     fg="red", err=True)
         raise typer.Exit(1) from exc
+
+
+def stamp(value: Any) -> str:
+    """A stored ISO time as ``YYYY-MM-DD HH:MM:SS`` for tables (empty when there is none)."""
+    return str(value or "").replace("T", " ").removesuffix("Z")[:19]
+
+
+def api_client(url: str, token: str) -> Any:
+    """An HTTP client of a running server, sending the token (close it when done)."""
+    import httpx
+
+    return httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"})
+
+
+def api_call(client: Any, method: str, path: str, **kwargs: Any) -> Any:
+    """The JSON answer of one API call; None for 404. Any other failure exits with status 1
+    showing the server's answer, and an unreachable server is a usage error."""
+    import httpx
+
+    try:
+        resp = client.request(method, path, **kwargs)
+    except httpx.HTTPError as exc:
+        raise typer.BadParameter(f"cannot reach the server: {exc}") from None
+    if resp.status_code == 404:
+        return None
+    if resp.status_code != 200:
+        typer.secho(f"error {resp.status_code}: {resp.text[:2000]}", fg="red", err=True)
+        raise typer.Exit(1)
+    return resp.json()
