@@ -27,3 +27,11 @@ def require(scope: str) -> Callable[[Request], object]:
         return principal
 
     return check
+
+
+def actor_of(request: Request, given: str) -> str:
+    """Who acts: the name the body gives, else the token's name, else ``api``."""
+    if given:
+        return given
+    principal = getattr(request.state, "principal", None)
+    return principal.name if isinstance(principal, Principal) and principal.name else "api"

@@ -25,8 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from opscope.analyze.correlate.stage import IncidentStage
 from opscope.errors import NotFound, Overloaded, ValidationFailed
 from opscope.model.incident import Matcher, Silence
-from opscope.present.api.auth import Principal
-from opscope.present.api.deps import require, services_of
+from opscope.present.api.deps import actor_of, require, services_of
 from opscope.present.api.responses import JSONAnswer
 from opscope.present.api.services import Services
 from opscope.store.ports import IncidentQuery, TimeRange
@@ -45,13 +44,6 @@ def _stage(services: Services) -> IncidentStage:
                              "read-only web replica", 60.0)
         raise Overloaded("incident correlation is not enabled on this server", 60.0)
     return stage
-
-
-def _actor(request: Request, given: str) -> str:
-    if given:
-        return given
-    principal = getattr(request.state, "principal", None)
-    return principal.name if isinstance(principal, Principal) and principal.name else "api"
 
 
 class Action(BaseModel):
@@ -148,14 +140,14 @@ async def merge_incidents(body: MergeRequest, request: Request,
                           services: Services = Depends(services_of)) -> JSONAnswer:
     stage = _stage(services)
     return await _act(services, stage.merge, body.target, body.sources,
-                      _actor(request, body.actor))
+                      actor_of(request, body.actor))
 
 
 @router.post("/incidents/{incident_id}/ack", dependencies=CHANGE,
              summary="Acknowledge an incident")
 async def ack_incident(incident_id: str, request: Request, body: Action | None = None,
                        services: Services = Depends(services_of)) -> JSONAnswer:
-    actor = _actor(request, body.actor if body else "")
+    actor = actor_of(request, body.actor if body else "")
     return await _act(services, _stage(services).acknowledge, incident_id, actor)
 
 
@@ -163,7 +155,7 @@ async def ack_incident(incident_id: str, request: Request, body: Action | None =
              summary="Resolve an open incident now")
 async def resolve_incident(incident_id: str, request: Request, body: Action | None = None,
                            services: Services = Depends(services_of)) -> JSONAnswer:
-    actor = _actor(request, body.actor if body else "")
+    actor = actor_of(request, body.actor if body else "")
     return await _act(services, _stage(services).resolve, incident_id, actor)
 
 
@@ -173,7 +165,7 @@ async def split_incident(incident_id: str, body: SplitRequest, request: Request,
                          services: Services = Depends(services_of)) -> JSONAnswer:
     stage = _stage(services)
     return await _act(services, stage.split, incident_id, body.signal_ids,
-                      _actor(request, body.actor))
+                      actor_of(request, body.actor))
 
 
 @router.get("/silences", summary="List silences, latest ending first", dependencies=READ)
@@ -211,7 +203,7 @@ async def post_silence(body: SilenceRequest, request: Request,
     try:
         silence = Silence(id=f"sil-{secrets.token_hex(6)}", matchers=body.matchers,
                           starts_at=starts, ends_at=ends,
-                          created_by=_actor(request, body.created_by), comment=body.comment)
+                          created_by=actor_of(request, body.created_by), comment=body.comment)
     except ValueError as exc:
         raise ValidationFailed(f"invalid silence: {exc}", [
             {"index": None, "field": "ends_at", "message": "must be after starts_at"}]) from None

@@ -22,8 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from opscope.analyze.metrics.stage import ANOMALY_KIND, VERDICT_INTERVAL_S
 from opscope.errors import NotFound
 from opscope.model import AnomalyVerdict, Verdict
-from opscope.present.api.auth import Principal
-from opscope.present.api.deps import require, services_of
+from opscope.present.api.deps import actor_of, require, services_of
 from opscope.present.api.responses import JSONAnswer
 from opscope.present.api.services import Services
 
@@ -37,13 +36,6 @@ class VerdictRequest(BaseModel):
     verdict: Verdict = Field(description="false_alarm or confirmed.")
     actor: str = Field("", max_length=256, description="Who judges; default: the token's name.")
     note: str = Field("", max_length=2048, description="Why, in a few words.")
-
-
-def _actor(request: Request, given: str) -> str:
-    if given:
-        return given
-    principal = getattr(request.state, "principal", None)
-    return principal.name if isinstance(principal, Principal) and principal.name else "api"
 
 
 def _effect(verdict: Verdict, anomaly: dict[str, Any]) -> str:
@@ -68,7 +60,7 @@ async def give_verdict(anomaly_id: str, body: VerdictRequest, request: Request,
     if anomaly is None:
         raise NotFound(f"no anomaly {anomaly_id}")
     verdict = AnomalyVerdict(anomaly_id=anomaly_id, verdict=body.verdict,
-                             ts=datetime.now(UTC), actor=_actor(request, body.actor),
+                             ts=datetime.now(UTC), actor=actor_of(request, body.actor),
                              note=body.note)
     await run_in_threadpool(services.store.record_verdict, verdict)
     return JSONAnswer({"verdict": verdict.model_dump(mode="json"),
