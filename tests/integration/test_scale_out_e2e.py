@@ -3,8 +3,9 @@ real PostgreSQL server and a real NATS JetStream server, both started on loopbac
 
 A simulated fault goes in through the ingest process only; the core analyses what
 JetStream hands it and its API shows one incident with the injected root entity first.
-Then the core stops, the ingest process keeps accepting, and a new core analyses what
-arrived while it was down.
+A verdict given to a web replica reaches the core's detector through the database. Then
+the core stops, the ingest process keeps accepting, and a new core analyses what arrived
+while it was down.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pg_server import REQUIRED, PgServer, find_binaries
 
 from opscope.app import build_services, create_app
 from opscope.config import ScrapeTarget, Settings, load_settings
-from opscope.model import Event
+from opscope.model import Anomaly, Event
 from opscope.present.api.auth import create_token
 from opscope.sim import Simulation, SimulationConfig, run_fast
 
@@ -82,11 +83,13 @@ def test_a_fault_sent_to_an_ingest_process_becomes_an_incident_on_the_core(
             TestClient(create_app(ingest_settings, ingest)) as ingest_api:
         sender = Sender(ingest_api, writer)
         sender.send("/api/v1/topology", sim.topology().to_json())
+        last_sample = None
         for batch in run_fast(sim, timedelta(minutes=30)):
             for kind in ("changes", "metrics", "events"):
                 items = getattr(batch, kind)
                 if items:
                     sender.send(f"/api/v1/{kind}", [i.model_dump(mode="json") for i in items])
+            last_sample = batch.metrics[-1] if batch.metrics else last_sample
         # The ingest process serves ingestion only.
         assert ingest_api.get("/api/v1/incidents", headers=reader).status_code == 404
         assert ingest_api.get("/healthz").status_code == 200
@@ -112,6 +115,26 @@ def test_a_fault_sent_to_an_ingest_process_becomes_an_incident_on_the_core(
             ack = web_api.post(f"/api/v1/incidents/{ours[0]['id']}/ack",
                                headers={"Authorization": f"Bearer {writer}"})
             assert ack.status_code == 503 and "core process" in ack.json()["message"], ack.text
+
+            # A verdict given to the web replica reaches the core's detector through the
+            # database: the core reads it with the next samples it scores.
+            assert last_sample is not None
+            stage = core.extras["metric_analysis"]
+            stage.verdict_interval = 0.0
+            core.store.append_anomalies([Anomaly(
+                id="judged-1", kind="metric", detector="ensemble", subject=last_sample.series,
+                ts=last_sample.ts, score=0.9,
+                evidence={"driver": "range", "driver_index": 2, "driver_level": 3.0})])
+            said = web_api.post("/api/v1/anomalies/judged-1/verdict",
+                                headers={"Authorization": f"Bearer {writer}"},
+                                json={"verdict": "false_alarm"})
+            assert said.status_code == 200 and "kept" in said.json()["detail"], said.text
+            later = last_sample.model_copy(update={"ts": last_sample.ts + timedelta(minutes=1)})
+            sender.send("/api/v1/metrics", [later.model_dump(mode="json")])
+            assert core.bus.drain(30.0)
+            assert stage.counters.verdicts_applied == 1
+            slot = stage.bank._slots[last_sample.series]
+            assert stage.bank.detector.arr("tolerance2")[slot] > 2.9
 
 
 def test_what_arrives_while_the_core_is_down_is_analysed_when_it_returns(

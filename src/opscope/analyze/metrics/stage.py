@@ -16,8 +16,9 @@ The bank is saved as versioned npz in the data directory, every ``save_interval`
 seconds of wall time while samples flow and on :meth:`MetricAnalysisStage.close`, and
 restored at start; ``opscope train`` writes the same file from stored history.
 
-Operators' false-alarm verdicts are read from the store every ``verdict_interval``
-seconds, in the order given and wherever they were given (a web replica, the CLI), and
+Operators' false-alarm verdicts are read from the store with the batches it scores, at
+most every ``verdict_interval`` seconds (so within that time while samples flow), in the
+order given and wherever they were given (a web replica, the CLI), and
 each teaches its series' detector to tolerate the surprise it was called on
 (``SeriesDetectorBank.tolerate``). The sequence number of the last one read is saved with
 the state, so a detector that starts afresh takes every verdict again, each faded by the
