@@ -93,3 +93,44 @@ def test_range_novelty_remembers_a_peak_a_week_later_at_any_cadence() -> None:
     # A week later the same peak is about as known at one minute as at five; were the
     # range to fade by samples, a minute's series would have forgotten most of it.
     assert fine_second < coarse_second + 0.5
+
+
+class Echo(Detector):
+    """A member whose score is the sample's value, so that a test sets it directly."""
+
+    name: ClassVar[str] = "echo"
+    config_class: ClassVar[type[DetectorConfig]] = DetectorConfig
+
+    def _layout(self) -> dict[str, tuple[tuple[int, ...], float]]:
+        return {}
+
+    def _update(self, slots: IntArray, t: FloatArray, x: FloatArray, ctx: Context) -> Step:
+        return Step(score=x.copy(), expected=x, scale=np.ones(slots.shape[0]))
+
+
+def ensemble_scores(member_scores: FloatArray, interval: float) -> FloatArray:
+    """The ensemble's score of one relative member that scores ``member_scores``."""
+    ensemble = create("ensemble", {
+        "members": [{"detector": "zscore", "reference": 1.0}], "band_from": "zscore",
+        "settle": 0, "settle_member": 0, "record_span": 0.0})
+    ensemble.detectors[0] = Echo(DetectorConfig(warmup=0))
+    out = np.zeros(member_scores.shape[0])
+    for i, value in enumerate(member_scores.tolist()):
+        out[i] = ensemble.step(np.array([0]), np.array([i * interval]),
+                               np.array([value])).score[0]
+    return out
+
+
+def test_a_score_rising_over_minutes_is_measured_against_the_record_before_it() -> None:
+    # A member that has scored 2 at most scores 3 for five minutes: one sample at five
+    # minutes, twenty every 15 seconds, climbing there as a fast average climbs.
+    coarse = np.r_[np.full(100, 1.0), 2.0, np.full(100, 1.0), 3.0]
+    fine = np.r_[np.full(2000, 1.0), np.full(20, 2.0), np.full(2000, 1.0),
+                 np.linspace(2.05, 3.0, 20)]
+    at_five = ensemble_scores(coarse, REFERENCE_INTERVAL)[-1]
+    at_fifteen = ensemble_scores(fine, 15.0)[-20:].max()
+    assert at_five > 1.4  # 3 against a record of 2, faded a little over eight hours
+    # Against the record from the last few minutes' start, not against the sample 15
+    # seconds earlier (3.0 / 2.95, about 1.05): past the alarm ratio of 1.2 as at five
+    # minutes, though a window of records that began inside the rise keeps part of it.
+    assert at_fifteen > 1.25
