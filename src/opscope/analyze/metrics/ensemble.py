@@ -85,8 +85,9 @@ seconds earlier, about 1.05 times as high, and never beat its record by the alar
 at 15 seconds (26 windows found instead of 24, 29 false alarms instead of 22);
 synthetic seeds 1-20 +0.27 on average (standard error 0.16; 4 seeds better by about 2,
 6 worse by 0.14 each: one false alarm more), from their road gauges sampled more often
-than every five minutes. It costs two floats a member and about a tenth of the
-ensemble's throughput (0.73 to 0.66 million samples a second in ``bench/bench_metrics.py``).
+than every five minutes. It costs a float a member and one a series, and about a tenth
+of the ensemble's throughput (0.73 to 0.66 million samples a second in
+``bench/bench_metrics.py``).
 
 An operator's false-alarm verdict (``tolerate``) gives a member the score it had at the
 alarm as a *tolerance* on that series: the member's ratio is then measured against the
@@ -451,7 +452,7 @@ class Ensemble(Detector):
             layout[f"since{i}"] = ((), np.nan)
             layout[f"tolerance{i}"] = ((), 0.0)
             layout[f"recent{i}"] = ((), 0.0)
-            layout[f"window{i}"] = ((), np.nan)
+        layout["window"] = ((), np.nan)  # when the members' recent scores began to gather
         return layout
 
     def resize(self, capacity: int) -> None:
@@ -473,6 +474,13 @@ class Ensemble(Detector):
         driver = np.full(slots.shape[0], -1.0)  # the member with the largest ratio so far
         level = np.zeros(slots.shape[0])  # that member's own score
         lasting = np.exp(-elapsed / cfg.tolerance_memory)
+        # A record takes a sample's score once a reference interval has passed: on a series
+        # scraped every 15 seconds a score that rises over a few minutes is measured
+        # against the record from before it, as it is at five minutes.
+        window_all = self.arr("window")
+        start = window_all[slots]
+        roll = ~np.isfinite(start) | (t - start >= 0.9 * REFERENCE_INTERVAL)
+        window_all[slots] = np.where(roll, t, start)
         for i, (source, ref) in enumerate(zip(self._source, self._refs, strict=True)):
             raw = steps[source].score if self._output[i] == "score" else steps[source].sustained
             # Surprise relative to this series' own record: a score counts only as far as
@@ -480,16 +488,10 @@ class Ensemble(Detector):
             peak_all, active_all = self.arr(f"peak{i}"), self.arr(f"active{i}")
             since_all = self.arr(f"since{i}")
             z = np.zeros(slots.shape[0]) if raw is None else np.where(np.isfinite(raw), raw, 0.0)
-            # The record takes a sample's score once a reference interval has passed: on a
-            # series scraped every 15 seconds a score that rises over a few minutes is
-            # measured against the record from before it, as it is at five minutes.
-            recent_all, window_all = self.arr(f"recent{i}"), self.arr(f"window{i}")
-            start = window_all[slots]
-            roll = ~np.isfinite(start) | (t - start >= 0.9 * REFERENCE_INTERVAL)
+            recent_all = self.arr(f"recent{i}")
             folded = np.where(roll, np.maximum(peak_all[slots], recent_all[slots]),
                               peak_all[slots])
             recent = np.where(roll, 0.0, recent_all[slots])
-            window_all[slots] = np.where(roll, t, start)
             peak = np.maximum(folded, ref) if self._relative[i] else ref
             # What an operator called a false alarm is no news either, while it lasts.
             tolerance_all = self.arr(f"tolerance{i}")
