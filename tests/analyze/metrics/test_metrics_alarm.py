@@ -1,5 +1,6 @@
 """Alarm episodes: the hold-off after an alarm ends after a number of samples or a span of
-event time, whichever comes first."""
+event time, whichever comes first, and not before the scores have cooled for five minutes
+within that span."""
 
 from __future__ import annotations
 
@@ -28,15 +29,35 @@ def test_a_coarse_series_is_held_for_the_time_not_the_count() -> None:
     assert raised(state, 0, 2 * DAY, hold, 300)  # a new episode after 2 of 300 samples
 
 
-def test_a_fine_series_is_held_for_the_count_not_the_time() -> None:
+def fine_alarms(scores: list[float], scrape: float = 15.0) -> list[int]:
     config = AlarmConfig()
     state = AlarmState.empty(1)
-    scrape = 15.0
-    hot = [raised(state, 0, i * scrape, config.hold_off_seconds, config.hold_off)
-           for i in range(config.hold_off + 2)]
-    # Alarms at the first sample and again once hold_off samples (75 minutes) have passed,
-    # long before the 25 hours of hold_off_seconds.
-    assert [i for i, a in enumerate(hot) if a] == [0, config.hold_off + 1]
+    alarms = [state.step(np.array([0]), np.array([i * scrape]), np.array([c]),
+                         np.array([config.threshold]), np.array([float(config.hold_off)]),
+                         np.array([config.hold_off_seconds]))[0] for i, c in enumerate(scores)]
+    return [i for i, a in enumerate(alarms) if a]
+
+
+def test_a_fine_series_that_cools_is_held_for_the_count_not_the_time() -> None:
+    hold = AlarmConfig().hold_off
+    # Hot at the first sample, then cool for 80 minutes at 15 s, then hot again: alarms at
+    # the first sample and again once hold_off samples (75 minutes) have passed, long
+    # before the 25 hours of hold_off_seconds.
+    assert fine_alarms([0.9] + [0.1] * (hold + 20) + [0.9] * 5) == [0, hold + 21]
+    # A rise that began inside the episode belongs to it, however long it lasts.
+    assert fine_alarms([0.9] + [0.1] * 40 + [0.9] * (hold + 10)) == [0]
+
+
+def test_an_episode_lasts_while_its_scores_stay_hot() -> None:
+    hold = AlarmConfig().hold_off
+    # Three hours hot at 15 s: one incident, one alarm, though 300 samples pass twice.
+    assert fine_alarms([0.9] * 720) == [0]
+    # A dip shorter than five minutes (one minute) does not end the incident either.
+    assert fine_alarms([0.9] * (hold + 1) + [0.1] * 4 + [0.9] * 20) == [0]
+    # Five quiet minutes do.
+    assert fine_alarms([0.9] * (hold + 1) + [0.1] * 20 + [0.9] * 5) == [0, hold + 21]
+    # At five minutes a quiet sample is five quiet minutes: the count governs as before.
+    assert fine_alarms([0.9, 0.1] * 200, scrape=300.0) == [0, hold + 2]
 
 
 def test_cold_and_rejected_samples_raise_nothing() -> None:
@@ -88,3 +109,15 @@ def test_a_restored_bank_keeps_the_episode_open() -> None:
     assert np.array_equal(a.alarm, b.alarm)
     assert not a.alarm.any()
     assert np.nanmax(a.score) >= 0.5  # hot, but held
+
+
+def test_a_restored_bank_remembers_that_an_episode_stayed_hot() -> None:
+    bank = SeriesDetectorBank()
+    bank.score_arrays(["s"], [0.0], [1.0])
+    bank.alarm_state.step(np.array([0]), np.array([0.0]), np.array([0.9]), np.array([0.5]),
+                          np.array([300.0]), np.array([DAY]))
+    restored = SeriesDetectorBank.load(bank.save())
+    assert np.isnan(restored.alarm_state.calm[0])  # hot since the alarm
+    again = restored.alarm_state.step(np.array([0]), np.array([HOUR * 2]), np.array([0.9]),
+                                      np.array([0.5]), np.array([0.0]), np.array([DAY]))
+    assert not again[0]  # the count is spent, but the episode never cooled

@@ -219,6 +219,7 @@ class SeriesDetectorBank:
             detector=np.frombuffer(self.detector.save_npz(), dtype=np.uint8),
             quiet=self.alarm_state.quiet,
             last=self.alarm_state.last,
+            calm=self.alarm_state.calm,
             half=self._half,
             threshold=self._threshold,
             hold=self._hold,
@@ -237,6 +238,8 @@ class SeriesDetectorBank:
             bank._grow(bank.detector.capacity)
             bank.alarm_state.quiet[...] = npz["quiet"]
             bank.alarm_state.last[...] = npz["last"]
+            if "calm" in npz.files:  # saved before episodes lasted while hot
+                bank.alarm_state.calm[...] = npz["calm"]
             bank._half[...] = npz["half"]
             bank._threshold[...] = npz["threshold"]
             bank._hold[...] = npz["hold"]
