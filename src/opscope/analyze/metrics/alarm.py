@@ -29,15 +29,16 @@ a while changes nothing: after an alarm the member's record has risen to the ala
 score, which mutes the rest of the incident anyway.
 
 Within ``hold_off_seconds`` an episode also holds every rise that began inside it: a new
-alarm needs a score that has just been below the threshold for about a reference interval
-(0.9 of five minutes), once the episode's count of samples is spent. At five minutes or coarser the sample count ends an
-episode only after 25 hours or more, so nothing changes there (the NAB dev files and
-their variants score as before). On a series scraped every 15 seconds the 300 samples
-last 75 minutes, and a member that stays hot through a long incident (the seasonal
-baseline's sustained score, range novelty) paged again every 75 minutes while it lasted:
-``opscope eval nab --fine 20`` raised 94 alarms on the dev files, now 78 (at one
-minute, 65 now 63), with the same windows found; the score at one minute moves from
-62.97 to 62.94 (a suppressed alarm's series raised a later one outside a window).
+alarm needs a score that has just been below the threshold for about a reference
+interval (0.9 of five minutes), once the episode's count of samples is spent. At five
+minutes or coarser the sample count ends an episode only after 25 hours or more, so
+nothing changes there (the NAB dev files and their variants score as before). On a
+series scraped every 15 seconds the 300 samples last 75 minutes, and a member that stays
+hot through a long incident (the seasonal baseline's sustained score, range novelty)
+paged again every 75 minutes while it lasted: ``opscope eval nab --fine 20`` raised 94
+alarms on the dev files, now 78 (at one minute, 65 now 63), with the same windows found;
+the score at one minute moves from 62.97 to 62.94 (a suppressed alarm's series raised a
+later one outside a window).
 
 Of the windows the ensemble misses on synthetic corpora (seeds 1-20, 313 of 799), 16
 hold a score far past the threshold (2 to 23 times a member's record) hidden by an
