@@ -134,3 +134,34 @@ def test_a_score_rising_over_minutes_is_measured_against_the_record_before_it() 
     # seconds earlier (3.0 / 2.95, about 1.05): past the alarm ratio of 1.2 as at five
     # minutes, though a window of records that began inside the rise keeps part of it.
     assert at_fifteen > 1.25
+
+
+def shift_scores(interval: float, seed: int = 6) -> float:
+    """Range novelty's largest score over a 50-minute shift of +20 on a series of unit
+    noise whose single five-minute spikes of +30 every two hours already span the shift,
+    given as ``REFERENCE_INTERVAL / interval`` samples per five minutes (a range taken as
+    mature after 100 samples, to keep the series short)."""
+    per = int(REFERENCE_INTERVAL // interval)
+    rng = np.random.default_rng(seed)
+    coarse = 50.0 + rng.normal(0.0, 1.0, int(2 * DAY / REFERENCE_INTERVAL))
+    coarse[12::24] += 30.0
+    start = 12 + 24 * 18 + 2  # a day and a half in, between two spikes
+    coarse[start : start + 10] += 20.0
+    values: FloatArray = np.repeat(coarse, per)
+    t = np.arange(values.shape[0]) * interval
+    detector = create("novelty", {"horizon": 100.0})
+    scores = np.zeros(values.shape[0])
+    slot = np.array([0])
+    for i in range(values.shape[0]):
+        scores[i] = detector.step(slot, t[i : i + 1], values[i : i + 1]).score[0]
+    return float(scores[start * per : (start + 10) * per].max())
+
+
+def test_range_novelty_sees_a_shift_climb_past_its_short_range_at_any_cadence() -> None:
+    at_five, at_fifteen = shift_scores(REFERENCE_INTERVAL), shift_scores(15.0)
+    # The short average (a running median skips the spikes) leaves its known range at
+    # five minutes, where the point range cannot tell the shift from the spikes.
+    assert at_five > 0.8
+    # At 15 seconds too: its climb is measured against the range from before it, and the
+    # spikes, repeated twenty times, still do not move it.
+    assert at_fifteen > 0.7 * at_five
