@@ -146,3 +146,27 @@ def test_default_ensemble_reports_a_stuck_series_once() -> None:
     # reminder while the series stays stuck (500 samples, well past the hold-off).
     assert len(alarms) == 1
     assert 3500 + 20 < alarms[0] <= 3500 + 40
+
+
+def stall_onset(per: int) -> float:
+    """Minutes after a rounded gauge sticks until stall novelty calls it news, the gauge
+    updating every five minutes and read ``per`` times as often (each value repeated)."""
+    rng = np.random.default_rng(9)
+    coarse = np.round(20.0 + rng.normal(0.0, 2.0, 900))
+    coarse[800:] = coarse[800]
+    values: FloatArray = np.repeat(coarse, per)
+    detector = create("stall", {"horizon": 100.0})
+    step = STEP / per
+    for i, value in enumerate(values.tolist()):
+        score = detector.step(np.array([0]), np.array([i * step]), np.array([value])).score[0]
+        if i >= 800 * per and score > 0.0:
+            return (i - 800 * per) * step / 60.0
+    return np.inf
+
+
+def test_a_stall_is_news_as_soon_when_a_five_minute_gauge_is_read_every_15_seconds() -> None:
+    at_five, at_fifteen = stall_onset(1), stall_onset(20)
+    assert at_five < 100.0
+    # Judged on every sample, the repeats within each five minutes made chance runs of a
+    # day or more, and the stall went unseen for that long.
+    assert at_fifteen <= at_five + 10.0

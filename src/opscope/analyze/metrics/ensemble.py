@@ -408,7 +408,7 @@ class Ensemble(Detector):
     """Maximum of the members' scores, each relative to its record on the series."""
 
     name: ClassVar[str] = "ensemble"
-    state_version: ClassVar[int] = 12
+    state_version: ClassVar[int] = 13
     config_class: ClassVar[type[DetectorConfig]] = EnsembleConfig
     config: EnsembleConfig
 
