@@ -34,7 +34,7 @@ interval (0.9 of five minutes), once the episode's count of samples is spent. At
 minutes or coarser the sample count ends an episode only after 25 hours or more, so
 nothing changes there (the NAB dev files and their variants score as before). On a
 series scraped every 15 seconds the 300 samples last 75 minutes, and a member that stays
-hot through a long incident (the seasonal baseline's sustained score, range novelty)
+hot through a long incident (the seasonal baseline's sustained score, for one)
 paged again every 75 minutes while it lasted: ``opscope eval nab --fine 20`` raised 94
 alarms on the dev files, now 78 (at one minute, 65 now 63), with the same windows found;
 the score at one minute moves from 62.97 to 62.94 (a suppressed alarm's series raised a

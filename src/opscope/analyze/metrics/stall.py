@@ -49,6 +49,11 @@ to 67.88 at one minute and 66.22 to 68.04 at 15 seconds (28 windows found instea
 repeats within its first five minutes, so it is about one interval longer than the same
 stall at five minutes. Nothing changes at five minutes or coarser; synthetic seeds
 1-20 +0.01 on average (six seeds find a stall on a road gauge a few rows sooner).
+
+A series that has never repeated its value (continuous noise, a busy gauge) has no record
+to beat, only chance: its repeat rate is taken as at least one in the samples seen (as if
+the next sample might be the first repeat), so a sensor that sticks after thousands of
+changing samples is news after a few repeats, where it used to go unseen.
 """
 
 from __future__ import annotations
