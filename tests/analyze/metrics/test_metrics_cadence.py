@@ -108,11 +108,11 @@ class Echo(Detector):
         return Step(score=x.copy(), expected=x, scale=np.ones(slots.shape[0]))
 
 
-def ensemble_scores(member_scores: FloatArray, interval: float) -> FloatArray:
+def ensemble_scores(member_scores: FloatArray, interval: float, settle: int = 0) -> FloatArray:
     """The ensemble's score of one relative member that scores ``member_scores``."""
     ensemble = create("ensemble", {
         "members": [{"detector": "zscore", "reference": 1.0}], "band_from": "zscore",
-        "settle": 0, "settle_member": 0, "record_span": 0.0})
+        "settle": settle, "settle_member": 0, "record_span": 0.0})
     ensemble.detectors[0] = Echo(DetectorConfig(warmup=0))
     out = np.zeros(member_scores.shape[0])
     for i, value in enumerate(member_scores.tolist()):
@@ -134,6 +134,20 @@ def test_a_score_rising_over_minutes_is_measured_against_the_record_before_it() 
     # seconds earlier (3.0 / 2.95, about 1.05): past the alarm ratio of 1.2 as at five
     # minutes, though a window of records that began inside the rise keeps part of it.
     assert at_fifteen > 1.25
+
+
+def test_start_up_scores_stay_out_of_the_record_at_any_cadence() -> None:
+    # A member scores 50 in its first hour (statistics not settled yet), then 1, then 3
+    # for five minutes a day later: news against the settled record of 1.
+    def start_up(interval: float) -> float:
+        per = int(REFERENCE_INTERVAL // interval)
+        scores = np.r_[np.full(12 * per, 50.0), np.full(276 * per, 1.0), np.full(per, 3.0)]
+        return float(ensemble_scores(scores, interval, settle=150)[-per:].max())
+
+    assert start_up(REFERENCE_INTERVAL) > 2.5  # the first hour is 12 of 150 samples
+    # At 15 seconds the first hour is 240 samples, but not 150 five-minute intervals: the
+    # record still starts after 12.5 hours, not with the start-up scores (3 / 50).
+    assert start_up(15.0) > 2.5
 
 
 def shift_scores(interval: float, seed: int = 6) -> float:
