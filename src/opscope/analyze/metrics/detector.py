@@ -139,6 +139,14 @@ def youth(horizon: float, count: FloatArray, age: FloatArray) -> FloatArray:
     return result
 
 
+def window_opens(opened: FloatArray, t: FloatArray) -> BoolArray:
+    """Where a sample at ``t`` opens a new window of about a reference interval (0.9 of
+    it), the last one having opened at ``opened`` (NaN before the first): every sample at
+    the reference interval or coarser, one in about twenty at 15 seconds."""
+    result: BoolArray = ~np.isfinite(opened) | (t - opened >= 0.9 * REFERENCE_INTERVAL)
+    return result
+
+
 def time_weight(alpha: float, ratio: FloatArray) -> FloatArray:
     """Smoothing weight of an exponential average when ``ratio`` intervals have passed.
 

@@ -313,6 +313,7 @@ from opscope.analyze.metrics.detector import (
     FloatArray,
     IntArray,
     Step,
+    window_opens,
 )
 from opscope.errors import ValidationFailed
 
@@ -498,7 +499,7 @@ class Ensemble(Detector):
         # against the record from before it, as it is at five minutes.
         window_all = self.arr("window")
         start = window_all[slots]
-        roll = ~np.isfinite(start) | (t - start >= 0.9 * REFERENCE_INTERVAL)
+        roll = window_opens(start, t)
         window_all[slots] = np.where(roll, t, start)
         for i, (source, ref) in enumerate(zip(self._source, self._refs, strict=True)):
             raw = steps[source].score if self._output[i] == "score" else steps[source].sustained

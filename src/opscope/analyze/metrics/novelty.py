@@ -83,7 +83,6 @@ import numpy as np
 from pydantic import Field
 
 from opscope.analyze.metrics.detector import (
-    REFERENCE_INTERVAL,
     Context,
     Detector,
     DetectorConfig,
@@ -91,6 +90,7 @@ from opscope.analyze.metrics.detector import (
     IntArray,
     Step,
     time_weight,
+    window_opens,
     youth,
 )
 
@@ -169,7 +169,7 @@ class RangeNovelty(Detector):
         score = np.zeros(slots.shape[0])
         low = np.fmin(a("lo")[slots], a("wlo")[slots])  # the range's low end before this sample
         opened = a("opened")[slots]
-        roll = ~np.isfinite(opened) | (t - opened >= 0.9 * REFERENCE_INTERVAL)
+        roll = window_opens(opened, t)
         a("opened")[slots] = np.where(roll, t, opened)
         for hi_key, lo_key, v in (("hi", "lo", x), ("shi", "slo", short)):
             hi = np.where(fresh, v, a(hi_key)[slots])
@@ -225,7 +225,7 @@ class RangeNovelty(Detector):
         recent = np.where(np.isfinite(recent), recent, x[:, None])
         window = np.concatenate([recent, x[:, None]], axis=1)
         pushed = pushed_all[slots]
-        push = ~np.isfinite(pushed) | (t - pushed >= 0.9 * REFERENCE_INTERVAL)
+        push = window_opens(pushed, t)
         recent_all[slots] = np.where(push[:, None], window[:, 1:], recent)
         pushed_all[slots] = np.where(push, t, pushed)
         result: FloatArray = np.partition(window, k // 2, axis=1)[:, k // 2]
