@@ -83,6 +83,7 @@ import numpy as np
 from pydantic import Field
 
 from opscope.analyze.metrics.detector import (
+    BoolArray,
     Context,
     Detector,
     DetectorConfig,
@@ -148,8 +149,8 @@ class RangeNovelty(Detector):
             "t0": ((), np.nan), "count": ((), 0.0), "zero_at": ((), np.nan),
             "prev": ((), np.nan), "quantum": ((), np.inf),
             "recent": ((self.config.median_of - 1,), np.nan),
-            "pushed": ((), np.nan),  # when ``recent`` last took a value
-            # Values gathered since ``opened``, folded into the ranges when a new window opens.
+            # When the current window opened: ``recent`` takes a value then, and the values
+            # gathered since are folded into the ranges.
             "opened": ((), np.nan),
             "whi": ((), np.nan), "wlo": ((), np.nan), "wshi": ((), np.nan), "wslo": ((), np.nan),
         }
@@ -160,17 +161,17 @@ class RangeNovelty(Detector):
         center, spread = a("center")[slots], a("spread")[slots]
         fresh = ~np.isfinite(center)
         center = np.where(fresh, x, center)
+        opened = a("opened")[slots]
+        roll = window_opens(opened, t)
+        a("opened")[slots] = np.where(roll, t, opened)
         short = np.where(fresh, x, a("short")[slots])
         short = short + time_weight(cfg.alpha_short, ctx.ratio) * (
-            self._median(slots, t, x) - short
+            self._median(slots, x, roll) - short
         )
         unit = np.maximum(spread, ctx.floor) + 1e-12
         fade = np.exp(-ctx.ratio / cfg.memory)
         score = np.zeros(slots.shape[0])
         low = np.fmin(a("lo")[slots], a("wlo")[slots])  # the range's low end before this sample
-        opened = a("opened")[slots]
-        roll = window_opens(opened, t)
-        a("opened")[slots] = np.where(roll, t, opened)
         for hi_key, lo_key, v in (("hi", "lo", x), ("shi", "slo", short)):
             hi = np.where(fresh, v, a(hi_key)[slots])
             lo = np.where(fresh, v, a(lo_key)[slots])
@@ -212,21 +213,18 @@ class RangeNovelty(Detector):
         score = np.where(t - t0 >= cfg.min_history, np.maximum(score - discount, 0.0), 0.0)
         return Step(score=score, expected=center, scale=unit)
 
-    def _median(self, slots: IntArray, t: FloatArray, x: FloatArray) -> FloatArray:
+    def _median(self, slots: IntArray, x: FloatArray, opens: BoolArray) -> FloatArray:
         """Running median of ``x`` and the values kept from the last ``median_of`` - 1
-        reference intervals (every sample's at five minutes or coarser; ``x`` itself when
-        ``median_of`` is 1)."""
+        windows, a value kept where a sample ``opens`` one (every sample at five minutes or
+        coarser; ``x`` itself when ``median_of`` is 1)."""
         k = self.config.median_of
         if k == 1:
             return x
-        recent_all, pushed_all = self.arr("recent"), self.arr("pushed")
+        recent_all = self.arr("recent")
         recent = recent_all[slots]
         # A fresh slot's window starts full of its first value: no NaNs to skip later.
         recent = np.where(np.isfinite(recent), recent, x[:, None])
         window = np.concatenate([recent, x[:, None]], axis=1)
-        pushed = pushed_all[slots]
-        push = window_opens(pushed, t)
-        recent_all[slots] = np.where(push[:, None], window[:, 1:], recent)
-        pushed_all[slots] = np.where(push, t, pushed)
+        recent_all[slots] = np.where(opens[:, None], window[:, 1:], recent)
         result: FloatArray = np.partition(window, k // 2, axis=1)[:, k // 2]
         return result
