@@ -65,6 +65,18 @@ def test_a_young_series_counts_no_more_samples_than_its_age_allows() -> None:
     assert np.isclose(youth(2500.0, np.array([289.0]), np.array([DAY]))[0], np.log(2500 / 289))
 
 
+def novelty_scores(detector: Detector, coarse: FloatArray, per: int) -> FloatArray:
+    """The detector's score of every sample of ``coarse`` five-minute values, each given as
+    ``per`` samples (repeated, at even steps of the five minutes)."""
+    values: FloatArray = np.repeat(coarse, per)
+    t = np.arange(values.shape[0]) * (REFERENCE_INTERVAL / per)
+    scores = np.zeros(values.shape[0])
+    slot = np.array([0])
+    for i in range(values.shape[0]):
+        scores[i] = detector.step(slot, t[i : i + 1], values[i : i + 1]).score[0]
+    return scores
+
+
 def range_scores(interval: float, seed: int = 4) -> tuple[float, float]:
     """Range novelty of one series sampled every ``interval`` seconds: noise with the
     same peak on day 3 and on day 10, given as that many samples per five minutes."""
@@ -73,13 +85,7 @@ def range_scores(interval: float, seed: int = 4) -> tuple[float, float]:
     coarse = 50.0 + rng.normal(0.0, 1.0, int(12 * DAY / REFERENCE_INTERVAL))
     for day in (3, 10):
         coarse[int(day * DAY / REFERENCE_INTERVAL)] += 12.0
-    values: FloatArray = np.repeat(coarse, per)
-    t = np.arange(values.shape[0]) * interval
-    detector = create("novelty")
-    scores = np.zeros(values.shape[0])
-    slot = np.array([0])
-    for i in range(values.shape[0]):
-        scores[i] = detector.step(slot, t[i : i + 1], values[i : i + 1]).score[0]
+    scores = novelty_scores(create("novelty"), coarse, per)
     first = int(3 * DAY / interval)
     second = int(10 * DAY / interval)
     return float(scores[first : first + per].max()), float(scores[second : second + per].max())
@@ -161,13 +167,7 @@ def shift_scores(interval: float, seed: int = 6) -> float:
     coarse[12::24] += 30.0
     start = 12 + 24 * 18 + 2  # a day and a half in, between two spikes
     coarse[start : start + 10] += 20.0
-    values: FloatArray = np.repeat(coarse, per)
-    t = np.arange(values.shape[0]) * interval
-    detector = create("novelty", {"horizon": 100.0})
-    scores = np.zeros(values.shape[0])
-    slot = np.array([0])
-    for i in range(values.shape[0]):
-        scores[i] = detector.step(slot, t[i : i + 1], values[i : i + 1]).score[0]
+    scores = novelty_scores(create("novelty", {"horizon": 100.0}), coarse, per)
     return float(scores[start * per : (start + 10) * per].max())
 
 
