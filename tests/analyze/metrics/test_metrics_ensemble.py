@@ -67,3 +67,43 @@ def test_a_member_with_its_own_memory_keeps_its_record_longer() -> None:
     faded = np.exp(-400 * HOUR / EnsembleConfig().memory)
     assert own > 0.0
     assert shared / own > 0.9 / faded > 2.0
+
+
+def seasonal_scores(step: float, days: int, lasting: bool) -> tuple[FloatArray, int, int]:
+    """The ensemble's ratio for one seasonal member on a daily wave with two departures on
+    its last day, both within the range it has shown: one sample at the daily mean at the
+    peak hour, and later two samples in a row 30 below their usual value."""
+    per_day = int(86_400 // step)
+    t = np.arange(per_day * days) * step
+    rng = np.random.default_rng(5)
+    values = 100.0 + 30.0 * np.sin(2.0 * np.pi * t / 86_400.0) + rng.normal(0.0, 1.0, t.size)
+    lone = per_day * (days - 1) + per_day // 4
+    pair = lone + per_day // 6
+    values[lone] = 100.0
+    values[pair : pair + 2] -= 30.0
+    member = Member(detector="seasonal", reference=1.0, lasting=lasting)
+    detector = create("ensemble", {"members": [member.model_dump()]}, capacity=1)
+    scores = np.array([
+        detector.step(np.array([0]), t[i : i + 1], values[i : i + 1]).score[0]
+        for i in range(t.size)
+    ])
+    return scores, lone, pair
+
+
+def test_a_lasting_member_hears_a_departure_once_it_lasts_two_samples() -> None:
+    # At five minutes a single sample off its usual value is left alone; the same
+    # member not lasting calls it 7 times its record, and that record then mutes the
+    # two-sample departure, which the lasting member hears on its second sample.
+    plain, lone, pair = seasonal_scores(FIVE_MINUTES, days=6, lasting=False)
+    held, _, _ = seasonal_scores(FIVE_MINUTES, days=6, lasting=True)
+    assert plain[lone] > 5.0
+    assert held[lone] < 0.5
+    assert plain[pair : pair + 2].max() < 1.2
+    assert held[pair] < 1.0 < 5.0 < held[pair + 1]
+
+
+def test_a_lasting_member_hears_an_hourly_sample_alone() -> None:
+    # An hourly sample spans two reference intervals by itself: nothing is held back.
+    plain, lone, _ = seasonal_scores(HOUR, days=25, lasting=False)
+    held, _, _ = seasonal_scores(HOUR, days=25, lasting=True)
+    assert held[lone] == plain[lone] > 5.0

@@ -23,15 +23,16 @@ def samples(values: np.ndarray) -> list[MetricSample]:
 
 
 def series_with_two_bursts(days: int, second: int) -> tuple[np.ndarray, int, int]:
-    """A daily series with one burst at night on day 5 and the same burst, at the same
-    hour, on day ``second``."""
+    """A daily series with one burst of ten minutes at night on day 5 and the same burst,
+    at the same hour, on day ``second``; with the rows where each is heard, its second
+    sample (the seasonal view waits for a departure to last into a second window)."""
     rng = np.random.default_rng(11)
     i = np.arange(days * DAY)
     values = 50 + 20 * np.sin(2 * np.pi * i / DAY) + rng.normal(0, 1, i.shape[0])
     first_at, second_at = 5 * DAY + 3 * DAY // 4, second * DAY + 3 * DAY // 4
-    values[first_at] += 25.0
-    values[second_at] += 25.0
-    return values, first_at, second_at
+    values[first_at : first_at + 2] += 25.0
+    values[second_at : second_at + 2] += 25.0
+    return values, first_at + 1, second_at + 1
 
 
 def replay(values: np.ndarray, dismiss: bool) -> tuple[list[Anomaly], SeriesDetectorBank]:
@@ -78,7 +79,7 @@ def test_a_burst_called_a_false_alarm_does_not_page_again_when_it_recurs() -> No
 
 def test_a_larger_surprise_still_pages_after_a_verdict() -> None:
     values, _, second_at = series_with_two_bursts(34, 33)
-    values[second_at] += 25.0  # twice the burst that was called a false alarm
+    values[second_at - 1 : second_at + 1] += 25.0  # twice the burst called a false alarm
     judged, _ = replay(values, dismiss=True)
     assert at(judged, second_at)
 
