@@ -240,14 +240,14 @@ def test_command_without_labels_says_it_cannot_score(tmp_path: Path) -> None:
 
 
 def _bursts_and_a_shift() -> nab.NabFile:
-    """34 days of a daily series: the same burst at night on days 5 and 33 (unlabelled),
-    and a labelled level shift on day 20."""
+    """34 days of a daily series: the same burst of ten minutes at night on days 5 and 33
+    (unlabelled), and a labelled level shift on day 20."""
     rng = np.random.default_rng(11)
     day = 288
     i = np.arange(34 * day)
     values = 50 + 20 * np.sin(2 * np.pi * i / day) + rng.normal(0, 1, i.shape[0])
     for burst in (5, 33):
-        values[burst * day + 3 * day // 4] += 25.0
+        values[burst * day + 3 * day // 4 :][:2] += 25.0
     values[20 * day :] += 15.0
     return nab.NabFile("g/bursts.csv", [], 1.7e9 + 300.0 * i, values,
                        windows=[(20 * day - 100, 20 * day + 100)])
@@ -258,7 +258,7 @@ def test_verdicts_quiet_a_recurring_false_alarm_and_keep_the_window() -> None:
     plain = nab.run_bank(files, "plain", nab.default_config())
     judged = nab.run_with_verdicts(files, "judged", nab.default_config())
     # Lockstep scoring of one file gives the batch scoring's alarms until a verdict.
-    first = 5 * 288 + 3 * 288 // 4
+    first = 5 * 288 + 3 * 288 // 4 + 1  # the burst's second sample, where it is heard
     key = files[0].key
     assert np.array_equal(plain.alarms[key][: first + 1], judged.alarms[key][: first + 1])
     before = nab.score_corpus(files, plain.alarms, "standard").files[key]

@@ -19,14 +19,14 @@ DAY = 288
 
 def _metric_anomaly(client: TestClient, services: Services,
                     reader: dict[str, str]) -> dict[str, Any]:
-    """Six days of a daily series with a burst at night: the stage finds and stores it;
-    the operator finds it in the anomaly list."""
+    """Six days of a daily series with a burst of ten minutes at night: the stage finds
+    and stores it; the operator finds it in the anomaly list."""
     stage = services.extras["metric_analysis"]
     assert isinstance(stage, MetricAnalysisStage)
     rng = np.random.default_rng(3)
     i = np.arange(6 * DAY)
     values = 50 + 20 * np.sin(2 * np.pi * i / DAY) + rng.normal(0, 1, i.shape[0])
-    values[5 * DAY + 3 * DAY // 4] += 25.0
+    values[5 * DAY + 3 * DAY // 4 :][:2] += 25.0
     found: list[Anomaly] = []
     for start in range(0, len(values), DAY):
         found += stage.process([
