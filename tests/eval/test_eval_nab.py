@@ -247,7 +247,8 @@ def _bursts_and_a_shift() -> nab.NabFile:
     i = np.arange(34 * day)
     values = 50 + 20 * np.sin(2 * np.pi * i / day) + rng.normal(0, 1, i.shape[0])
     for burst in (5, 33):
-        values[burst * day + 3 * day // 4 :][:2] += 25.0
+        at = burst * day + 3 * day // 4
+        values[at : at + 2] += 25.0
     values[20 * day :] += 15.0
     return nab.NabFile("g/bursts.csv", [], 1.7e9 + 300.0 * i, values,
                        windows=[(20 * day - 100, 20 * day + 100)])

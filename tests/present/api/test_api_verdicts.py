@@ -26,7 +26,8 @@ def _metric_anomaly(client: TestClient, services: Services,
     rng = np.random.default_rng(3)
     i = np.arange(6 * DAY)
     values = 50 + 20 * np.sin(2 * np.pi * i / DAY) + rng.normal(0, 1, i.shape[0])
-    values[5 * DAY + 3 * DAY // 4 :][:2] += 25.0
+    burst = 5 * DAY + 3 * DAY // 4
+    values[burst : burst + 2] += 25.0
     found: list[Anomaly] = []
     for start in range(0, len(values), DAY):
         found += stage.process([
